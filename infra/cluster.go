@@ -1,0 +1,217 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeCluster is the type token of Cluster.
+const TypeCluster = "progressive-delivery:infra:Cluster"
+
+// MetricsServerRepo is the Helm repository of the metrics-server chart.
+const MetricsServerRepo = "https://kubernetes-sigs.github.io/metrics-server/"
+
+// NodePolicies are the managed policies of the node role: what a node needs to join, run the VPC CNI and pull
+// from ECR, and nothing more (the walkthrough attached eight, S3 full access among them).
+var NodePolicies = []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+
+// Cluster is an EKS control plane with one managed node group, the Kubernetes provider that targets it, and
+// metrics-server.
+type Cluster struct {
+	pulumi.ResourceState
+
+	ClusterName pulumi.StringOutput `pulumi:"clusterName"`
+	// Kubeconfig is secret: it names the cluster endpoint and the exec credential command.
+	Kubeconfig pulumi.StringOutput `pulumi:"kubeconfig"`
+	// Provider deploys onto this cluster. It waits for the node group, so everything deployed with it is created
+	// after the nodes and destroyed before them.
+	Provider  *kubernetes.Provider
+	NodeGroup *eks.ManagedNodeGroup
+}
+
+// NodeGroupSpec configures the managed node group.
+type NodeGroupSpec struct {
+	// Required. Node group name.
+	Name string
+	// Required. EC2 instance type (x86_64).
+	InstanceType string
+	// Required. Root volume size in GiB.
+	DiskSizeGiB int
+	// Required. 1 <= MinSize <= DesiredSize <= MaxSize.
+	MinSize, DesiredSize, MaxSize int
+	// Optional. EC2 key pair name for SSH to the nodes; empty disables SSH.
+	SSHKeyName string
+}
+
+// ClusterArgs configures a Cluster.
+type ClusterArgs struct {
+	// Required. EKS cluster name.
+	Name string
+	// Required. Kubernetes minor version, e.g. "1.24".
+	Version string
+	// Required. The VPC and its subnets; nodes run in the private subnets.
+	VpcID            pulumi.StringInput
+	PublicSubnetIDs  pulumi.StringArrayInput
+	PrivateSubnetIDs pulumi.StringArrayInput
+	// Optional. Resources the node group waits for: the private subnets' NAT routes, without which nodes cannot
+	// reach ECR or the API endpoint and never join.
+	NodeGroupDependsOn []pulumi.Resource
+	// Optional; default ["0.0.0.0/0"]. CIDRs allowed to reach the public API endpoint (pulumi up from a laptop
+	// or CI). Private endpoint access is always on, so nodes talk to the API inside the VPC.
+	PublicAccessCIDRs []string
+	// Required. The managed node group.
+	NodeGroup NodeGroupSpec
+	// Required. Pinned metrics-server chart version.
+	MetricsServerChartVersion string
+	// Optional; default "aws". AWS partition of the managed policy ARNs.
+	Partition string
+	// Optional. Tags for every AWS resource.
+	Tags map[string]string
+}
+
+// nodeAssumeRolePolicy lets EC2 instances assume the node role.
+func nodeAssumeRolePolicy() string {
+	doc, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "ec2.amazonaws.com"},
+			"Action":    "sts:AssumeRole",
+		}},
+	})
+	return string(doc)
+}
+
+// NewCluster creates the node role, the EKS cluster, its managed node group, the provider and metrics-server.
+func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	if args == nil || args.Name == "" || args.Version == "" || args.VpcID == nil || args.PrivateSubnetIDs == nil ||
+		args.PublicSubnetIDs == nil || args.NodeGroup.Name == "" || args.MetricsServerChartVersion == "" {
+		return nil, fmt.Errorf("cluster %s: Name, Version, VpcID, subnets, NodeGroup and MetricsServerChartVersion are required", name)
+	}
+	partition := args.Partition
+	if partition == "" {
+		partition = "aws"
+	}
+	publicCIDRs := args.PublicAccessCIDRs
+	if len(publicCIDRs) == 0 {
+		publicCIDRs = []string{"0.0.0.0/0"}
+	}
+	c := &Cluster{}
+	if err := ctx.RegisterComponentResource(TypeCluster, name, c, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(c)
+	tags := pulumi.ToStringMap(args.Tags)
+
+	nodeRole, err := iam.NewRole(ctx, name+"-node-role", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(nodeAssumeRolePolicy()),
+		Description:      pulumi.String("EKS managed node group role of " + args.Name),
+		Tags:             tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating node role: %w", err)
+	}
+	var attachments []pulumi.Resource
+	for _, policy := range NodePolicies {
+		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-"+policy, &iam.RolePolicyAttachmentArgs{
+			Role:      nodeRole.Name,
+			PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/%s", partition, policy),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("attaching %s: %w", policy, err)
+		}
+		attachments = append(attachments, a)
+	}
+
+	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
+		Name:             pulumi.String(args.Name),
+		Version:          pulumi.String(args.Version),
+		VpcId:            args.VpcID,
+		PublicSubnetIds:  args.PublicSubnetIDs,
+		PrivateSubnetIds: args.PrivateSubnetIDs,
+		// The managed node group below replaces pulumi-eks's self-managed default group.
+		SkipDefaultNodeGroup:         pulumi.BoolRef(true),
+		NodeAssociatePublicIpAddress: pulumi.BoolRef(false),
+		// pulumi-eks maps these roles in aws-auth, and refuses a managed node group whose role is not listed.
+		InstanceRoles:         iam.RoleArray{nodeRole},
+		EndpointPrivateAccess: pulumi.Bool(true),
+		EndpointPublicAccess:  pulumi.Bool(true),
+		PublicAccessCidrs:     pulumi.ToStringArray(publicCIDRs),
+		// IRSA lets add-ons (autoscaler, Datadog) get AWS permissions without widening the node role.
+		CreateOidcProvider: pulumi.Bool(true),
+		Tags:               tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating EKS cluster: %w", err)
+	}
+
+	ng := args.NodeGroup
+	var remoteAccess awseks.NodeGroupRemoteAccessPtrInput
+	if ng.SSHKeyName != "" {
+		remoteAccess = awseks.NodeGroupRemoteAccessArgs{Ec2SshKey: pulumi.String(ng.SSHKeyName)}
+	}
+	nodeTags := pulumi.StringMap{
+		"k8s.io/cluster-autoscaler/enabled":      pulumi.String("true"),
+		"k8s.io/cluster-autoscaler/" + args.Name: pulumi.String("owned"),
+	}
+	for k, v := range args.Tags {
+		nodeTags[k] = pulumi.String(v)
+	}
+	nodeDeps := append(append([]pulumi.Resource{}, attachments...), args.NodeGroupDependsOn...)
+	nodeGroup, err := eks.NewManagedNodeGroup(ctx, name+"-nodes", &eks.ManagedNodeGroupArgs{
+		Cluster:       cluster,
+		NodeGroupName: pulumi.String(ng.Name),
+		NodeRole:      nodeRole,
+		SubnetIds:     args.PrivateSubnetIDs,
+		InstanceTypes: pulumi.StringArray{pulumi.String(ng.InstanceType)},
+		DiskSize:      pulumi.Int(ng.DiskSizeGiB),
+		ScalingConfig: awseks.NodeGroupScalingConfigArgs{
+			MinSize:     pulumi.Int(ng.MinSize),
+			DesiredSize: pulumi.Int(ng.DesiredSize),
+			MaxSize:     pulumi.Int(ng.MaxSize),
+		},
+		RemoteAccess: remoteAccess,
+		Tags:         nodeTags,
+	}, parent, pulumi.DependsOn(nodeDeps))
+	if err != nil {
+		return nil, fmt.Errorf("creating managed node group: %w", err)
+	}
+
+	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
+		Kubeconfig: cluster.KubeconfigJson,
+	}, parent, pulumi.DependsOn([]pulumi.Resource{nodeGroup}))
+	if err != nil {
+		return nil, fmt.Errorf("creating kubernetes provider: %w", err)
+	}
+
+	if _, err := helmv3.NewRelease(ctx, name+"-metrics-server", &helmv3.ReleaseArgs{
+		Name:           pulumi.String("metrics-server"),
+		Chart:          pulumi.String("metrics-server"),
+		Version:        pulumi.String(args.MetricsServerChartVersion),
+		Namespace:      pulumi.String("kube-system"),
+		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(MetricsServerRepo)},
+	}, parent, pulumi.Provider(provider)); err != nil {
+		return nil, fmt.Errorf("installing metrics-server chart: %w", err)
+	}
+
+	// EKS names the cluster exactly as asked; deriving the output from the cluster's URN keeps the dependency.
+	clusterName := args.Name
+	c.ClusterName = cluster.URN().ApplyT(func(pulumi.URN) string { return clusterName }).(pulumi.StringOutput)
+	c.Kubeconfig = pulumi.ToSecret(cluster.KubeconfigJson).(pulumi.StringOutput)
+	c.Provider = provider
+	c.NodeGroup = nodeGroup
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"clusterName": c.ClusterName,
+		"kubeconfig":  c.Kubeconfig,
+	}); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

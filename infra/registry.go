@@ -1,0 +1,128 @@
+package infra
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ecr"
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeRegistry is the type token of Registry.
+const TypeRegistry = "progressive-delivery:infra:Registry"
+
+// DefaultImagePlatform is the platform pulled from multi-arch upstream images: the managed node group runs x86_64
+// (AL2_x86_64), and a pull on an arm64 laptop would otherwise push arm64 images the nodes cannot run.
+const DefaultImagePlatform = "linux/amd64"
+
+// Registry is the ECR repository holding the mirrored podinfo images.
+type Registry struct {
+	pulumi.ResourceState
+
+	RepositoryURL  pulumi.StringOutput `pulumi:"repositoryUrl"`
+	RepositoryName pulumi.StringOutput `pulumi:"repositoryName"`
+	// Images maps each mirrored tag to its reference in the repository (<repositoryUrl>:<tag>). The value is known
+	// once that tag is pushed, so a workload using it waits for its push and for no other.
+	Images map[string]pulumi.StringOutput
+}
+
+// RegistryArgs configures a Registry.
+type RegistryArgs struct {
+	// Required. ECR repository name.
+	Name string
+	// Required. Upstream image without tag, e.g. ghcr.io/stefanprodan/podinfo.
+	SourceImage string
+	// Required. Tags mirrored from SourceImage and pushed under the same tag.
+	Tags []string
+	// Optional; default DefaultImagePlatform. Platform pulled from multi-arch upstream images.
+	Platform string
+	// Optional; default false. Lets `pulumi destroy` delete the repository while it still holds images.
+	ForceDelete bool
+	// Optional. Tags for the repository.
+	ResourceTags map[string]string
+}
+
+// NewRegistry creates the repository and mirrors the images into it.
+func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...pulumi.ResourceOption) (*Registry, error) {
+	if args == nil || args.Name == "" || args.SourceImage == "" || len(args.Tags) == 0 {
+		return nil, fmt.Errorf("registry %s: Name, SourceImage and Tags are required", name)
+	}
+	platform := args.Platform
+	if platform == "" {
+		platform = DefaultImagePlatform
+	}
+	r := &Registry{Images: map[string]pulumi.StringOutput{}}
+	if err := ctx.RegisterComponentResource(TypeRegistry, name, r, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(r)
+
+	repo, err := ecr.NewRepository(ctx, name+"-repo", &ecr.RepositoryArgs{
+		Name:        pulumi.String(args.Name),
+		ForceDelete: pulumi.Bool(args.ForceDelete),
+		Tags:        pulumi.ToStringMap(args.ResourceTags),
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating ECR repository: %w", err)
+	}
+
+	// The token belongs to the stack's own account (the repository's registry), so no credentials live in config.
+	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: repo.RegistryId}, parent)
+	dockerProvider, err := docker.NewProvider(ctx, name+"-docker", &docker.ProviderArgs{
+		RegistryAuth: docker.ProviderRegistryAuthArray{docker.ProviderRegistryAuthArgs{
+			Address:  token.ProxyEndpoint().ApplyT(func(e string) string { return strings.TrimPrefix(e, "https://") }).(pulumi.StringOutput),
+			Username: token.UserName(),
+			Password: pulumi.ToSecret(token.Password()).(pulumi.StringOutput),
+		}},
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating docker provider: %w", err)
+	}
+	withDocker := []pulumi.ResourceOption{parent, pulumi.Provider(dockerProvider)}
+
+	images := pulumi.StringMap{}
+	for _, tag := range args.Tags {
+		// Logical names may not contain dots only by convention; dashes keep them readable in previews.
+		id := name + "-podinfo-" + strings.ReplaceAll(tag, ".", "-")
+		pulled, err := docker.NewRemoteImage(ctx, id+"-pull", &docker.RemoteImageArgs{
+			Name:     pulumi.String(args.SourceImage + ":" + tag),
+			Platform: pulumi.String(platform),
+			// The pull is a local cache of a public image; destroy must not delete the user's copy.
+			KeepLocally: pulumi.Bool(true),
+		}, withDocker...)
+		if err != nil {
+			return nil, fmt.Errorf("pulling %s:%s: %w", args.SourceImage, tag, err)
+		}
+		target := repo.RepositoryUrl.ApplyT(func(u string) string { return u + ":" + tag }).(pulumi.StringOutput)
+		tagged, err := docker.NewTag(ctx, id+"-tag", &docker.TagArgs{
+			SourceImage: pulled.ImageId,
+			TargetImage: target,
+		}, withDocker...)
+		if err != nil {
+			return nil, fmt.Errorf("tagging %s: %w", tag, err)
+		}
+		pushed, err := docker.NewRegistryImage(ctx, id+"-push", &docker.RegistryImageArgs{
+			Name: tagged.TargetImage,
+			// A new upstream digest under the same tag pushes again.
+			Triggers: pulumi.StringMap{"sourceDigest": pulled.RepoDigest},
+		}, withDocker...)
+		if err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", tag, err)
+		}
+		ref := pushed.Name
+		r.Images[tag] = ref
+		images[tag] = ref
+	}
+
+	r.RepositoryURL = repo.RepositoryUrl
+	r.RepositoryName = repo.Name
+	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
+		"repositoryUrl":  repo.RepositoryUrl,
+		"repositoryName": repo.Name,
+		"images":         images,
+	}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}

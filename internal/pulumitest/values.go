@@ -1,0 +1,102 @@
+package pulumitest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// Plain converts a property value to plain Go values (map[string]any, []any, string, float64, bool, nil),
+// unwrapping secrets and known outputs.
+func Plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Plain(v.SecretValue().Element)
+	case v.IsOutput():
+		return Plain(v.OutputValue().Element)
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = Plain(e)
+		}
+		return out
+	case v.IsArray():
+		out := []any{}
+		for _, e := range v.ArrayValue() {
+			out = append(out, Plain(e))
+		}
+		return out
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN)
+	case v.IsComputed():
+		return nil
+	}
+	return v.V
+}
+
+// Lookup walks path (map keys and list indexes) through inputs and returns the plain value found there.
+func Lookup(inputs resource.PropertyMap, path ...any) (any, error) {
+	var cur any = Plain(resource.NewObjectProperty(inputs))
+	for _, step := range path {
+		switch node := cur.(type) {
+		case map[string]any:
+			key, ok := step.(string)
+			if !ok {
+				return nil, fmt.Errorf("%v: %v is not a key", path, step)
+			}
+			next, ok := node[key]
+			if !ok {
+				return nil, fmt.Errorf("%v: no field %q", path, key)
+			}
+			cur = next
+		case []any:
+			i, ok := step.(int)
+			if !ok || i < 0 || i >= len(node) {
+				return nil, fmt.Errorf("%v: bad index %v of %d elements", path, step, len(node))
+			}
+			cur = node[i]
+		default:
+			return nil, fmt.Errorf("%v: %v reaches a scalar", path, step)
+		}
+	}
+	return cur, nil
+}
+
+// MustLookup is Lookup that fails the test when the path does not exist.
+func MustLookup(t testing.TB, inputs resource.PropertyMap, path ...any) any {
+	t.Helper()
+	v, err := Lookup(inputs, path...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// IsSecret reports whether the value at path is marked secret (anywhere along the path).
+func IsSecret(inputs resource.PropertyMap, path ...string) bool {
+	v := resource.NewObjectProperty(inputs)
+	for _, key := range path {
+		for v.IsSecret() || v.IsOutput() {
+			if v.IsSecret() {
+				return true
+			}
+			v = v.OutputValue().Element
+		}
+		if !v.IsObject() {
+			return false
+		}
+		v = v.ObjectValue()[resource.PropertyKey(key)]
+	}
+	return v.IsSecret() || (v.IsOutput() && v.OutputValue().Secret)
+}
+
+// MustOne returns the single registration of typ named name, or fails the test.
+func (g *Graph) MustOne(t testing.TB, typ, name string) Registration {
+	t.Helper()
+	r, err := g.One(typ, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}

@@ -1,0 +1,173 @@
+// Package program is the Pulumi program: it reads and validates the stack configuration, composes the registry,
+// network, cluster, platform and app components, and exports the stack outputs. It lives outside package main so
+// that tests can run exactly this program under mocks and through the Automation API.
+package program
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/progressive-delivery/platform/infra"
+	"github.com/progressive-delivery/platform/workloads"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Run is the program's pulumi.RunFunc.
+func Run(ctx *pulumi.Context) error {
+	return RunWithOutputs(nil)(ctx)
+}
+
+// Outputs are the stack outputs of SPEC §5, by output name.
+type Outputs map[string]pulumi.Output
+
+// RunWithOutputs is Run that also hands the stack outputs to observe (when not nil) before it returns; tests
+// await them there.
+func RunWithOutputs(observe func(*pulumi.Context, Outputs) error) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		outputs, err := run(ctx)
+		if err != nil {
+			return err
+		}
+		for name, value := range outputs {
+			ctx.Export(name, value)
+		}
+		if observe != nil {
+			return observe(ctx, outputs)
+		}
+		return nil
+	}
+}
+
+func run(ctx *pulumi.Context) (Outputs, error) {
+	cfg, err := LoadConfig(ctx)
+	if err = errors.Join(err, cfg.Validate()); err != nil {
+		return nil, fmt.Errorf("invalid stack configuration (nothing was changed):\n%w", err)
+	}
+	for _, w := range Warnings(cfg, time.Now()) {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkZonesAvailable(ctx, cfg); err != nil {
+		return nil, err
+	}
+	return deploy(ctx, cfg)
+}
+
+// Warnings are the problems that do not stop a deployment: a Kubernetes version past or near the end of EKS
+// support.
+func Warnings(cfg Config, now time.Time) []string {
+	var out []string
+	if w := infra.SupportWarning(cfg.KubernetesVersion, now); w != "" {
+		out = append(out, w)
+	}
+	return out
+}
+
+// checkZonesAvailable asks the account which zones it sees: zone names map to different physical zones per
+// account, and in us-west-1 an account sees only two of the three names.
+func checkZonesAvailable(ctx *pulumi.Context, cfg Config) error {
+	available, err := aws.GetAvailabilityZones(ctx, &aws.GetAvailabilityZonesArgs{State: pulumi.StringRef("available")})
+	if err != nil {
+		return fmt.Errorf("listing availability zones of %s: %w", cfg.Region, err)
+	}
+	var missing []string
+	for _, z := range cfg.Zones {
+		if !slices.Contains(available.Names, z) {
+			missing = append(missing, z)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("zones: %v not available to this account in %s; want two or more of %v",
+			missing, cfg.Region, available.Names)
+	}
+	return nil
+}
+
+func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
+	tags := map[string]string{"project": Project, "stack": ctx.Stack(), "managed-by": "pulumi"}
+
+	registry, err := infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
+		Name:        cfg.RepositoryName,
+		SourceImage: cfg.PodinfoSourceImage,
+		Tags:        cfg.PodinfoTags,
+		// The walkthrough deletes the repository with --force; destroy must too.
+		ForceDelete:  true,
+		ResourceTags: tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
+		CIDR:        cfg.VpcCIDR,
+		Zones:       cfg.Zones,
+		ClusterName: cfg.ClusterName,
+		NATPerZone:  cfg.NATPerZone,
+		Tags:        tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	cluster, err := infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
+		Name:                      cfg.ClusterName,
+		Version:                   cfg.KubernetesVersion,
+		VpcID:                     network.VpcID,
+		PublicSubnetIDs:           network.PublicSubnetIDs,
+		PrivateSubnetIDs:          network.PrivateSubnetIDs,
+		NodeGroupDependsOn:        network.EgressRoutes,
+		PublicAccessCIDRs:         cfg.PublicAccessCIDRs,
+		NodeGroup:                 cfg.NodeGroup,
+		MetricsServerChartVersion: cfg.MetricsServerChartVersion,
+		Partition:                 cfg.Partition(),
+		Tags:                      tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	onCluster := pulumi.Providers(cluster.Provider)
+
+	platformArgs := &workloads.PlatformArgs{
+		GlooChartVersion:    cfg.GlooChartVersion,
+		FlaggerChartVersion: cfg.FlaggerChartVersion,
+		ClusterName:         cluster.ClusterName,
+	}
+	if cfg.SlackURLSet {
+		platformArgs.Slack = &workloads.SlackArgs{URL: cfg.SlackURL, Channel: cfg.SlackChannel, User: cfg.SlackUser}
+	}
+	if cfg.DatadogSet {
+		platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
+	}
+	platform, err := workloads.NewPlatform(ctx, "platform", platformArgs, onCluster)
+	if err != nil {
+		return nil, err
+	}
+
+	analysis := cfg.Analysis
+	app, err := workloads.NewApp(ctx, "app", &workloads.AppArgs{
+		// The tag's reference is known once that tag is pushed, so the Deployment waits for its image.
+		Image:           registry.Images[cfg.PodinfoVersion],
+		Domain:          cfg.Domain,
+		Analysis:        &analysis,
+		LoadTesterImage: cfg.LoadTesterImage,
+		Gloo:            platform.Gloo,
+		Flagger:         platform.Flagger,
+	}, onCluster)
+	if err != nil {
+		return nil, err
+	}
+
+	return Outputs{
+		"repositoryUrl":   registry.RepositoryURL,
+		"clusterName":     cluster.ClusterName,
+		"kubeconfig":      cluster.Kubeconfig,
+		"gatewayHostname": platform.GatewayHostname,
+		"appUrl":          pulumi.Sprintf("http://%s/", platform.GatewayHostname),
+		"curlCommand":     pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname),
+		"podinfoImage":    app.Image,
+	}, nil
+}
