@@ -49,6 +49,8 @@ type Monitor struct {
 	Region string
 	// Zones answers getAvailabilityZones; default the region's a and b zones.
 	Zones []string
+	// DryRun leaves out the outputs a provider computes on create, as in a preview of a new stack.
+	DryRun bool
 
 	mu    sync.Mutex
 	regs  []Registration
@@ -145,6 +147,9 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 		set("kubeconfigJson", kubeconfig)
 		set("kubeconfig", map[string]any{"apiVersion": "v1", "kind": "Config"})
 	case "kubernetes:helm.sh/v3:Release":
+		if m.DryRun {
+			break
+		}
 		status := map[string]any{"status": "deployed"}
 		if ns, ok := args.Inputs["namespace"]; ok && ns.IsString() {
 			status["namespace"] = ns.StringValue()
@@ -337,7 +342,7 @@ func Run(program pulumi.RunFunc, rc RunConfig) (*Monitor, error) {
 	for _, k := range rc.Secrets {
 		secrets = append(secrets, qualify(k))
 	}
-	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones}
+	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun}
 	err := pulumi.RunErr(program, pulumi.WithMocks(Project, Stack, mon), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = secrets

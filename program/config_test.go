@@ -1,0 +1,151 @@
+package program
+
+import (
+	"testing"
+	"time"
+
+	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// devConfig is the minimum a dev stack sets; everything else comes from the defaults.
+func devConfig(overrides map[string]string) map[string]string {
+	cfg := map[string]string{"aws:region": "us-west-1"}
+	for k, v := range overrides {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+func TestConfig_RejectsEachBadValue(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		config  map[string]string
+		secrets []string
+		want    string
+	}{
+		{"region missing", map[string]string{"aws:region": ""}, nil, "aws:region: not set"},
+		{"region malformed", map[string]string{"aws:region": "california"}, nil, `aws:region: want an AWS region such as us-west-1, got "california"`},
+		{"one zone", map[string]string{"zones": `["us-west-1a"]`}, nil, "zones: want 2 to 4 availability zones (EKS needs two), got 1"},
+		{"zone outside region", map[string]string{"zones": `["us-west-1a","us-east-1b"]`}, nil, `zones: "us-east-1b" is not a zone of region us-west-1`},
+		{"duplicate zone", map[string]string{"zones": `["us-west-1a","us-west-1a"]`}, nil, `zones: "us-west-1a" is listed twice`},
+		{"zones not a list", map[string]string{"zones": `us-west-1a`}, nil, "zones: want a list of strings"},
+		{"vpc cidr", map[string]string{"vpcCidr": "10.0.0.0/8"}, nil, "vpcCidr: want a prefix length between /16 and /24"},
+		{"public access cidr", map[string]string{"endpointPublicAccessCidrs": `["my-laptop"]`}, nil, `endpointPublicAccessCidrs: want IPv4 network CIDRs such as 203.0.113.0/24, got "my-laptop"`},
+		{"cluster name", map[string]string{"clusterName": "-bad"}, nil, `clusterName: want 1-100 letters`},
+		{"kubernetes version form", map[string]string{"kubernetesVersion": "1.24.3"}, nil, `kubernetesVersion: want a Kubernetes minor version of the form 1.NN (e.g. 1.32), got "1.24.3"`},
+		{"kubernetes version too old", map[string]string{"kubernetesVersion": "1.21"}, nil, "kubernetesVersion: want 1.23 or later"},
+		{"instance type unknown", map[string]string{"nodeInstanceType": "huge"}, nil, `nodeInstanceType: want an EC2 instance type such as m5.2xlarge, got "huge"`},
+		{"instance type arm64", map[string]string{"nodeInstanceType": "m6g.2xlarge"}, nil, `nodeInstanceType: "m6g.2xlarge" is an arm64 (Graviton) type`},
+		{"disk too small", map[string]string{"nodeDiskSize": "10"}, nil, "nodeDiskSize: want 20..16384 GiB"},
+		{"disk not a number", map[string]string{"nodeDiskSize": "big"}, nil, `nodeDiskSize: want an integer, got "big"`},
+		{"min above max", map[string]string{"nodeMinSize": "5", "nodeDesiredSize": "5"}, nil, "want 1 <= min <= desired <= max, got min 5, desired 5, max 4"},
+		{"desired below min", map[string]string{"nodeDesiredSize": "1"}, nil, "got min 2, desired 1, max 4"},
+		{"min zero", map[string]string{"nodeMinSize": "0"}, nil, "got min 0, desired 2, max 4"},
+		{"repository name", map[string]string{"repositoryName": "Bad_Repo!"}, nil, `repositoryName: want an ECR repository name`},
+		{"podinfo version not mirrored", map[string]string{"podinfoVersion": "6.2.0"}, nil, `podinfoVersion: want one of the mirrored tags [6.0.0 6.0.1 6.0.2 6.1.0 6.1.5 6.1.6], got "6.2.0"`},
+		{"domain empty", map[string]string{"domain": ""}, nil, "domain: want a DNS name such as podinfo.example.com, got an empty value"},
+		{"domain not dns", map[string]string{"domain": "podinfo_example"}, nil, `domain: want a DNS name of two or more labels`},
+		{"domain with scheme", map[string]string{"domain": "http://podinfo.example.com"}, nil, "domain: want a DNS name of lowercase letters"},
+		{"chart version range", map[string]string{"glooChartVersion": "^1.14"}, nil, `glooChartVersion: want an exact chart version such as 1.2.3, got "^1.14"`},
+		{"chart version short", map[string]string{"flaggerChartVersion": "1.33"}, nil, `flaggerChartVersion: want an exact chart version such as 1.2.3, got "1.33"`},
+		{"chart version v prefix", map[string]string{"metricsServerChartVersion": "v3.8.2"}, nil, `metricsServerChartVersion: want an exact chart version`},
+		{"canary interval", map[string]string{"canaryInterval": "10"}, nil, `canaryInterval: want a duration of at least 1s such as 10s, got "10"`},
+		{"canary step above max", map[string]string{"canaryStepWeight": "60"}, nil, "canaryStepWeight: want 1..canaryMaxWeight (50), got 60"},
+		{"canary threshold", map[string]string{"canaryThreshold": "0"}, nil, "canaryThreshold: want at least 1 failed check, got 0"},
+		{"canary success rate", map[string]string{"canarySuccessRateMin": "150"}, nil, "canarySuccessRateMin: want a percentage in (0, 100], got 150"},
+		{"slack url in plain text", map[string]string{"slackUrl": "https://hooks.slack.com/services/T/B/X"}, nil, "slackUrl: is stored in plain text; set it with `pulumi config set --secret slackUrl <value>`"},
+		{"slack url not https", map[string]string{"slackUrl": "http://hooks.slack.com/services/T/B/X"}, []string{"slackUrl"}, "slackUrl: want an https:// incoming-webhook URL"},
+		{"slack channel without url", map[string]string{"slackChannel": "general"}, nil, "slackChannel/slackUser: set, but slackUrl is not"},
+		{"datadog key in plain text", map[string]string{"datadogApiKey": "0123456789abcdef"}, nil, "datadogApiKey: is stored in plain text"},
+		{"nat flag", map[string]string{"natGatewayPerZone": "sometimes"}, nil, `natGatewayPerZone: want true or false, got "sometimes"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(tt.config), Secrets: tt.secrets})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Contains(t, err.Error(), "invalid stack configuration (nothing was changed)")
+			assert.Empty(t, mon.Registrations(), "no resource is declared when the configuration is invalid")
+		})
+	}
+}
+
+func TestConfig_ReportsAllProblemsTogether(t *testing.T) {
+	t.Parallel()
+	_, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(map[string]string{
+		"nodeInstanceType": "huge", "kubernetesVersion": "one", "domain": "", "nodeMinSize": "9",
+	})})
+	require.Error(t, err)
+	for _, key := range []string{"nodeInstanceType:", "kubernetesVersion:", "domain:", "nodeMinSize/nodeDesiredSize/nodeMaxSize:"} {
+		assert.Contains(t, err.Error(), key)
+	}
+}
+
+func TestConfig_SecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	const webhook = "http://hooks.slack.com/services/T0000/B0000/SUPERSECRETTOKEN"
+	const apiKey = "dd-SUPERSECRET-KEY"
+	_, err := pulumitest.Run(Run, pulumitest.RunConfig{
+		Config: devConfig(map[string]string{"slackUrl": webhook, "datadogApiKey": apiKey}),
+	})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "SUPERSECRET", "error messages never contain secret values")
+	assert.Contains(t, err.Error(), "slackUrl: is stored in plain text")
+	assert.Contains(t, err.Error(), "slackUrl: want an https:// incoming-webhook URL (value not shown: it is a secret)")
+}
+
+func TestConfig_ZonesMustBeVisibleToTheAccount(t *testing.T) {
+	t.Parallel()
+	// us-west-1 shows each account two of its three zone names.
+	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{
+		Config: devConfig(nil),
+		Zones:  []string{"us-west-1a", "us-west-1c"},
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "zones: [us-west-1b] not available to this account in us-west-1; want two or more of [us-west-1a us-west-1c]")
+	assert.Empty(t, mon.Registrations())
+}
+
+func TestConfig_DefaultsAreTheSpecValues(t *testing.T) {
+	t.Parallel()
+	d := Defaults()
+	assert.Equal(t, []string{"us-west-1a", "us-west-1b"}, d.Zones)
+	assert.Equal(t, "192.168.0.0/16", d.VpcCIDR)
+	assert.Equal(t, "ps-eks-66", d.ClusterName)
+	assert.Equal(t, "1.24", d.KubernetesVersion)
+	assert.Equal(t, "nodegroup", d.NodeGroup.Name)
+	assert.Equal(t, "m5.2xlarge", d.NodeGroup.InstanceType)
+	assert.Equal(t, 100, d.NodeGroup.DiskSizeGiB)
+	assert.Equal(t, [3]int{2, 2, 4}, [3]int{d.NodeGroup.MinSize, d.NodeGroup.DesiredSize, d.NodeGroup.MaxSize})
+	assert.Equal(t, "ps-flagger-repository", d.RepositoryName)
+	assert.Equal(t, []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, d.PodinfoTags)
+	assert.Equal(t, "6.0.0", d.PodinfoVersion)
+	assert.Equal(t, "podinfo.example.com", d.Domain)
+	assert.Equal(t, "3.8.2", d.MetricsServerChartVersion)
+	assert.Equal(t, "1.14.10", d.GlooChartVersion)
+	assert.Equal(t, "1.33.0", d.FlaggerChartVersion)
+	d.Region = "us-west-1"
+	assert.NoError(t, d.Validate(), "the defaults are valid")
+}
+
+func TestWarnings_KubernetesSupport(t *testing.T) {
+	t.Parallel()
+	cfg := Defaults()
+	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	warnings := Warnings(cfg, now)
+	require.Len(t, warnings, 1)
+	assert.Contains(t, warnings[0], "kubernetesVersion 1.24 is past EKS extended support (ended 2025-01-31)")
+	cfg.KubernetesVersion = "1.34"
+	assert.Empty(t, Warnings(cfg, now), "1.34 is in standard support on that day")
+}
+
+func TestConfig_PartitionFollowsRegion(t *testing.T) {
+	t.Parallel()
+	for region, want := range map[string]string{"us-west-1": "aws", "cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"} {
+		assert.Equal(t, want, Config{Region: region}.Partition(), region)
+	}
+}

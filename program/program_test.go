@@ -1,0 +1,174 @@
+package program
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type awaited struct {
+	value  any
+	secret bool
+}
+
+func runDev(t *testing.T, overrides map[string]string) (*pulumitest.Graph, map[string]awaited) {
+	t.Helper()
+	outputs := map[string]awaited{}
+	mon, err := pulumitest.Run(RunWithOutputs(func(ctx *pulumi.Context, out Outputs) error {
+		for name, o := range out {
+			res, err := pulumitest.Await(ctx, o)
+			if err != nil {
+				return err
+			}
+			outputs[name] = awaited{res.Value, res.Secret}
+		}
+		return nil
+	}), pulumitest.RunConfig{Config: devConfig(overrides)})
+	require.NoError(t, err)
+	return pulumitest.NewGraph(mon.Registrations()), outputs
+}
+
+func TestProgram_Outputs(t *testing.T) {
+	t.Parallel()
+	_, out := runDev(t, nil)
+	repo := pulumitest.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
+	host := "a1b2c3-gateway-proxy.us-west-1.elb.amazonaws.com"
+	want := map[string]any{
+		"repositoryUrl":   repo,
+		"clusterName":     "ps-eks-66",
+		"gatewayHostname": host,
+		"appUrl":          "http://" + host + "/",
+		"curlCommand":     "curl -H 'Host: podinfo.example.com' http://" + host + "/",
+		"podinfoImage":    repo + ":6.0.0",
+	}
+	for name, v := range want {
+		assert.Equal(t, v, out[name].value, name)
+		assert.False(t, out[name].secret, "%s is not secret", name)
+	}
+	require.Contains(t, out, "kubeconfig")
+	assert.True(t, out["kubeconfig"].secret, "kubeconfig is a secret output")
+	assert.Len(t, out, len(want)+1, "exactly the outputs of SPEC §5")
+}
+
+func TestProgram_ComponentsAndTypeTokens(t *testing.T) {
+	t.Parallel()
+	g, _ := runDev(t, nil)
+	stack := "urn:pulumi:test::progressive-delivery::pulumi:pulumi:Stack::progressive-delivery-test"
+	for token, name := range map[string]string{
+		"progressive-delivery:infra:Registry":     "registry",
+		"progressive-delivery:infra:Network":      "network",
+		"progressive-delivery:infra:Cluster":      "cluster",
+		"progressive-delivery:workloads:Platform": "platform",
+		"progressive-delivery:workloads:App":      "app",
+	} {
+		c := g.MustOne(t, token, name)
+		assert.Equal(t, stack, c.Parent, "%s is a top-level component", token)
+	}
+	for _, r := range g.Order {
+		if !strings.HasPrefix(r.Type, "progressive-delivery:") {
+			assert.NotEqual(t, stack, r.Parent, "%s %s must be parented to a component", r.Type, r.Name)
+		}
+	}
+}
+
+func TestProgram_ImagePushesRunBesideTheCluster(t *testing.T) {
+	t.Parallel()
+	g, _ := runDev(t, nil)
+	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
+	cluster := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
+	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
+	pushes := g.Find("docker:index/registryImage:RegistryImage")
+	require.Len(t, pushes, 6)
+	for _, p := range pushes {
+		assert.True(t, g.DependsOn(p.URN, repo.URN), "%s waits for the repository", p.Name)
+		assert.False(t, g.DependsOn(p.URN, cluster.URN), "%s must not wait for the cluster", p.Name)
+		assert.False(t, g.DependsOn(p.URN, nodes.URN), "%s must not wait for the nodes", p.Name)
+	}
+	// The Deployment waits for the push of the tag it runs, and for no other.
+	deployment := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
+	assert.True(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/registryImage:RegistryImage", "registry-podinfo-6-0-0-push").URN))
+	assert.False(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/registryImage:RegistryImage", "registry-podinfo-6-1-6-push").URN))
+}
+
+func TestProgram_NodesWaitForNATButTheControlPlaneDoesNot(t *testing.T) {
+	t.Parallel()
+	g, _ := runDev(t, nil)
+	cluster := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
+	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
+	nat := g.Find("aws:ec2/natGateway:NatGateway")
+	require.Len(t, nat, 1)
+	for _, zone := range []string{"us-west-1a", "us-west-1b"} {
+		route := g.MustOne(t, "aws:ec2/route:Route", "network-private-default-"+zone)
+		assert.True(t, g.DependsOn(nodes.URN, route.URN), "nodes wait for the NAT route of %s", zone)
+		assert.False(t, g.DependsOn(cluster.URN, route.URN), "the control plane does not wait for the NAT route of %s", zone)
+	}
+	assert.True(t, g.DependsOn(nodes.URN, nat[0].URN))
+	assert.False(t, g.DependsOn(cluster.URN, nat[0].URN), "the cluster itself does not wait for NAT")
+	assert.True(t, g.DependsOn(cluster.URN, g.MustOne(t, "aws:ec2/subnet:Subnet", "network-private-us-west-1a").URN))
+	assert.Equal(t, "network-vpc-id", pulumitest.MustLookup(t, cluster.Inputs, "vpcId"), "the cluster uses the dedicated VPC")
+	assert.Equal(t, []any{"network-private-us-west-1a-id", "network-private-us-west-1b-id"},
+		pulumitest.MustLookup(t, nodes.Inputs, "subnetIds"), "nodes in the private subnets")
+}
+
+func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
+	t.Parallel()
+	g, _ := runDev(t, nil)
+	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
+	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
+	assert.Contains(t, provider.Dependencies, nodes.URN, "the provider depends on the node group")
+	count := 0
+	for _, r := range g.Order {
+		if strings.HasPrefix(r.Type, "kubernetes:") {
+			count++
+			assert.Equal(t, provider.URN, r.Provider, "%s %s uses the cluster provider", r.Type, r.Name)
+		}
+	}
+	assert.GreaterOrEqual(t, count, 12)
+	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
+	vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
+	gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
+	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
+	assert.True(t, g.DependsOn(canary.URN, flagger.URN), "Canary after flagger")
+	assert.True(t, g.DependsOn(canary.URN, gloo.URN), "Canary after gloo")
+	assert.True(t, g.DependsOn(vs.URN, gloo.URN), "VirtualService after gloo")
+	assert.False(t, g.DependsOn(flagger.URN, gloo.URN), "Gloo and Flagger install in parallel")
+}
+
+func TestProgram_OptionalSlackAndDatadog(t *testing.T) {
+	t.Parallel()
+	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{
+		Config: devConfig(map[string]string{
+			"slackUrl": "https://hooks.slack.com/services/T/B/X", "slackChannel": "general", "slackUser": "flagger",
+			"datadogApiKey": "dd-key",
+		}),
+		Secrets: []string{"slackUrl", "datadogApiKey"},
+	})
+	require.NoError(t, err)
+	g := pulumitest.NewGraph(mon.Registrations())
+	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
+	assert.Equal(t, "general", pulumitest.MustLookup(t, flagger.Inputs, "values", "slack", "channel"))
+	assert.True(t, pulumitest.IsSecret(flagger.Inputs, "values", "slack", "url"))
+	assert.Equal(t, "ps-eks-66", pulumitest.MustLookup(t, flagger.Inputs, "values", "clusterName"))
+	dd := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-datadog")
+	assert.True(t, pulumitest.IsSecret(dd.Inputs, "values", "datadog", "apiKey"))
+	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 4, "metrics-server, gloo, flagger, datadog")
+}
+
+func TestProgram_PodinfoVersionSelectsTheImage(t *testing.T) {
+	t.Parallel()
+	_, out := runDev(t, map[string]string{"podinfoVersion": "6.0.1"})
+	assert.Equal(t, pulumitest.AccountID+".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.1", out["podinfoImage"].value)
+}
+
+func TestProgram_PreviewOfANewStack(t *testing.T) {
+	t.Parallel()
+	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(nil), DryRun: true})
+	require.NoError(t, err)
+	g := pulumitest.NewGraph(mon.Registrations())
+	assert.Len(t, g.Find("docker:index/registryImage:RegistryImage"), 6, "a preview shows every push")
+	assert.Len(t, g.Find("kubernetes:flagger.app/v1beta1:Canary"), 1)
+}
