@@ -1,0 +1,237 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/progressive-delivery/platform/infra"
+	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/program"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func loadProject(t *testing.T) *workspace.Project {
+	t.Helper()
+	proj, err := workspace.LoadProject("../Pulumi.yaml")
+	require.NoError(t, err, "Pulumi.yaml must load as the CLI loads it")
+	return proj
+}
+
+// cliString renders a config value the way the CLI hands it to a program: scalars as text, lists as JSON.
+func cliString(t *testing.T, v any) string {
+	t.Helper()
+	switch v := v.(type) {
+	case string:
+		return v
+	case []any:
+		b, err := json.Marshal(v)
+		require.NoError(t, err)
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// projectDefaults are the values the CLI passes for keys a stack does not set.
+func projectDefaults(t *testing.T, proj *workspace.Project) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for key, ct := range proj.Config {
+		if ct.Default != nil {
+			out[key] = cliString(t, ct.Default)
+		}
+	}
+	return out
+}
+
+func TestPulumiYAML_ProjectAndConfigSchema(t *testing.T) {
+	t.Parallel()
+	proj := loadProject(t)
+	assert.Equal(t, "progressive-delivery", string(proj.Name))
+	assert.Equal(t, "go", proj.Runtime.Name())
+	require.NotNil(t, proj.Backend)
+	assert.True(t, strings.HasPrefix(proj.Backend.URL, "file://"), "the embedded default is the local file backend")
+	for key, ct := range proj.Config {
+		assert.NotNil(t, ct.Type, "%s declares a type", key)
+		assert.NotEmpty(t, ct.Description, "%s has a description", key)
+		assert.NotNil(t, ct.Default, "%s has a default", key)
+	}
+}
+
+// TestPulumiYAML_DefaultsMatchTheProgram runs the program's config loader with exactly what the CLI passes for
+// an empty stack, and checks it yields the program's own defaults: the two lists cannot drift apart.
+func TestPulumiYAML_DefaultsMatchTheProgram(t *testing.T) {
+	t.Parallel()
+	defaults := projectDefaults(t, loadProject(t))
+	var loaded program.Config
+	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+		var err error
+		loaded, err = program.LoadConfig(ctx)
+		return err
+	}, pulumitest.RunConfig{Config: defaults})
+	require.NoError(t, err)
+	assert.Equal(t, program.Defaults(), loaded)
+}
+
+type stackFile struct {
+	name    string
+	config  map[string]string
+	secrets []string
+}
+
+// loadStacks reads every Pulumi.<stack>.yaml, checks each value against the type Pulumi.yaml declares (as the
+// CLI does) and returns the config the CLI would pass: project defaults overlaid with the stack's values.
+func loadStacks(t *testing.T) []stackFile {
+	t.Helper()
+	proj := loadProject(t)
+	paths, err := filepath.Glob("../Pulumi.*.yaml")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(paths), 2, "dev and at least one other stack")
+	sort.Strings(paths)
+	var stacks []stackFile
+	for _, path := range paths {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(path), "Pulumi."), ".yaml")
+		ps, err := workspace.LoadProjectStack(nil, proj, path)
+		require.NoError(t, err, path)
+		sf := stackFile{name: name, config: projectDefaults(t, proj)}
+		for key, value := range ps.Config {
+			full := key.Namespace() + ":" + key.Name()
+			if key.Namespace() == string(proj.Name) {
+				full = key.Name()
+				ct, declared := proj.Config[key.Name()]
+				require.True(t, declared, "%s: %s is not declared in Pulumi.yaml", name, key)
+				obj, err := value.ToObject()
+				require.NoError(t, err)
+				assert.True(t, workspace.ValidateConfigValue(*ct.Type, ct.Items, obj),
+					"%s: %s must be of type %s", name, key, *ct.Type)
+			}
+			if value.Secure() {
+				sf.secrets = append(sf.secrets, full)
+				sf.config[full] = "secret-placeholder"
+				continue
+			}
+			text, err := value.Value(config.NopDecrypter)
+			require.NoError(t, err)
+			sf.config[full] = text
+		}
+		stacks = append(stacks, sf)
+	}
+	return stacks
+}
+
+func TestStacks_DevReproducesTheReference(t *testing.T) {
+	t.Parallel()
+	var dev *stackFile
+	for _, s := range loadStacks(t) {
+		if s.name == "dev" {
+			dev = &s
+		}
+	}
+	require.NotNil(t, dev, "Pulumi.dev.yaml exists")
+	for key, want := range map[string]string{
+		"aws:region": "us-west-1", "zones": `["us-west-1a","us-west-1b"]`, "clusterName": "ps-eks-66",
+		"kubernetesVersion": "1.24", "nodeInstanceType": "m5.2xlarge", "repositoryName": "ps-flagger-repository",
+		"nodeMinSize": "2", "nodeDesiredSize": "2", "nodeMaxSize": "4", "nodeDiskSize": "100", "podinfoVersion": "6.0.0",
+		"domain": "podinfo.example.com", "glooChartVersion": "1.14.10", "flaggerChartVersion": "1.33.0",
+		"metricsServerChartVersion": "3.8.2",
+	} {
+		assert.Equal(t, want, dev.config[key], key)
+	}
+}
+
+// TestStacks_EachStackFileRunsUnderMocks runs the program with each stack file's values. Secrets an operator
+// sets once per stack (the prod Slack webhook) are supplied as secrets, as `pulumi config set --secret` would.
+func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
+	t.Parallel()
+	operatorSecrets := map[string]map[string]string{
+		"prod": {"slackUrl": "https://hooks.slack.com/services/T000/B000/XXXX"},
+	}
+	for _, s := range loadStacks(t) {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := map[string]string{}
+			for k, v := range s.config {
+				cfg[k] = v
+			}
+			secrets := append([]string{}, s.secrets...)
+			for k, v := range operatorSecrets[s.name] {
+				cfg[k] = v
+				secrets = append(secrets, k)
+			}
+			var zones []string
+			require.NoError(t, json.Unmarshal([]byte(cfg["zones"]), &zones))
+			mon, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: cfg, Secrets: secrets, Zones: zones})
+			require.NoError(t, err)
+			g := pulumitest.NewGraph(mon.Registrations())
+			eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
+			assert.Equal(t, cfg["clusterName"], pulumitest.MustLookup(t, eks.Inputs, "name"))
+			assert.Equal(t, cfg["kubernetesVersion"], pulumitest.MustLookup(t, eks.Inputs, "version"))
+			assert.Len(t, g.Find("aws:ec2/subnet:Subnet"), 2*len(zones))
+			gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
+			assert.Equal(t, cfg["glooChartVersion"], pulumitest.MustLookup(t, gloo.Inputs, "version"))
+			flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
+			assert.Equal(t, cfg["flaggerChartVersion"], pulumitest.MustLookup(t, flagger.Inputs, "version"))
+			vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
+			assert.Equal(t, []any{cfg["domain"]}, pulumitest.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+			if s.name == "prod" {
+				assert.Len(t, g.Find("aws:ec2/natGateway:NatGateway"), len(zones), "prod: a NAT gateway per zone")
+				assert.Equal(t, "deployments", pulumitest.MustLookup(t, flagger.Inputs, "values", "slack", "channel"), "prod: Slack on")
+				assert.True(t, pulumitest.IsSecret(flagger.Inputs, "values", "slack", "url"))
+				ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
+				assert.Equal(t, float64(3), pulumitest.MustLookup(t, ng.Inputs, "scalingConfig", "minSize"))
+			}
+		})
+	}
+}
+
+// TestStacks_ProdWithoutItsWebhookStopsClearly: the prod stack turns Slack on, so until the operator sets the
+// webhook its preview fails with what to run.
+func TestStacks_ProdWithoutItsWebhookStopsClearly(t *testing.T) {
+	t.Parallel()
+	for _, s := range loadStacks(t) {
+		if s.name != "prod" {
+			continue
+		}
+		var zones []string
+		require.NoError(t, json.Unmarshal([]byte(s.config["zones"]), &zones))
+		_, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: s.config, Secrets: s.secrets, Zones: zones})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "slackChannel/slackUser: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl")
+		return
+	}
+	t.Fatal("Pulumi.prod.yaml not found")
+}
+
+func TestStacks_SecondStackIsAnotherEnvironment(t *testing.T) {
+	t.Parallel()
+	stacks := loadStacks(t)
+	byName := map[string]stackFile{}
+	for _, s := range stacks {
+		byName[s.name] = s
+	}
+	dev, prod := byName["dev"], byName["prod"]
+	require.NotNil(t, prod.config, "Pulumi.prod.yaml exists")
+	assert.NotEqual(t, dev.config["aws:region"], prod.config["aws:region"], "another region")
+	assert.NotEqual(t, dev.config["zones"], prod.config["zones"], "other zones")
+	assert.NotEqual(t, dev.config["kubernetesVersion"], prod.config["kubernetesVersion"])
+	prodMin, err := strconv.Atoi(prod.config["nodeMinSize"])
+	require.NoError(t, err)
+	devMin, err := strconv.Atoi(dev.config["nodeMinSize"])
+	require.NoError(t, err)
+	assert.Greater(t, prodMin, devMin, "a larger node minimum")
+	// Deliberately against today's date: when this fails, AWS no longer creates prod's version and the stack
+	// file needs a newer one (with chart versions that support it).
+	assert.NotContains(t, infra.SupportWarning(prod.config["kubernetesVersion"], time.Now()), "past EKS extended support")
+	assert.Contains(t, infra.SupportWarning(dev.config["kubernetesVersion"], time.Now()), "past EKS extended support",
+		"dev keeps 1.24 for fidelity and is warned")
+	assert.NotEmpty(t, prod.config["slackChannel"], "Slack on")
+}
