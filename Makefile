@@ -5,14 +5,16 @@ STACK ?= dev
 STATE_DIR := $(HOME)/.pulumi-progressive-delivery
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-.PHONY: up preview destroy test check
+PULUMI_VERSION := $(shell cat .pulumi.version)
+
+.PHONY: up preview destroy test check pulumi-version
 
 # pulumi up shows the preview and asks before it changes anything.
-up: $(STATE_DIR)
+up: pulumi-version $(STATE_DIR)
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)
 
-preview: $(STATE_DIR)
+preview: pulumi-version $(STATE_DIR)
 	pulumi stack select --create $(STACK)
 	pulumi preview --stack $(STACK) --diff
 
@@ -21,6 +23,11 @@ destroy:
 
 $(STATE_DIR):
 	mkdir -p $@
+
+# The CLI version is pinned once, in .pulumi.version; CI installs exactly it, local runs are told when they differ.
+pulumi-version:
+	@v=$$(pulumi version 2>/dev/null); [ "$$v" = "v$(PULUMI_VERSION)" ] || \
+		echo "note: pulumi $$v here, the project pins v$(PULUMI_VERSION) (.pulumi.version)"
 
 test:
 	go test ./...
