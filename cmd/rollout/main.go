@@ -1,0 +1,172 @@
+// Command rollout releases a podinfo version on a stack and follows the Flagger canary live.
+//
+//	go run ./cmd/rollout --stack dev --version 6.0.1
+//	go run ./cmd/rollout status --stack dev [--json]
+//
+// Exit codes: 0 promoted, 1 rolled back (or the update failed), 2 timed out, 64 bad flags, 130 Ctrl-C.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/rollout"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+)
+
+// exitUsage is returned for bad flags (EX_USAGE).
+const exitUsage = 64
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type releaseFlags struct {
+	stack, version, workDir string
+	timeout                 time.Duration
+}
+
+type statusFlags struct {
+	stack, workDir string
+	json           bool
+}
+
+func parseRelease(args []string, stderr io.Writer) (releaseFlags, error) {
+	var f releaseFlags
+	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.stack, "stack", "dev", "stack to release on (a Pulumi.<stack>.yaml)")
+	fs.StringVar(&f.version, "version", "", "podinfo version to release; one of the stack's mirrored tags (podinfoTags)")
+	fs.DurationVar(&f.timeout, "timeout", 20*time.Minute, "how long to follow the canary after pulumi up")
+	fs.StringVar(&f.workDir, "work-dir", ".", "directory holding Pulumi.yaml")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: rollout [flags]          release a podinfo version and follow the canary
+       rollout status [flags]   print the canary's state once
+
+Sets the stack's podinfoVersion, runs pulumi up (Automation API) with concise progress, then watches the Flagger
+Canary apps/podinfo through the stack's kubeconfig output until it is Succeeded (exit 0), Failed (exit 1, with
+Flagger's reason) or the timeout passes (exit 2). Ctrl-C stops watching and leaves the stack as it is.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if f.version == "" {
+		return f, errors.New("--version is required (e.g. --version 6.0.1)")
+	}
+	if f.timeout <= 0 {
+		return f, fmt.Errorf("--timeout must be positive, got %s", f.timeout)
+	}
+	return f, checkStack(f.stack, f.workDir)
+}
+
+func parseStatus(args []string, stderr io.Writer) (statusFlags, error) {
+	var f statusFlags
+	fs := flag.NewFlagSet("rollout status", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.stack, "stack", "dev", "stack whose canary to show")
+	fs.StringVar(&f.workDir, "work-dir", ".", "directory holding Pulumi.yaml")
+	fs.BoolVar(&f.json, "json", false, "print the state as JSON")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return f, checkStack(f.stack, f.workDir)
+}
+
+// checkStack fails early, before any Pulumi work, when the stack file or project is not there.
+func checkStack(stack, workDir string) error {
+	if stack == "" {
+		return errors.New("--stack must not be empty")
+	}
+	if _, err := os.Stat(filepath.Join(workDir, "Pulumi.yaml")); err != nil {
+		return fmt.Errorf("--work-dir %s: no Pulumi.yaml there", workDir)
+	}
+	if _, err := os.Stat(filepath.Join(workDir, "Pulumi."+stack+".yaml")); err != nil {
+		return fmt.Errorf("--stack %s: no Pulumi.%s.yaml in %s", stack, stack, workDir)
+	}
+	return nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "status" {
+		f, err := parseStatus(args[1:], stderr)
+		if err != nil {
+			return usageError(err, stderr)
+		}
+		return status(ctx, f, stdout, stderr)
+	}
+	f, err := parseRelease(args, stderr)
+	if err != nil {
+		return usageError(err, stderr)
+	}
+	code, err := rollout.Release(ctx, rollout.ReleaseOptions{
+		Stack: f.stack, Version: f.version, WorkDir: f.workDir, Timeout: f.timeout,
+		DefaultTags: program.Defaults().PodinfoTags, Out: stdout,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "rollout:", err)
+	}
+	return code
+}
+
+func usageError(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "rollout:", err)
+	return exitUsage
+}
+
+func status(ctx context.Context, f statusFlags, stdout, stderr io.Writer) int {
+	stack, err := auto.SelectStackLocalSource(ctx, f.stack, f.workDir)
+	if err != nil {
+		fmt.Fprintln(stderr, "rollout:", err)
+		return rollout.ExitFailed
+	}
+	src, err := rollout.SourceFromStack(ctx, stack)
+	if err != nil {
+		fmt.Fprintln(stderr, "rollout:", err)
+		return rollout.ExitFailed
+	}
+	return printStatus(ctx, src, f.json, stdout, stderr)
+}
+
+// printStatus prints the Canary once, as a line or JSON.
+func printStatus(ctx context.Context, src rollout.ClusterSource, asJSON bool, stdout, stderr io.Writer) int {
+	s, err := src.Get(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "rollout:", err)
+		return rollout.ExitFailed
+	}
+	if asJSON {
+		out, err := s.JSON()
+		if err != nil {
+			fmt.Fprintln(stderr, "rollout:", err)
+			return rollout.ExitFailed
+		}
+		fmt.Fprintln(stdout, out)
+		return 0
+	}
+	fmt.Fprintln(stdout, rollout.NewPrinter(stdout).Line(s))
+	return 0
+}
