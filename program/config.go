@@ -51,6 +51,18 @@ type Config struct {
 	SlackURLSet   bool
 	DatadogAPIKey pulumi.StringOutput
 	DatadogSet    bool
+
+	// InfraStack and Kubeconfig select an existing cluster instead of creating one; at most one is set.
+	InfraStack    string
+	Kubeconfig    pulumi.StringOutput
+	KubeconfigSet bool
+	// PlatformInstall false assumes Gloo and Flagger are installed by someone else.
+	PlatformInstall bool
+}
+
+// ManagesCluster reports whether this stack creates the AWS side (registry, network, cluster) itself.
+func (c Config) ManagesCluster() bool {
+	return c.InfraStack == "" && !c.KubeconfigSet
 }
 
 // Defaults returns the dev stack's values of SPEC.md; Pulumi.yaml declares the same defaults (a test keeps the
@@ -77,6 +89,7 @@ func Defaults() Config {
 		FlaggerChartVersion:       "1.33.0",
 		DatadogChartVersion:       "3.69.3",
 		DatadogSite:               "datadoghq.com",
+		PlatformInstall:           true,
 	}
 }
 
@@ -205,6 +218,9 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	r.str("slackUser", &c.SlackUser)
 	c.SlackURL, c.SlackURLSet = r.secret("slackUrl", checkSlackURL)
 	c.DatadogAPIKey, c.DatadogSet = r.secret("datadogApiKey", nil)
+	r.str("infraStack", &c.InfraStack)
+	c.Kubeconfig, c.KubeconfigSet = r.secret("kubeconfig", nil)
+	r.boolean("platform.install", &c.PlatformInstall)
 	return c, errors.Join(r.errs...)
 }
 
@@ -227,6 +243,7 @@ var (
 	imagePattern        = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
 	imageTagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	keyPairPattern      = regexp.MustCompile(`^[\x20-\x7E]{1,255}$`)
+	stackRefPattern     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$`)
 )
 
 // gravitonFamily matches instance families with an AWS Graviton (arm64) processor, e.g. m6g, c7gn, t4g.
@@ -246,8 +263,16 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
+	if c.InfraStack != "" && c.KubeconfigSet {
+		add("infraStack/kubeconfig: both set; set at most one source of an existing cluster (neither creates one)")
+	}
+	if c.InfraStack != "" && !stackRefPattern.MatchString(c.InfraStack) {
+		add("infraStack: want a stack name such as organization/progressive-delivery/dev, got %q", c.InfraStack)
+	}
 	if c.Region == "" {
-		add("aws:region: not set; run `pulumi config set aws:region us-west-1`")
+		if c.ManagesCluster() {
+			add("aws:region: not set; run `pulumi config set aws:region us-west-1`")
+		}
 	} else if !regionPattern.MatchString(c.Region) {
 		add("aws:region: want an AWS region such as us-west-1, got %q", c.Region)
 	}

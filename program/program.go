@@ -12,6 +12,7 @@ import (
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -51,8 +52,10 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 			return nil, err
 		}
 	}
-	if err := checkZonesAvailable(ctx, cfg); err != nil {
-		return nil, err
+	if cfg.ManagesCluster() {
+		if err := checkZonesAvailable(ctx, cfg); err != nil {
+			return nil, err
+		}
 	}
 	return deploy(ctx, cfg)
 }
@@ -87,7 +90,72 @@ func checkZonesAvailable(ctx *pulumi.Context, cfg Config) error {
 	return nil
 }
 
+// target is the cluster the workloads go to and where their image comes from.
+type target struct {
+	provider *kubernetes.Provider
+	// image is the podinfo image reference of the configured version.
+	image pulumi.StringInput
+	// outputs are the stack outputs of the infrastructure side.
+	outputs Outputs
+}
+
 func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
+	var t *target
+	var err error
+	if cfg.ManagesCluster() {
+		t, err = createInfrastructure(ctx, cfg)
+	} else {
+		t, err = connectToCluster(ctx, cfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	onCluster := pulumi.Providers(t.provider)
+	outputs := t.outputs
+
+	var gloo, flagger pulumi.Resource
+	if cfg.PlatformInstall {
+		platformArgs := &workloads.PlatformArgs{
+			GlooChartVersion:    cfg.GlooChartVersion,
+			FlaggerChartVersion: cfg.FlaggerChartVersion,
+		}
+		if name, ok := outputs["clusterName"]; ok {
+			platformArgs.ClusterName = name.(pulumi.StringOutput)
+		}
+		if cfg.SlackURLSet {
+			platformArgs.Slack = &workloads.SlackArgs{URL: cfg.SlackURL, Channel: cfg.SlackChannel, User: cfg.SlackUser}
+		}
+		if cfg.DatadogSet {
+			platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
+		}
+		platform, err := workloads.NewPlatform(ctx, "platform", platformArgs, onCluster)
+		if err != nil {
+			return nil, err
+		}
+		gloo, flagger = platform.Gloo, platform.Flagger
+		outputs["gatewayHostname"] = platform.GatewayHostname
+		outputs["appUrl"] = pulumi.Sprintf("http://%s/", platform.GatewayHostname)
+		outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname)
+	}
+
+	analysis := cfg.Analysis
+	app, err := workloads.NewApp(ctx, "app", &workloads.AppArgs{
+		Image:           t.image,
+		Domain:          cfg.Domain,
+		Analysis:        &analysis,
+		LoadTesterImage: cfg.LoadTesterImage,
+		Gloo:            gloo,
+		Flagger:         flagger,
+	}, onCluster)
+	if err != nil {
+		return nil, err
+	}
+	outputs["podinfoImage"] = app.Image
+	return outputs, nil
+}
+
+// createInfrastructure declares the registry, the network and the cluster.
+func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	tags := map[string]string{"project": Project, "stack": ctx.Stack(), "managed-by": "pulumi"}
 
 	registry, err := infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
@@ -129,45 +197,40 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
-	onCluster := pulumi.Providers(cluster.Provider)
-
-	platformArgs := &workloads.PlatformArgs{
-		GlooChartVersion:    cfg.GlooChartVersion,
-		FlaggerChartVersion: cfg.FlaggerChartVersion,
-		ClusterName:         cluster.ClusterName,
-	}
-	if cfg.SlackURLSet {
-		platformArgs.Slack = &workloads.SlackArgs{URL: cfg.SlackURL, Channel: cfg.SlackChannel, User: cfg.SlackUser}
-	}
-	if cfg.DatadogSet {
-		platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
-	}
-	platform, err := workloads.NewPlatform(ctx, "platform", platformArgs, onCluster)
-	if err != nil {
-		return nil, err
-	}
-
-	analysis := cfg.Analysis
-	app, err := workloads.NewApp(ctx, "app", &workloads.AppArgs{
+	return &target{
+		provider: cluster.Provider,
 		// The tag's reference is known once that tag is pushed, so the Deployment waits for its image.
-		Image:           registry.Images[cfg.PodinfoVersion],
-		Domain:          cfg.Domain,
-		Analysis:        &analysis,
-		LoadTesterImage: cfg.LoadTesterImage,
-		Gloo:            platform.Gloo,
-		Flagger:         platform.Flagger,
-	}, onCluster)
+		image: registry.Images[cfg.PodinfoVersion],
+		// These outputs are the contract other stacks read through infraStack.
+		outputs: Outputs{
+			"repositoryUrl": registry.RepositoryURL,
+			"clusterName":   cluster.ClusterName,
+			"kubeconfig":    cluster.Kubeconfig,
+		},
+	}, nil
+}
+
+// connectToCluster targets an existing cluster: another stack's (infraStack) or any kubeconfig's.
+func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
+	args := &infra.ClusterConnectionArgs{InfraStack: cfg.InfraStack}
+	if cfg.KubeconfigSet {
+		args.Kubeconfig = cfg.Kubeconfig
+	}
+	conn, err := infra.NewClusterConnection(ctx, "cluster", args)
 	if err != nil {
 		return nil, err
 	}
-
-	return Outputs{
-		"repositoryUrl":   registry.RepositoryURL,
-		"clusterName":     cluster.ClusterName,
-		"kubeconfig":      cluster.Kubeconfig,
-		"gatewayHostname": platform.GatewayHostname,
-		"appUrl":          pulumi.Sprintf("http://%s/", platform.GatewayHostname),
-		"curlCommand":     pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname),
-		"podinfoImage":    app.Image,
+	if cfg.InfraStack != "" {
+		return &target{
+			provider: conn.Provider,
+			image:    pulumi.Sprintf("%s:%s", conn.RepositoryURL, cfg.PodinfoVersion),
+			outputs:  Outputs{"repositoryUrl": conn.RepositoryURL, "clusterName": conn.ClusterName},
+		}, nil
+	}
+	// A cluster outside this program has no mirror of ours: it pulls the upstream image.
+	return &target{
+		provider: conn.Provider,
+		image:    pulumi.String(cfg.PodinfoSourceImage + ":" + cfg.PodinfoVersion),
+		outputs:  Outputs{},
 	}, nil
 }

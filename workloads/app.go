@@ -49,14 +49,15 @@ type AppArgs struct {
 	Analysis *manifests.Analysis
 	// Optional; default DefaultLoadTesterImage.
 	LoadTesterImage string
-	// Required. The releases that install the VirtualService CRD (Gloo) and the Canary CRD (Flagger).
+	// Optional. The releases that install the VirtualService CRD (Gloo) and the Canary CRD (Flagger); nil when
+	// someone else installed them.
 	Gloo, Flagger pulumi.Resource
 }
 
 // NewApp deploys podinfo and its canary onto the cluster of the inherited Kubernetes provider.
 func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
-	if args == nil || args.Image == nil || args.Domain == "" || args.Gloo == nil || args.Flagger == nil {
-		return nil, fmt.Errorf("app %s: Image, Domain, Gloo and Flagger are required", name)
+	if args == nil || args.Image == nil || args.Domain == "" {
+		return nil, fmt.Errorf("app %s: Image and Domain are required", name)
 	}
 	namespace := args.Namespace
 	if namespace == "" {
@@ -108,7 +109,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	}
 	// The VirtualService's kind exists once the Gloo release has installed its CRD.
 	if _, err := newCustomResource(ctx, name+"-virtualservice", vsObject, nsName, parent,
-		pulumi.DependsOn([]pulumi.Resource{args.Gloo})); err != nil {
+		pulumi.DependsOn(present(args.Gloo))); err != nil {
 		return nil, fmt.Errorf("creating virtual service: %w", err)
 	}
 
@@ -125,7 +126,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	// The Canary needs Flagger (its CRD and controller) and Gloo too: Flagger answers a Canary by creating Gloo
 	// upstreams and a RouteTable. Its target, autoscaler and load tester exist first so the first analysis runs.
 	canary, err := newCustomResource(ctx, name+"-canary", canaryObject, nsName, parent,
-		pulumi.DependsOn([]pulumi.Resource{args.Flagger, args.Gloo, deployment, hpa, testerService}))
+		pulumi.DependsOn(present(args.Flagger, args.Gloo, deployment, hpa, testerService)))
 	if err != nil {
 		return nil, fmt.Errorf("creating canary: %w", err)
 	}
@@ -141,6 +142,17 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, err
 	}
 	return a, nil
+}
+
+// present drops nil resources (CRD owners this stack does not install).
+func present(resources ...pulumi.Resource) []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, r := range resources {
+		if r != nil {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // newCustomResource declares a decoded manifest, placing it in the given namespace output so it waits for it.

@@ -158,6 +158,13 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 			status["name"] = n.StringValue()
 		}
 		set("status", status)
+	case "pulumi:pulumi:StackReference":
+		// An infrastructure stack of this program, as its outputs contract describes it.
+		set("outputs", map[string]any{
+			"kubeconfig":    `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"infra","cluster":{"server":"https://infra.example"}}]}`,
+			"repositoryUrl": AccountID + ".dkr.ecr." + m.region() + ".amazonaws.com/ps-flagger-repository",
+			"clusterName":   "ps-eks-66",
+		})
 	case "kubernetes:core/v1:Service":
 		if args.ID != "" {
 			set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{

@@ -1,0 +1,111 @@
+package program
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const testKubeconfig = `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"local","cluster":{"server":"https://127.0.0.1:6443"}}]}`
+
+func runMode(t *testing.T, cfg map[string]string, secrets []string) (*pulumitest.Graph, map[string]any) {
+	t.Helper()
+	outputs := map[string]any{}
+	mon, err := pulumitest.Run(RunWithOutputs(func(ctx *pulumi.Context, out Outputs) error {
+		for name, o := range out {
+			res, err := pulumitest.Await(ctx, o)
+			if err != nil {
+				return err
+			}
+			outputs[name] = res.Value
+		}
+		return nil
+	}), pulumitest.RunConfig{Config: cfg, Secrets: secrets})
+	require.NoError(t, err)
+	return pulumitest.NewGraph(mon.Registrations()), outputs
+}
+
+func assertNoAWS(t *testing.T, g *pulumitest.Graph) {
+	t.Helper()
+	for _, r := range g.Order {
+		for _, prefix := range []string{"aws:", "eks:", "docker:", "pulumi:providers:docker"} {
+			assert.False(t, strings.HasPrefix(r.Type, prefix), "no AWS side in this mode: %s %s", r.Type, r.Name)
+		}
+	}
+}
+
+func TestMode_KubeconfigAppLayerOnly(t *testing.T) {
+	t.Parallel()
+	// No aws:region: a stack that only deploys onto a given cluster needs no AWS configuration.
+	g, out := runMode(t, map[string]string{"kubeconfig": testKubeconfig, "platform.install": "false"}, []string{"kubeconfig"})
+	assertNoAWS(t, g)
+	assert.Empty(t, g.Find("kubernetes:helm.sh/v3:Release"), "platform.install=false installs no Gloo or Flagger")
+	conn := g.MustOne(t, "progressive-delivery:infra:ClusterConnection", "cluster")
+	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
+	assert.Equal(t, conn.URN, provider.Parent)
+	assert.Equal(t, testKubeconfig, pulumitest.MustLookup(t, provider.Inputs, "kubeconfig"))
+	for _, r := range g.Order {
+		if strings.HasPrefix(r.Type, "kubernetes:") {
+			assert.Equal(t, provider.URN, r.Provider, "%s uses the given cluster", r.Name)
+		}
+	}
+	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", pulumitest.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0, "image"),
+		"without a registry of ours the cluster pulls upstream podinfo")
+	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
+	assert.True(t, g.DependsOn(canary.URN, d.URN))
+	assert.Equal(t, map[string]any{"podinfoImage": "ghcr.io/stefanprodan/podinfo:6.0.0"}, out,
+		"no gateway outputs when the platform belongs to someone else")
+}
+
+func TestMode_InfraStackReference(t *testing.T) {
+	t.Parallel()
+	g, out := runMode(t, map[string]string{"infraStack": "organization/progressive-delivery/dev", "podinfoVersion": "6.0.1"}, nil)
+	assertNoAWS(t, g)
+	ref := g.MustOne(t, "pulumi:pulumi:StackReference", "cluster-infra")
+	assert.Equal(t, "organization/progressive-delivery/dev", pulumitest.MustLookup(t, ref.Inputs, "name"))
+	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
+	assert.Contains(t, pulumitest.MustLookup(t, provider.Inputs, "kubeconfig"), "https://infra.example", "kubeconfig from the infra stack")
+	assert.True(t, g.DependsOn(provider.URN, ref.URN))
+	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 2, "the platform is installed by default")
+	repo := pulumitest.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
+	assert.Equal(t, repo+":6.0.1", out["podinfoImage"], "images from the infra stack's repository")
+	assert.Equal(t, repo, out["repositoryUrl"])
+	assert.Equal(t, "ps-eks-66", out["clusterName"])
+	assert.NotContains(t, out, "kubeconfig", "another stack's kubeconfig is not re-exported")
+	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
+	assert.Equal(t, "ps-eks-66", pulumitest.MustLookup(t, flagger.Inputs, "values", "clusterName"))
+}
+
+func TestMode_ValidationOfClusterSources(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		config  map[string]string
+		secrets []string
+		want    string
+	}{
+		{"both sources", map[string]string{"infraStack": "org/progressive-delivery/dev", "kubeconfig": testKubeconfig},
+			[]string{"kubeconfig"}, "infraStack/kubeconfig: both set; set at most one source"},
+		{"kubeconfig in plain text", map[string]string{"kubeconfig": testKubeconfig}, nil,
+			"kubeconfig: is stored in plain text; set it with `pulumi config set --secret kubeconfig <value>`"},
+		{"malformed stack name", map[string]string{"infraStack": "org/proj/dev/extra"}, nil,
+			`infraStack: want a stack name such as organization/progressive-delivery/dev, got "org/proj/dev/extra"`},
+		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platform.install": "maybe"}, []string{"kubeconfig"},
+			`platform.install: want true or false, got "maybe"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: tt.config, Secrets: tt.secrets})
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "127.0.0.1", "the kubeconfig is never printed")
+			assert.Empty(t, mon.Registrations())
+		})
+	}
+}
