@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
@@ -72,9 +74,17 @@ type ClusterArgs struct {
 	MetricsServerChartVersion string
 	// Optional; default "aws". AWS partition of the managed policy ARNs.
 	Partition string
+	// Optional; default false: Kubernetes secrets are envelope-encrypted with a KMS key of this cluster (key
+	// rotation on). True stores them with EBS-level encryption only.
+	PlaintextSecrets bool
+	// Optional; default AllLogTypes. Control-plane log types sent to CloudWatch.
+	LogTypes []string
 	// Optional. Tags for every AWS resource.
 	Tags map[string]string
 }
+
+// AllLogTypes are the five EKS control-plane log types (CIS EKS 2.1.1).
+var AllLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
 
 // nodeAssumeRolePolicy lets EC2 instances assume the node role.
 func nodeAssumeRolePolicy() string {
@@ -87,6 +97,43 @@ func nodeAssumeRolePolicy() string {
 		}},
 	})
 	return string(doc)
+}
+
+// newNodeLaunchTemplate carries what a managed node group can only get from a launch template: IMDSv2 required
+// with a hop limit of 1, so pods cannot reach the node role's credentials through the instance metadata service
+// (EKS Best Practices); an encrypted gp3 root volume of the configured size; and the optional SSH key (EKS
+// refuses remoteAccess together with a launch template).
+func newNodeLaunchTemplate(ctx *pulumi.Context, name string, args *ClusterArgs, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, error) {
+	ltArgs := &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("managed node group " + args.NodeGroup.Name + " of " + args.Name),
+		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize:          pulumi.Int(args.NodeGroup.DiskSizeGiB),
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{ec2.LaunchTemplateTagSpecificationArgs{
+			ResourceType: pulumi.String("instance"),
+			Tags:         pulumi.StringMap{"Name": pulumi.String(args.Name + "-" + args.NodeGroup.Name)},
+		}},
+		Tags: pulumi.ToStringMap(args.Tags),
+	}
+	if args.NodeGroup.SSHKeyName != "" {
+		ltArgs.KeyName = pulumi.String(args.NodeGroup.SSHKeyName)
+	}
+	lt, err := ec2.NewLaunchTemplate(ctx, name+"-node-template", ltArgs, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating node launch template: %w", err)
+	}
+	return lt, nil
 }
 
 // NewCluster creates the node role, the EKS cluster, its managed node group, the provider and metrics-server.
@@ -130,6 +177,24 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		attachments = append(attachments, a)
 	}
 
+	logTypes := args.LogTypes
+	if logTypes == nil {
+		logTypes = AllLogTypes
+	}
+	var secretsKeyARN pulumi.StringPtrInput
+	if !args.PlaintextSecrets {
+		key, err := kms.NewKey(ctx, name+"-secrets-key", &kms.KeyArgs{
+			Description:          pulumi.String("envelope encryption of Kubernetes secrets in EKS cluster " + args.Name),
+			EnableKeyRotation:    pulumi.Bool(true),
+			DeletionWindowInDays: pulumi.Int(7),
+			Tags:                 tags,
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("creating secrets KMS key: %w", err)
+		}
+		secretsKeyARN = key.Arn
+	}
+
 	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
 		Name:             pulumi.String(args.Name),
 		Version:          pulumi.String(args.Version),
@@ -145,17 +210,19 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		EndpointPublicAccess:  pulumi.Bool(true),
 		PublicAccessCidrs:     pulumi.ToStringArray(publicCIDRs),
 		// IRSA lets add-ons (autoscaler, Datadog) get AWS permissions without widening the node role.
-		CreateOidcProvider: pulumi.Bool(true),
-		Tags:               tags,
+		CreateOidcProvider:     pulumi.Bool(true),
+		EncryptionConfigKeyArn: secretsKeyARN,
+		EnabledClusterLogTypes: pulumi.ToStringArray(logTypes),
+		Tags:                   tags,
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating EKS cluster: %w", err)
 	}
 
 	ng := args.NodeGroup
-	var remoteAccess awseks.NodeGroupRemoteAccessPtrInput
-	if ng.SSHKeyName != "" {
-		remoteAccess = awseks.NodeGroupRemoteAccessArgs{Ec2SshKey: pulumi.String(ng.SSHKeyName)}
+	launchTemplate, err := newNodeLaunchTemplate(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
 	}
 	nodeTags := pulumi.StringMap{
 		"k8s.io/cluster-autoscaler/enabled":      pulumi.String("true"),
@@ -171,14 +238,16 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		NodeRole:      nodeRole,
 		SubnetIds:     args.PrivateSubnetIDs,
 		InstanceTypes: pulumi.StringArray{pulumi.String(ng.InstanceType)},
-		DiskSize:      pulumi.Int(ng.DiskSizeGiB),
+		LaunchTemplate: awseks.NodeGroupLaunchTemplateArgs{
+			Id:      launchTemplate.ID(),
+			Version: launchTemplate.LatestVersion.ApplyT(func(v int) string { return fmt.Sprint(v) }).(pulumi.StringOutput),
+		},
 		ScalingConfig: awseks.NodeGroupScalingConfigArgs{
 			MinSize:     pulumi.Int(ng.MinSize),
 			DesiredSize: pulumi.Int(ng.DesiredSize),
 			MaxSize:     pulumi.Int(ng.MaxSize),
 		},
-		RemoteAccess: remoteAccess,
-		Tags:         nodeTags,
+		Tags: nodeTags,
 	}, parent, pulumi.DependsOn(nodeDeps))
 	if err != nil {
 		return nil, fmt.Errorf("creating managed node group: %w", err)

@@ -80,20 +80,33 @@ func TestCluster_SpecValues(t *testing.T) {
 
 	ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
 	assert.True(t, ng.Remote)
-	for path, want := range map[string]any{
-		"nodeGroupName": "nodegroup",
-		"diskSize":      float64(100),
-	} {
-		assert.Equal(t, want, pulumitest.MustLookup(t, ng.Inputs, path), path)
-	}
+	assert.Equal(t, "nodegroup", pulumitest.MustLookup(t, ng.Inputs, "nodeGroupName"))
+	lt := g.MustOne(t, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-node-template")
+	assert.Equal(t, lt.Name+"-id", pulumitest.MustLookup(t, ng.Inputs, "launchTemplate", "id"), "nodes use the launch template")
+	assert.Equal(t, map[string]any{"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": float64(1)},
+		pulumitest.MustLookup(t, lt.Inputs, "metadataOptions"), "IMDSv2 required, hop limit 1")
+	ebs := pulumitest.MustLookup(t, lt.Inputs, "blockDeviceMappings", 0, "ebs").(map[string]any)
+	assert.Equal(t, float64(100), ebs["volumeSize"], "100 GiB node disk")
+	assert.Equal(t, "true", ebs["encrypted"])
+	_, err := pulumitest.Lookup(lt.Inputs, "keyName")
+	assert.Error(t, err, "no SSH key unless configured")
+	_, err = pulumitest.Lookup(ng.Inputs, "diskSize")
+	assert.Error(t, err, "disk size comes from the launch template (EKS refuses both)")
+
+	key := g.MustOne(t, "aws:kms/key:Key", "cluster-secrets-key")
+	assert.Equal(t, true, pulumitest.MustLookup(t, key.Inputs, "enableKeyRotation"))
+	assert.True(t, g.DependsOn(eks.URN, key.URN), "secrets are envelope-encrypted with the key")
+	assert.Equal(t, []any{"api", "audit", "authenticator", "controllerManager", "scheduler"},
+		pulumitest.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"), "all five control-plane logs")
+	assert.Equal(t, true, pulumitest.MustLookup(t, eks.Inputs, "createOidcProvider"), "IRSA")
 	assert.Equal(t, []any{"m5.2xlarge"}, pulumitest.MustLookup(t, ng.Inputs, "instanceTypes"))
 	assert.Equal(t, map[string]any{"minSize": float64(2), "desiredSize": float64(2), "maxSize": float64(4)},
 		pulumitest.MustLookup(t, ng.Inputs, "scalingConfig"))
 	assert.Equal(t, []any{"priv-a", "priv-b"}, pulumitest.MustLookup(t, ng.Inputs, "subnetIds"), "nodes in private subnets")
 	tags := pulumitest.MustLookup(t, ng.Inputs, "tags").(map[string]any)
 	assert.Equal(t, "true", tags["k8s.io/cluster-autoscaler/enabled"])
-	_, err := pulumitest.Lookup(ng.Inputs, "remoteAccess")
-	assert.Error(t, err, "no SSH access without a key")
+	_, err = pulumitest.Lookup(ng.Inputs, "remoteAccess")
+	assert.Error(t, err, "no remoteAccess block: it conflicts with the launch template")
 	assert.Contains(t, ng.References, eks.URN, "the node group joins this cluster")
 	for _, a := range g.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 		assert.True(t, g.DependsOn(ng.URN, a.URN), "nodes wait for %s", a.Name)
@@ -130,13 +143,26 @@ func TestCluster_OptionalSSHAndPartition(t *testing.T) {
 	args.PublicAccessCIDRs = []string{"203.0.113.0/24"}
 	args.NodeGroupDependsOn = []pulumi.Resource{}
 	g, _ := runCluster(t, args)
-	ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
-	assert.Equal(t, "ops-key", pulumitest.MustLookup(t, ng.Inputs, "remoteAccess", "ec2SshKey"))
+	lt := g.MustOne(t, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-node-template")
+	assert.Equal(t, "ops-key", pulumitest.MustLookup(t, lt.Inputs, "keyName"), "the SSH key goes in the launch template")
 	for _, a := range g.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 		assert.Contains(t, pulumitest.MustLookup(t, a.Inputs, "policyArn"), "arn:aws-cn:iam::aws:policy/")
 	}
 	eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
 	assert.Equal(t, []any{"203.0.113.0/24"}, pulumitest.MustLookup(t, eks.Inputs, "publicAccessCidrs"))
+}
+
+func TestCluster_PlaintextSecretsAndLogChoice(t *testing.T) {
+	t.Parallel()
+	args := devClusterArgs()
+	args.PlaintextSecrets = true
+	args.LogTypes = []string{"audit"}
+	g, _ := runCluster(t, args)
+	assert.Empty(t, g.Find("aws:kms/key:Key"), "no key when envelope encryption is off")
+	eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
+	_, err := pulumitest.Lookup(eks.Inputs, "encryptionConfigKeyArn")
+	assert.Error(t, err)
+	assert.Equal(t, []any{"audit"}, pulumitest.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"))
 }
 
 func TestCheckKubernetesVersion(t *testing.T) {

@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -39,8 +40,27 @@ type RegistryArgs struct {
 	Platform string
 	// Optional; default false. Lets `pulumi destroy` delete the repository while it still holds images.
 	ForceDelete bool
+	// Optional; default false. Mutable tags let a tag be pushed again with other content; the mirror is meant
+	// to be immutable (CKV_AWS_51), dev keeps the walkthrough's mutable repository.
+	MutableTags bool
+	// Optional; default 14. Days after which untagged images expire. Tagged images, the mirror among them,
+	// never expire.
+	UntaggedExpiryDays int
 	// Optional. Tags for the repository.
 	ResourceTags map[string]string
+}
+
+// lifecyclePolicy expires only untagged images (the leftovers of re-pushed tags), never a tagged one.
+func lifecyclePolicy(days int) string {
+	doc, _ := json.Marshal(map[string]any{"rules": []map[string]any{{
+		"rulePriority": 1,
+		"description":  fmt.Sprintf("expire untagged images after %d days; tagged images are kept", days),
+		"selection": map[string]any{
+			"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": days,
+		},
+		"action": map[string]any{"type": "expire"},
+	}}})
+	return string(doc)
 }
 
 // NewRegistry creates the repository and mirrors the images into it.
@@ -58,13 +78,34 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 	}
 	parent := pulumi.Parent(r)
 
+	mutability := "IMMUTABLE"
+	if args.MutableTags {
+		mutability = "MUTABLE"
+	}
+	expiry := args.UntaggedExpiryDays
+	if expiry <= 0 {
+		expiry = 14
+	}
 	repo, err := ecr.NewRepository(ctx, name+"-repo", &ecr.RepositoryArgs{
-		Name:        pulumi.String(args.Name),
-		ForceDelete: pulumi.Bool(args.ForceDelete),
-		Tags:        pulumi.ToStringMap(args.ResourceTags),
+		Name:               pulumi.String(args.Name),
+		ForceDelete:        pulumi.Bool(args.ForceDelete),
+		ImageTagMutability: pulumi.String(mutability),
+		// Every pushed image is scanned for known CVEs (CKV_AWS_163).
+		ImageScanningConfiguration: ecr.RepositoryImageScanningConfigurationArgs{ScanOnPush: pulumi.Bool(true)},
+		// KMS rather than the default AES256 (CKV_AWS_136); the AWS-managed ECR key needs no key policy of ours.
+		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
+			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
+		},
+		Tags: pulumi.ToStringMap(args.ResourceTags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating ECR repository: %w", err)
+	}
+	if _, err := ecr.NewLifecyclePolicy(ctx, name+"-lifecycle", &ecr.LifecyclePolicyArgs{
+		Repository: repo.Name,
+		Policy:     pulumi.String(lifecyclePolicy(expiry)),
+	}, parent); err != nil {
+		return nil, fmt.Errorf("creating ECR lifecycle policy: %w", err)
 	}
 
 	// The token belongs to the stack's own account (the repository's registry), so no credentials live in config.

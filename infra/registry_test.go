@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/progressive-delivery/platform/internal/pulumitest"
@@ -36,6 +37,18 @@ func TestRegistry_MirrorsEveryTag(t *testing.T) {
 	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
 	assert.Equal(t, "ps-flagger-repository", pulumitest.MustLookup(t, repo.Inputs, "name"))
 	assert.Equal(t, true, pulumitest.MustLookup(t, repo.Inputs, "forceDelete"), "destroy deletes the repository with its images")
+	assert.Equal(t, "IMMUTABLE", pulumitest.MustLookup(t, repo.Inputs, "imageTagMutability"))
+	assert.Equal(t, true, pulumitest.MustLookup(t, repo.Inputs, "imageScanningConfiguration", "scanOnPush"))
+	assert.Equal(t, "KMS", pulumitest.MustLookup(t, repo.Inputs, "encryptionConfigurations", 0, "encryptionType"))
+	lifecycle := g.MustOne(t, "aws:ecr/lifecyclePolicy:LifecyclePolicy", "registry-lifecycle")
+	var policy struct {
+		Rules []struct {
+			Selection map[string]any `json:"selection"`
+		} `json:"rules"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(pulumitest.MustLookup(t, lifecycle.Inputs, "policy").(string)), &policy))
+	require.Len(t, policy.Rules, 1)
+	assert.Equal(t, "untagged", policy.Rules[0].Selection["tagStatus"], "the lifecycle policy never expires a tagged (mirrored) image")
 
 	provider := g.MustOne(t, "pulumi:providers:docker", "registry-docker")
 	auth := pulumitest.MustLookup(t, provider.Inputs, "registryAuth").([]any)
@@ -80,6 +93,7 @@ func TestRegistry_PlatformOverride(t *testing.T) {
 	assert.Equal(t, "linux/arm64", pulumitest.MustLookup(t, pull.Inputs, "platform"))
 	repo := pulumitest.NewGraph(mon.Registrations()).MustOne(t, "aws:ecr/repository:Repository", "r-repo")
 	assert.Equal(t, false, pulumitest.MustLookup(t, repo.Inputs, "forceDelete"), "ForceDelete defaults to false")
+	assert.Equal(t, "IMMUTABLE", pulumitest.MustLookup(t, repo.Inputs, "imageTagMutability"), "immutable by default")
 }
 
 func TestRegistry_RejectsMissingTags(t *testing.T) {

@@ -30,6 +30,9 @@ type Config struct {
 	KubernetesVersion string
 	PublicAccessCIDRs []string
 	NodeGroup         infra.NodeGroupSpec
+	SecretsEncryption bool
+	ClusterLogTypes   []string
+	ECRMutableTags    bool
 
 	RepositoryName     string
 	PodinfoSourceImage string
@@ -74,6 +77,8 @@ func Defaults() Config {
 		ClusterName:       "ps-eks-66",
 		KubernetesVersion: "1.24",
 		PublicAccessCIDRs: []string{"0.0.0.0/0"},
+		SecretsEncryption: true,
+		ClusterLogTypes:   append([]string(nil), infra.AllLogTypes...),
 		NodeGroup: infra.NodeGroupSpec{
 			Name: "nodegroup", InstanceType: "m5.2xlarge", DiskSizeGiB: 100, MinSize: 2, DesiredSize: 2, MaxSize: 4,
 		},
@@ -190,6 +195,9 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	r.str("clusterName", &c.ClusterName)
 	r.str("kubernetesVersion", &c.KubernetesVersion)
 	r.list("endpointPublicAccessCidrs", &c.PublicAccessCIDRs)
+	r.boolean("secretsEncryption", &c.SecretsEncryption)
+	r.list("clusterLogTypes", &c.ClusterLogTypes)
+	r.boolean("ecrMutableTags", &c.ECRMutableTags)
 	r.str("nodeGroupName", &c.NodeGroup.Name)
 	r.str("nodeInstanceType", &c.NodeGroup.InstanceType)
 	r.integer("nodeDiskSize", &c.NodeGroup.DiskSizeGiB)
@@ -299,6 +307,11 @@ func (c Config) Validate() error {
 	}
 	if len(c.PublicAccessCIDRs) == 0 {
 		add("endpointPublicAccessCidrs: want at least one CIDR: pulumi itself reaches the cluster through the public endpoint")
+	}
+	for _, lt := range c.ClusterLogTypes {
+		if !slices.Contains(infra.AllLogTypes, lt) {
+			add("clusterLogTypes: want a subset of %v, got %q", infra.AllLogTypes, lt)
+		}
 	}
 	if !clusterNamePattern.MatchString(c.ClusterName) {
 		add("clusterName: want 1-100 letters, digits, '-' or '_', starting with a letter or digit, got %q", c.ClusterName)

@@ -60,6 +60,7 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"slack url not https", map[string]string{"slackUrl": "http://hooks.slack.com/services/T/B/X"}, []string{"slackUrl"}, "slackUrl: want an https:// incoming-webhook URL"},
 		{"slack channel without url", map[string]string{"slackChannel": "general"}, nil, "slackChannel/slackUser: set, but slackUrl is not"},
 		{"datadog key in plain text", map[string]string{"datadogApiKey": "0123456789abcdef"}, nil, "datadogApiKey: is stored in plain text"},
+		{"log type", map[string]string{"clusterLogTypes": `["audit","everything"]`}, nil, `clusterLogTypes: want a subset of [api audit authenticator controllerManager scheduler], got "everything"`},
 		{"nat flag", map[string]string{"natGatewayPerZone": "sometimes"}, nil, `natGatewayPerZone: want true or false, got "sometimes"`},
 	}
 	for _, tt := range tests {

@@ -164,6 +164,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 		Tags:        cfg.PodinfoTags,
 		// The walkthrough deletes the repository with --force; destroy must too.
 		ForceDelete:  true,
+		MutableTags:  cfg.ECRMutableTags,
 		ResourceTags: tags,
 	})
 	if err != nil {
@@ -192,6 +193,8 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 		NodeGroup:                 cfg.NodeGroup,
 		MetricsServerChartVersion: cfg.MetricsServerChartVersion,
 		Partition:                 cfg.Partition(),
+		PlaintextSecrets:          !cfg.SecretsEncryption,
+		LogTypes:                  cfg.ClusterLogTypes,
 		Tags:                      tags,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -92,6 +93,9 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	hpa, err := autoscalingv2.NewHorizontalPodAutoscaler(ctx, name+"-podinfo-hpa", PodinfoHPA(nsName, deployment), parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating podinfo autoscaler: %w", err)
+	}
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-podinfo-pdb", PodinfoPDB(nsName), parent); err != nil {
+		return nil, fmt.Errorf("creating podinfo disruption budget: %w", err)
 	}
 	tester, err := appsv1.NewDeployment(ctx, name+"-loadtester", LoadTesterDeployment(nsName, loadTesterImage), parent)
 	if err != nil {

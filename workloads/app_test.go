@@ -96,6 +96,15 @@ func TestApp_PodinfoDeploymentMatchesSpec(t *testing.T) {
 		"requests": map[string]any{"cpu": "100m", "memory": "64Mi"},
 		"limits":   map[string]any{"cpu": "2000m", "memory": "512Mi"},
 	}, c["resources"])
+	assert.Equal(t, restrictedContext(100), c["securityContext"], "podinfo runs as its image's app user, restricted")
+	assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, c["volumeMounts"], "writable /tmp only")
+	assert.Equal(t, []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}},
+		pulumitest.MustLookup(t, in, "spec", "template", "spec", "volumes"))
+
+	pdb := g.MustOne(t, "kubernetes:policy/v1:PodDisruptionBudget", "app-podinfo-pdb")
+	assert.Equal(t, float64(1), pulumitest.MustLookup(t, pdb.Inputs, "spec", "minAvailable"))
+	assert.Equal(t, map[string]any{"app": "podinfo-primary"}, pulumitest.MustLookup(t, pdb.Inputs, "spec", "selector", "matchLabels"),
+		"the budget covers the pods that serve once Flagger takes over")
 
 	hpa := g.MustOne(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-podinfo-hpa")
 	assert.Equal(t, "podinfo", pulumitest.MustLookup(t, hpa.Inputs, "metadata", "name"))
@@ -108,6 +117,13 @@ func TestApp_PodinfoDeploymentMatchesSpec(t *testing.T) {
 		pulumitest.MustLookup(t, hpa.Inputs, "spec", "metrics", 0))
 }
 
+func restrictedContext(uid int) map[string]any {
+	return map[string]any{
+		"runAsNonRoot": true, "runAsUser": float64(uid), "allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+		"capabilities": map[string]any{"drop": []any{"ALL"}}, "seccompProfile": map[string]any{"type": "RuntimeDefault"},
+	}
+}
+
 func TestApp_LoadTester(t *testing.T) {
 	t.Parallel()
 	g, _, _ := runApp(t, "podinfo.example.com", nil)
@@ -117,7 +133,8 @@ func TestApp_LoadTester(t *testing.T) {
 	assert.Equal(t, "ghcr.io/fluxcd/flagger-loadtester:0.22.0", c["image"])
 	assert.Equal(t, []any{"./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"}, c["command"])
 	assert.Equal(t, []any{map[string]any{"name": "http", "containerPort": float64(8080)}}, c["ports"])
-	assert.Equal(t, map[string]any{"readOnlyRootFilesystem": true, "runAsUser": float64(10001)}, c["securityContext"])
+	assert.Equal(t, restrictedContext(10001), c["securityContext"], "user 10001, read-only root, restricted")
+	assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, c["volumeMounts"])
 	assert.Equal(t, map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "32Mi"},
 		"limits": map[string]any{"cpu": "1000m", "memory": "512Mi"}}, c["resources"])
 	for _, probe := range []string{"livenessProbe", "readinessProbe"} {

@@ -5,6 +5,7 @@ import (
 	autoscalingv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/autoscaling/v2"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -20,6 +21,28 @@ var PodinfoCommand = []string{
 	"./podinfo", "--port=9898", "--port-metrics=9797", "--grpc-port=9999", "--grpc-service-name=podinfo",
 	"--level=info", "--random-delay=false", "--random-error=false",
 }
+
+// restricted is the container security context of the Pod Security Standards "restricted" profile: non-root,
+// no privilege escalation, no capabilities, the runtime's default seccomp profile, a read-only root filesystem.
+func restricted(uid int) *corev1.SecurityContextArgs {
+	return &corev1.SecurityContextArgs{
+		RunAsNonRoot:             pulumi.Bool(true),
+		RunAsUser:                pulumi.Int(uid),
+		AllowPrivilegeEscalation: pulumi.Bool(false),
+		ReadOnlyRootFilesystem:   pulumi.Bool(true),
+		Capabilities:             &corev1.CapabilitiesArgs{Drop: pulumi.ToStringArray([]string{"ALL"})},
+		SeccompProfile:           &corev1.SeccompProfileArgs{Type: pulumi.String("RuntimeDefault")},
+	}
+}
+
+// tmpVolume is a writable /tmp on an otherwise read-only root filesystem.
+var (
+	tmpVolume      = corev1.VolumeArgs{Name: pulumi.String("tmp"), EmptyDir: &corev1.EmptyDirVolumeSourceArgs{}}
+	tmpVolumeMount = corev1.VolumeMountArgs{Name: pulumi.String("tmp"), MountPath: pulumi.String("/tmp")}
+)
+
+// podinfoUID is the image's own "app" user (alpine adduser -S), so file ownership in the image still holds.
+const podinfoUID = 100
 
 func execProbe(path string) *corev1.ProbeArgs {
 	return &corev1.ProbeArgs{
@@ -78,7 +101,10 @@ func PodinfoDeployment(namespace pulumi.StringInput, image pulumi.StringInput) *
 							Requests: pulumi.StringMap{"cpu": pulumi.String("100m"), "memory": pulumi.String("64Mi")},
 							Limits:   pulumi.StringMap{"cpu": pulumi.String("2000m"), "memory": pulumi.String("512Mi")},
 						},
+						SecurityContext: restricted(podinfoUID),
+						VolumeMounts:    corev1.VolumeMountArray{tmpVolumeMount},
 					}},
+					Volumes: corev1.VolumeArray{tmpVolume},
 				},
 			},
 		},
@@ -146,13 +172,24 @@ func LoadTesterDeployment(namespace pulumi.StringInput, image string) *appsv1.De
 							Requests: pulumi.StringMap{"cpu": pulumi.String("10m"), "memory": pulumi.String("32Mi")},
 							Limits:   pulumi.StringMap{"cpu": pulumi.String("1000m"), "memory": pulumi.String("512Mi")},
 						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							ReadOnlyRootFilesystem: pulumi.Bool(true),
-							RunAsUser:              pulumi.Int(10001),
-						},
+						SecurityContext: restricted(10001),
+						VolumeMounts:    corev1.VolumeMountArray{tmpVolumeMount},
 					}},
+					Volumes: corev1.VolumeArray{tmpVolume},
 				},
 			},
+		},
+	}
+}
+
+// PodinfoPDB keeps one serving pod through voluntary disruptions (node drains, upgrades). Once Flagger takes
+// over, the pods that serve are podinfo-primary's (label app=podinfo-primary), so that is what it selects.
+func PodinfoPDB(namespace pulumi.StringInput) *policyv1.PodDisruptionBudgetArgs {
+	return &policyv1.PodDisruptionBudgetArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(PodinfoName), Namespace: namespace},
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MinAvailable: pulumi.Int(1),
+			Selector:     &metav1.LabelSelectorArgs{MatchLabels: pulumi.StringMap{"app": pulumi.String(PodinfoName + "-primary")}},
 		},
 	}
 }
