@@ -114,6 +114,7 @@ func TestWorkflows_PreviewEveryStackFileOnPullRequests(t *testing.T) {
 	assert.Equal(t, "${{ matrix.stack }}", with["stack-name"])
 	assert.Equal(t, true, with["comment-on-pr"], "the diff is posted on the PR")
 	assert.Equal(t, "${{ vars.PULUMI_BACKEND_URL }}", with["cloud-url"], "state backend from a repository variable")
+	assert.Equal(t, "./policy", with["policyPacks"], "every preview runs the policy pack")
 	assert.Equal(t, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", preview["env"].(map[string]any)["PULUMI_CONFIG_PASSPHRASE"])
 }
 

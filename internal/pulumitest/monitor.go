@@ -75,6 +75,11 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	reg.URN = urnOf(parent, args.TypeToken, args.Name)
 	reg.References = references(resource.NewObjectProperty(args.Inputs))
 	reg.Provider = providerURN(args.Provider)
+	outputs := m.outputs(args)
+	if reg.ReadID != "" {
+		// A read has no inputs; what the program (and a policy) sees is the state it returns.
+		reg.Inputs = outputs
+	}
 
 	m.mu.Lock()
 	m.regs = append(m.regs, reg)
@@ -84,7 +89,7 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	if args.ID != "" {
 		id = args.ID
 	}
-	return id, m.outputs(args), nil
+	return id, outputs, nil
 }
 
 // Call answers invokes: the ECR authorization token, the region and its zones.
@@ -137,6 +142,7 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 		set("arn", "arn:aws:ecr:"+m.region()+":"+AccountID+":repository/"+name)
 	case "aws:iam/role:Role":
 		set("arn", "arn:aws:iam::"+AccountID+":role/"+args.Name)
+		set("name", args.Name)
 	case "docker:index/registryImage:RegistryImage":
 		set("sha256Digest", "sha256:"+strings.Repeat("0", 64))
 	case "docker:index/remoteImage:RemoteImage":
@@ -165,8 +171,13 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 			"repositoryUrl": AccountID + ".dkr.ecr." + m.region() + ".amazonaws.com/ps-flagger-repository",
 			"clusterName":   "ps-eks-66",
 		})
+	case "aws:kms/key:Key":
+		set("arn", "arn:aws:kms:"+m.region()+":"+AccountID+":key/"+args.Name)
 	case "kubernetes:core/v1:Service":
 		if args.ID != "" {
+			// A read returns the live object, metadata included.
+			ns, name, _ := strings.Cut(args.ID, "/")
+			set("metadata", map[string]any{"namespace": ns, "name": name})
 			set("status", map[string]any{"loadBalancer": map[string]any{"ingress": []any{
 				map[string]any{"hostname": "a1b2c3-gateway-proxy." + m.region() + ".elb.amazonaws.com"},
 			}}})

@@ -4,36 +4,12 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/progressive-delivery/platform/internal/props"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
-// Plain converts a property value to plain Go values (map[string]any, []any, string, float64, bool, nil),
-// unwrapping secrets and known outputs.
-func Plain(v resource.PropertyValue) any {
-	switch {
-	case v.IsSecret():
-		return Plain(v.SecretValue().Element)
-	case v.IsOutput():
-		return Plain(v.OutputValue().Element)
-	case v.IsObject():
-		out := map[string]any{}
-		for k, e := range v.ObjectValue() {
-			out[string(k)] = Plain(e)
-		}
-		return out
-	case v.IsArray():
-		out := []any{}
-		for _, e := range v.ArrayValue() {
-			out = append(out, Plain(e))
-		}
-		return out
-	case v.IsResourceReference():
-		return string(v.ResourceReferenceValue().URN)
-	case v.IsComputed():
-		return nil
-	}
-	return v.V
-}
+// Plain converts a property value to plain Go values; see props.Plain.
+func Plain(v resource.PropertyValue) any { return props.Plain(v) }
 
 // Lookup walks path (map keys and list indexes) through inputs and returns the plain value found there.
 func Lookup(inputs resource.PropertyMap, path ...any) (any, error) {
