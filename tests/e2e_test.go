@@ -15,11 +15,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	metav1pulumi "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -236,10 +239,45 @@ func (s *apiServer) installCRDs(t *testing.T, paths ...string) {
 	}, 30*time.Second, 200*time.Millisecond, "CRDs %v never established", names)
 }
 
-// finalizeNamespaces plays the namespace controller this server lacks: a namespace being deleted is finalized
-// once empty of our objects, so Pulumi's wait for its deletion can end.
-func (s *apiServer) finalizeNamespaces(ctx context.Context) {
+// appResources are the kinds the app layer creates, for the garbage-collector stand-in below.
+var appResources = []schema.GroupVersionResource{
+	{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"},
+	{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"},
+	{Group: "apps", Version: "v1", Resource: "deployments"},
+	{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
+	{Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
+	{Version: "v1", Resource: "services"},
+	{Version: "v1", Resource: "namespaces"},
+}
+
+// collectGarbage plays the parts of kube-controller-manager this server lacks, so deletions complete as in a
+// cluster: the garbage collector releases foreground deletions (Pulumi deletes with propagation Foreground, and our
+// objects own nothing here), and the namespace controller finalizes a namespace being deleted.
+func (s *apiServer) collectGarbage(ctx context.Context, logf func(string, ...any)) {
 	for ctx.Err() == nil {
+		for _, gvr := range appResources {
+			list, err := s.dyn.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+			if err != nil {
+				continue
+			}
+			for i := range list.Items {
+				obj := &list.Items[i]
+				if obj.GetDeletionTimestamp() == nil || !slices.Contains(obj.GetFinalizers(), metav1.FinalizerDeleteDependents) {
+					continue
+				}
+				var keep []string
+				for _, f := range obj.GetFinalizers() {
+					if f != metav1.FinalizerDeleteDependents {
+						keep = append(keep, f)
+					}
+				}
+				obj.SetFinalizers(keep)
+				_, err := s.dyn.Resource(gvr).Namespace(obj.GetNamespace()).Update(ctx, obj, metav1.UpdateOptions{})
+				if err != nil && ctx.Err() == nil {
+					logf("releasing %s %s/%s: %v", gvr.Resource, obj.GetNamespace(), obj.GetName(), err)
+				}
+			}
+		}
 		list, err := s.core.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 		if err == nil {
 			for i := range list.Items {
@@ -291,15 +329,16 @@ func newE2EStack(t *testing.T, tools e2eTools, name string, prog pulumi.RunFunc)
 		"PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
 		"PULUMI_HOME":              home,
-		"PATH":                     tools.bin + string(os.PathListSeparator) + os.Getenv("PATH"),
 	}
 	install := exec.Command(tools.pulumi, "plugin", "install", "resource", "kubernetes", tools.providerVersion, "--file", tools.provider)
 	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
 	out, err := install.CombinedOutput()
 	require.NoError(t, err, string(out))
-	// The Automation API finds the CLI on PATH; the e2e tests do not run in parallel, so setting it is safe.
-	t.Setenv("PATH", env["PATH"])
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{SkipVersionCheck: true})
+	// Only the CLI goes in the command's root, so the engine uses the installed plugin and no ambient one.
+	root := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(root, "bin"), 0o755))
+	require.NoError(t, os.Symlink(tools.pulumi, filepath.Join(root, "bin", "pulumi")))
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
 	require.NoError(t, err)
 	stack, err := auto.UpsertStackInlineSource(ctx, name, program.Project, prog,
 		auto.Pulumi(cmd), auto.PulumiHome(home), auto.EnvVars(env))
@@ -334,9 +373,9 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	server := startAPIServer(t, tools)
 	flaggerDir := moduleDir(t, "github.com/fluxcd/flagger")
 	server.installCRDs(t, filepath.Join(flaggerDir, "artifacts/flagger/crd.yaml"), "e2e/virtualservice-crd.yaml")
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	go server.finalizeNamespaces(ctx)
+	go server.collectGarbage(ctx, t.Logf)
 
 	stack := newE2EStack(t, tools, "e2e", func(pctx *pulumi.Context) error {
 		if err := pctx.RegisterStackTransform(skipReadinessAwait); err != nil {
@@ -351,7 +390,8 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	prev, err := stack.Preview(ctx)
 	require.NoError(t, err)
 	previewTime := time.Since(start)
-	assert.Equal(t, 8, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
+	// Stack, ClusterConnection, provider, App, and the eight objects of the app layer.
+	assert.Equal(t, 12, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
 
 	start = time.Now()
 	up, err := stack.Up(ctx)
@@ -466,8 +506,9 @@ func TestRealEngine_BadCanaryIsRejectedReadably(t *testing.T) {
 	_, err = stack.Up(ctx)
 	require.Error(t, err, "the server must reject a mistyped Canary")
 	msg := err.Error()
+	t.Logf("what pulumi up reports:\n%s", msg[strings.Index(msg, "error:"):])
 	assert.Contains(t, msg, "spec.analysis.threshold", "the error names the field")
-	assert.Contains(t, msg, "must be of type number")
+	assert.Contains(t, msg, "expected numeric", "and says what is wrong with it")
 	_, err = server.dyn.Resource(schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"}).
 		Namespace("default").Get(ctx, "podinfo-bad", metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "nothing was stored")
@@ -511,4 +552,80 @@ func moduleDir(t *testing.T, module string) string {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
 	require.NoError(t, err)
 	return strings.TrimSpace(string(out))
+}
+
+// TestRealEngine_RolloutWatchesRealServer drives the rollout command's watch against the real API server: the
+// test writes Canary status updates as Flagger would, and the watch follows them to Succeeded.
+func TestRealEngine_RolloutWatchesRealServer(t *testing.T) {
+	tools := findE2ETools(t)
+	server := startAPIServer(t, tools)
+	server.installCRDs(t, filepath.Join(moduleDir(t, "github.com/fluxcd/flagger"), "artifacts/flagger/crd.yaml"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, err := server.core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: rollout.CanaryNamespace}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	canaries := server.dyn.Resource(rollout.CanaryResource).Namespace(rollout.CanaryNamespace)
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "flagger.app/v1beta1", "kind": "Canary",
+		"metadata": map[string]any{"name": rollout.CanaryName, "namespace": rollout.CanaryNamespace},
+		"spec": map[string]any{
+			"provider":  "gloo",
+			"targetRef": map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
+			"service":   map[string]any{"port": int64(9898)},
+			"analysis":  map[string]any{"interval": "10s", "threshold": int64(5), "maxWeight": int64(50), "stepWeight": int64(5)},
+		},
+	}}
+	_, err = canaries.Create(ctx, obj, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	src, err := rollout.SourceFromKubeconfig(server.kubeconfig)
+	require.NoError(t, err)
+	out := &lockedBuffer{}
+	code := make(chan int, 1)
+	go func() { code <- rollout.Follow(ctx, src, rollout.NewPrinter(out), time.Minute) }()
+
+	setStatus := func(phase string, weight int) {
+		t.Helper()
+		cur, err := canaries.Get(ctx, rollout.CanaryName, metav1.GetOptions{})
+		require.NoError(t, err)
+		require.NoError(t, unstructured.SetNestedMap(cur.Object, map[string]any{
+			"phase": phase, "canaryWeight": int64(weight), "failedChecks": int64(0),
+		}, "status"))
+		_, err = canaries.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return strings.Contains(out.String(), phase) }, 10*time.Second, 20*time.Millisecond,
+			"the watch shows %s:\n%s", phase, out.String())
+	}
+	setStatus("Initialized", 0)
+	for _, w := range []int{5, 25, 50} {
+		setStatus("Progressing", w)
+		require.Eventually(t, func() bool { return strings.Contains(out.String(), fmt.Sprintf("%3d%%/50%%", w)) }, 10*time.Second, 20*time.Millisecond)
+	}
+	setStatus("Promoting", 50)
+	setStatus("Succeeded", 0)
+	select {
+	case c := <-code:
+		assert.Equal(t, rollout.ExitSucceeded, c)
+	case <-ctx.Done():
+		t.Fatal("the watch did not end on Succeeded")
+	}
+	assert.Contains(t, out.String(), "rollout succeeded")
+}
+
+// lockedBuffer is a writer the test reads while the watch writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
