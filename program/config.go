@@ -114,43 +114,28 @@ func (r *reader) str(key string, dst *string) {
 	}
 }
 
-func (r *reader) integer(key string, dst *int) {
+// scalar overlays a parsed value on dst; a value that does not parse is an error naming the key.
+func scalar[T any](r *reader, key string, dst *T, parse func(string) (T, error), want string) {
 	v, ok := r.raw(key)
 	if !ok {
 		return
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(v))
+	parsed, err := parse(strings.TrimSpace(v))
 	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: want an integer, got %q", key, v))
+		r.errs = append(r.errs, fmt.Errorf("%s: want %s, got %q", key, want, v))
 		return
 	}
-	*dst = n
+	*dst = parsed
 }
 
+func (r *reader) integer(key string, dst *int) { scalar(r, key, dst, strconv.Atoi, "an integer") }
+
 func (r *reader) number(key string, dst *float64) {
-	v, ok := r.raw(key)
-	if !ok {
-		return
-	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: want a number, got %q", key, v))
-		return
-	}
-	*dst = n
+	scalar(r, key, dst, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) }, "a number")
 }
 
 func (r *reader) boolean(key string, dst *bool) {
-	v, ok := r.raw(key)
-	if !ok {
-		return
-	}
-	b, err := strconv.ParseBool(strings.TrimSpace(v))
-	if err != nil {
-		r.errs = append(r.errs, fmt.Errorf("%s: want true or false, got %q", key, v))
-		return
-	}
-	*dst = b
+	scalar(r, key, dst, strconv.ParseBool, "true or false")
 }
 
 func (r *reader) list(key string, dst *[]string) {

@@ -5,28 +5,21 @@ import (
 	"testing"
 
 	"github.com/progressive-delivery/platform/internal/pulumitest"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const testKubeconfig = `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"local","cluster":{"server":"https://127.0.0.1:6443"}}]}`
 
+// runMode runs the program with cfg and returns the graph and the stack outputs' values.
 func runMode(t *testing.T, cfg map[string]string, secrets []string) (*pulumitest.Graph, map[string]any) {
 	t.Helper()
-	outputs := map[string]any{}
-	mon, err := pulumitest.Run(RunWithOutputs(func(ctx *pulumi.Context, out Outputs) error {
-		for name, o := range out {
-			res, err := pulumitest.Await(ctx, o)
-			if err != nil {
-				return err
-			}
-			outputs[name] = res.Value
-		}
-		return nil
-	}), pulumitest.RunConfig{Config: cfg, Secrets: secrets})
-	require.NoError(t, err)
-	return pulumitest.NewGraph(mon.Registrations()), outputs
+	g, out := runWith(t, cfg, secrets)
+	values := map[string]any{}
+	for name, o := range out {
+		values[name] = o.value
+	}
+	return g, values
 }
 
 func assertNoAWS(t *testing.T, g *pulumitest.Graph) {

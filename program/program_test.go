@@ -17,6 +17,12 @@ type awaited struct {
 
 func runDev(t *testing.T, overrides map[string]string) (*pulumitest.Graph, map[string]awaited) {
 	t.Helper()
+	return runWith(t, devConfig(overrides), nil)
+}
+
+// runWith runs the program with cfg (secrets named) and awaits every stack output.
+func runWith(t *testing.T, cfg map[string]string, secrets []string) (*pulumitest.Graph, map[string]awaited) {
+	t.Helper()
 	outputs := map[string]awaited{}
 	mon, err := pulumitest.Run(RunWithOutputs(func(ctx *pulumi.Context, out Outputs) error {
 		for name, o := range out {
@@ -27,7 +33,7 @@ func runDev(t *testing.T, overrides map[string]string) (*pulumitest.Graph, map[s
 			outputs[name] = awaited{res.Value, res.Secret}
 		}
 		return nil
-	}), pulumitest.RunConfig{Config: devConfig(overrides)})
+	}), pulumitest.RunConfig{Config: cfg, Secrets: secrets})
 	require.NoError(t, err)
 	return pulumitest.NewGraph(mon.Registrations()), outputs
 }

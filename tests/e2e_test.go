@@ -378,7 +378,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	go server.collectGarbage(ctx, t.Logf)
 
 	stack := newE2EStack(t, tools, "e2e", func(pctx *pulumi.Context) error {
-		if err := pctx.RegisterStackTransform(skipReadinessAwait); err != nil {
+		if err := pctx.RegisterResourceTransform(skipReadinessAwait); err != nil {
 			return err
 		}
 		return program.Run(pctx)
