@@ -32,5 +32,6 @@ pulumi-version:
 test:
 	go test ./...
 
+# gofmt, actionlint, tidy, vet, staticcheck, the e2e tools, then the tests: what CI runs.
 check:
 	bash .ci/run
