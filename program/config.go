@@ -151,6 +151,30 @@ func (r *reader) list(key string, dst *[]string) {
 	*dst = items
 }
 
+// platformInstall reads platform.install. The CLI hands Pulumi.yaml's default and `pulumi config set --path
+// platform.install false` to the program as the object "platform"; `pulumi config set platform.install false`
+// (and the Automation API's SetConfig) as the literal key "platform.install", which then wins.
+func (r *reader) platformInstall(dst *bool) {
+	if v, ok := r.raw("platform"); ok {
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(v), &obj); err != nil {
+			r.errs = append(r.errs, fmt.Errorf("platform: want an object such as {\"install\": true}, got %q", v))
+		} else if install, present := obj["install"]; present {
+			b, isBool := install.(bool)
+			if text, isText := install.(string); isText {
+				parsed, err := strconv.ParseBool(text)
+				b, isBool = parsed, err == nil
+			}
+			if isBool {
+				*dst = b
+			} else {
+				r.errs = append(r.errs, fmt.Errorf("platform.install: want true or false, got %v", install))
+			}
+		}
+	}
+	r.boolean("platform.install", dst)
+}
+
 // secret reads a key that must have been set with --secret. The value is returned as a secret output; errors
 // never contain it.
 func (r *reader) secret(key string, validate func(string) error) (pulumi.StringOutput, bool) {
@@ -213,7 +237,7 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	c.DatadogAPIKey, c.DatadogSet = r.secret("datadogApiKey", nil)
 	r.str("infraStack", &c.InfraStack)
 	c.Kubeconfig, c.KubeconfigSet = r.secret("kubeconfig", nil)
-	r.boolean("platform.install", &c.PlatformInstall)
+	r.platformInstall(&c.PlatformInstall)
 	return c, errors.Join(r.errs...)
 }
 

@@ -74,6 +74,38 @@ func TestMode_InfraStackReference(t *testing.T) {
 	assert.Equal(t, "ps-eks-66", pulumitest.MustLookup(t, flagger.Inputs, "values", "clusterName"))
 }
 
+func TestMode_PlatformInstallAsTheCLIPassesIt(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"kubeconfig": testKubeconfig}
+	tests := []struct {
+		name     string
+		config   map[string]string
+		releases int
+	}{
+		{"Pulumi.yaml default, an object", map[string]string{"platform": `{"install":true}`}, 2},
+		{"config set --path platform.install false", map[string]string{"platform": `{"install":false}`}, 0},
+		{"literal key wins over the default object", map[string]string{"platform": `{"install":true}`, "platform.install": "false"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := map[string]string{}
+			for k, v := range base {
+				cfg[k] = v
+			}
+			for k, v := range tt.config {
+				cfg[k] = v
+			}
+			g, _ := runMode(t, cfg, []string{"kubeconfig"})
+			assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), tt.releases)
+		})
+	}
+	_, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: map[string]string{"kubeconfig": testKubeconfig, "platform": `{"install":"sometimes"}`},
+		Secrets: []string{"kubeconfig"}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "platform.install: want true or false, got sometimes")
+}
+
 func TestMode_ValidationOfClusterSources(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

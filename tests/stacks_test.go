@@ -41,14 +41,29 @@ func cliString(t *testing.T, v any) string {
 	return fmt.Sprint(v)
 }
 
-// projectDefaults are the values the CLI passes for keys a stack does not set.
+// projectDefaults are the values the CLI passes for keys a stack does not set. A dotted key is a path: the CLI
+// passes "platform.install" as the object "platform" = {"install": ...} (measured with the real CLI).
 func projectDefaults(t *testing.T, proj *workspace.Project) map[string]string {
 	t.Helper()
 	out := map[string]string{}
+	objects := map[string]map[string]any{}
 	for key, ct := range proj.Config {
-		if ct.Default != nil {
-			out[key] = cliString(t, ct.Default)
+		if ct.Default == nil {
+			continue
 		}
+		if head, field, dotted := strings.Cut(key, "."); dotted {
+			if objects[head] == nil {
+				objects[head] = map[string]any{}
+			}
+			objects[head][field] = ct.Default
+			continue
+		}
+		out[key] = cliString(t, ct.Default)
+	}
+	for head, obj := range objects {
+		b, err := json.Marshal(obj)
+		require.NoError(t, err)
+		out[head] = string(b)
 	}
 	return out
 }
