@@ -65,8 +65,8 @@ type ClusterArgs struct {
 	// Optional. Resources the node group waits for: the private subnets' NAT routes, without which nodes cannot
 	// reach ECR or the API endpoint and never join.
 	NodeGroupDependsOn []pulumi.Resource
-	// Optional; default ["0.0.0.0/0"]. CIDRs allowed to reach the public API endpoint (pulumi up from a laptop
-	// or CI). Private endpoint access is always on, so nodes talk to the API inside the VPC.
+	// Required. CIDRs allowed to reach the public API endpoint (pulumi up from a laptop or CI); no open default.
+	// Private endpoint access is always on, so nodes talk to the API inside the VPC.
 	PublicAccessCIDRs []string
 	// Required. The managed node group.
 	NodeGroup NodeGroupSpec
@@ -146,9 +146,8 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	if partition == "" {
 		partition = "aws"
 	}
-	publicCIDRs := args.PublicAccessCIDRs
-	if len(publicCIDRs) == 0 {
-		publicCIDRs = []string{"0.0.0.0/0"}
+	if len(args.PublicAccessCIDRs) == 0 {
+		return nil, fmt.Errorf("cluster %s: PublicAccessCIDRs is required (there is no open default)", name)
 	}
 	c := &Cluster{}
 	if err := ctx.RegisterComponentResource(TypeCluster, name, c, opts...); err != nil {
@@ -208,7 +207,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		InstanceRoles:         iam.RoleArray{nodeRole},
 		EndpointPrivateAccess: pulumi.Bool(true),
 		EndpointPublicAccess:  pulumi.Bool(true),
-		PublicAccessCidrs:     pulumi.ToStringArray(publicCIDRs),
+		PublicAccessCidrs:     pulumi.ToStringArray(args.PublicAccessCIDRs),
 		// IRSA lets add-ons (autoscaler, Datadog) get AWS permissions without widening the node role.
 		CreateOidcProvider:     pulumi.Bool(true),
 		EncryptionConfigKeyArn: secretsKeyARN,

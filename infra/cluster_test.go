@@ -20,6 +20,7 @@ func devClusterArgs() *ClusterArgs {
 		NodeGroup: NodeGroupSpec{Name: "nodegroup", InstanceType: "m5.2xlarge", DiskSizeGiB: 100,
 			MinSize: 2, DesiredSize: 2, MaxSize: 4},
 		MetricsServerChartVersion: "3.8.2",
+		PublicAccessCIDRs:         []string{"0.0.0.0/0"},
 	}
 }
 
@@ -163,6 +164,18 @@ func TestCluster_PlaintextSecretsAndLogChoice(t *testing.T) {
 	_, err := pulumitest.Lookup(eks.Inputs, "encryptionConfigKeyArn")
 	assert.Error(t, err)
 	assert.Equal(t, []any{"audit"}, pulumitest.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"))
+}
+
+func TestCluster_RequiresPublicAccessCIDRs(t *testing.T) {
+	t.Parallel()
+	args := devClusterArgs()
+	args.PublicAccessCIDRs = nil
+	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+		_, err := NewCluster(ctx, "cluster", args)
+		return err
+	}, pulumitest.RunConfig{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "PublicAccessCIDRs is required (there is no open default)")
 }
 
 func TestCheckKubernetesVersion(t *testing.T) {

@@ -76,7 +76,7 @@ func Defaults() Config {
 		VpcCIDR:           "192.168.0.0/16",
 		ClusterName:       "ps-eks-66",
 		KubernetesVersion: "1.24",
-		PublicAccessCIDRs: []string{"0.0.0.0/0"},
+		PublicAccessCIDRs: []string{},
 		SecretsEncryption: true,
 		ClusterLogTypes:   append([]string(nil), infra.AllLogTypes...),
 		NodeGroup: infra.NodeGroupSpec{
@@ -314,8 +314,10 @@ func (c Config) Validate() error {
 			add("endpointPublicAccessCidrs: want IPv4 network CIDRs such as 203.0.113.0/24, got %q", cidr)
 		}
 	}
-	if len(c.PublicAccessCIDRs) == 0 {
-		add("endpointPublicAccessCidrs: want at least one CIDR: pulumi itself reaches the cluster through the public endpoint")
+	if len(c.PublicAccessCIDRs) == 0 && c.ManagesCluster() {
+		// No default: the secure choice depends on where pulumi runs, and 0.0.0.0/0 must be a decision.
+		add("endpointPublicAccessCidrs: not set; list the CIDRs pulumi and kubectl run from (e.g. your egress IP /32 and CI's), " +
+			"or 0.0.0.0/0 to open the endpoint to the internet as the walkthrough did")
 	}
 	for _, lt := range c.ClusterLogTypes {
 		if !slices.Contains(infra.AllLogTypes, lt) {

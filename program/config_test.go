@@ -11,7 +11,7 @@ import (
 
 // devConfig is the minimum a dev stack sets; everything else comes from the defaults.
 func devConfig(overrides map[string]string) map[string]string {
-	cfg := map[string]string{"aws:region": "us-west-1"}
+	cfg := map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}
 	for k, v := range overrides {
 		cfg[k] = v
 	}
@@ -130,7 +130,12 @@ func TestConfig_DefaultsAreTheSpecValues(t *testing.T) {
 	assert.Equal(t, "1.14.10", d.GlooChartVersion)
 	assert.Equal(t, "1.33.0", d.FlaggerChartVersion)
 	d.Region = "us-west-1"
-	assert.NoError(t, d.Validate(), "the defaults are valid")
+	err := d.Validate()
+	require.Error(t, err, "a stack must choose who reaches its public endpoint")
+	assert.Equal(t, "endpointPublicAccessCidrs: not set; list the CIDRs pulumi and kubectl run from (e.g. your egress IP /32 and CI's), "+
+		"or 0.0.0.0/0 to open the endpoint to the internet as the walkthrough did", err.Error(), "and that is the only thing missing")
+	d.PublicAccessCIDRs = []string{"0.0.0.0/0"}
+	assert.NoError(t, d.Validate(), "the defaults are otherwise valid")
 }
 
 func TestWarnings_KubernetesSupport(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 
 func devGraph(t *testing.T) *pulumitest.Graph {
 	t.Helper()
-	mon, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1"}})
+	mon, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}})
 	require.NoError(t, err)
 	return pulumitest.NewGraph(mon.Registrations())
 }

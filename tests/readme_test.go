@@ -53,7 +53,7 @@ func TestREADME_OutputsTableMatchesTheProgram(t *testing.T) {
 			names = append(names, name)
 		}
 		return nil
-	}), pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1"}})
+	}), pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}})
 	require.NoError(t, err)
 	sort.Strings(names)
 	assert.Equal(t, names, tableKeys(t, string(raw), "Outputs"))
