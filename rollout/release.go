@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -139,10 +142,27 @@ func Release(ctx context.Context, o ReleaseOptions) (int, error) {
 			}
 		}
 	}()
-	_, err = stack.Up(ctx, optup.EventStreams(stream))
+	// Ctrl-C must not touch the stack: cancelling the update would interrupt Pulumi and, 10 s later, kill it
+	// mid-operation. So the update runs to its end; a first Ctrl-C only means "do not watch afterwards", and a
+	// second one restores the default and exits, leaving pulumi (in its own process group) to finish.
+	upDone := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(o.Out, "pulumi up runs to its end so the stack is not left half-updated; Ctrl-C again exits now and leaves it running")
+			signal.Reset(os.Interrupt, syscall.SIGTERM)
+		case <-upDone:
+		}
+	}()
+	_, err = stack.Up(context.WithoutCancel(ctx), optup.EventStreams(stream))
+	close(upDone)
 	<-printed
 	if err != nil {
 		return ExitFailed, fmt.Errorf("pulumi up: %w", err)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(o.Out, "update done; not watching the canary (interrupted)")
+		return ExitInterrupted, nil
 	}
 	src, err := SourceFromStack(ctx, stack)
 	if err != nil {
