@@ -124,7 +124,7 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 
 	images := pulumi.StringMap{}
 	for _, tag := range args.Tags {
-		// Logical names may not contain dots only by convention; dashes keep them readable in previews.
+		// Dots become dashes so the logical names read like every other resource's in a preview.
 		id := name + "-podinfo-" + strings.ReplaceAll(tag, ".", "-")
 		pulled, err := docker.NewRemoteImage(ctx, id+"-pull", &docker.RemoteImageArgs{
 			Name:     pulumi.String(args.SourceImage + ":" + tag),
