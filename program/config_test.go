@@ -61,6 +61,14 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"slack channel without url", map[string]string{"slackChannel": "general"}, nil, "slackChannel/slackUser: set, but slackUrl is not"},
 		{"datadog key in plain text", map[string]string{"datadogApiKey": "0123456789abcdef"}, nil, "datadogApiKey: is stored in plain text"},
 		{"log type", map[string]string{"clusterLogTypes": `["audit","everything"]`}, nil, `clusterLogTypes: want a subset of [api audit authenticator controllerManager scheduler], got "everything"`},
+		{"both cluster sources", map[string]string{"infraStack": "org/progressive-delivery/dev", "kubeconfig": testKubeconfig},
+			[]string{"kubeconfig"}, "infraStack/kubeconfig: both set; set at most one source"},
+		{"kubeconfig in plain text", map[string]string{"kubeconfig": testKubeconfig}, nil,
+			"kubeconfig: is stored in plain text; set it with `pulumi config set --secret kubeconfig <value>`"},
+		{"malformed stack name", map[string]string{"infraStack": "org/proj/dev/extra"}, nil,
+			`infraStack: want a stack name such as organization/progressive-delivery/dev, got "org/proj/dev/extra"`},
+		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platform.install": "maybe"}, []string{"kubeconfig"},
+			`platform.install: want true or false, got "maybe"`},
 		{"nat flag", map[string]string{"natGatewayPerZone": "sometimes"}, nil, `natGatewayPerZone: want true or false, got "sometimes"`},
 	}
 	for _, tt := range tests {
@@ -70,6 +78,7 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, err.Error(), "invalid stack configuration (nothing was changed)")
+			assert.NotContains(t, err.Error(), "127.0.0.1", "a kubeconfig is never printed")
 			assert.Empty(t, mon.Registrations(), "no resource is declared when the configuration is invalid")
 		})
 	}

@@ -105,32 +105,3 @@ func TestMode_PlatformInstallAsTheCLIPassesIt(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "platform.install: want true or false, got sometimes")
 }
-
-func TestMode_ValidationOfClusterSources(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		config  map[string]string
-		secrets []string
-		want    string
-	}{
-		{"both sources", map[string]string{"infraStack": "org/progressive-delivery/dev", "kubeconfig": testKubeconfig},
-			[]string{"kubeconfig"}, "infraStack/kubeconfig: both set; set at most one source"},
-		{"kubeconfig in plain text", map[string]string{"kubeconfig": testKubeconfig}, nil,
-			"kubeconfig: is stored in plain text; set it with `pulumi config set --secret kubeconfig <value>`"},
-		{"malformed stack name", map[string]string{"infraStack": "org/proj/dev/extra"}, nil,
-			`infraStack: want a stack name such as organization/progressive-delivery/dev, got "org/proj/dev/extra"`},
-		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platform.install": "maybe"}, []string{"kubeconfig"},
-			`platform.install: want true or false, got "maybe"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: tt.config, Secrets: tt.secrets})
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.want)
-			assert.NotContains(t, err.Error(), "127.0.0.1", "the kubeconfig is never printed")
-			assert.Empty(t, mon.Registrations())
-		})
-	}
-}
