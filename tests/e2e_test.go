@@ -322,10 +322,16 @@ func skipReadinessAwait(_ context.Context, args *pulumi.ResourceTransformArgs) *
 // newE2EStack creates a stack of program on a file backend in a temp dir, driven by the real CLI.
 func newE2EStack(t *testing.T, tools e2eTools, name string, prog pulumi.RunFunc) auto.Stack {
 	t.Helper()
+	return newE2EStackOn(t, tools, t.TempDir(), name, prog)
+}
+
+// newE2EStackOn creates the stack on the file backend in backendDir, so several stacks can reference each other.
+func newE2EStackOn(t *testing.T, tools e2eTools, backendDir, name string, prog pulumi.RunFunc) auto.Stack {
+	t.Helper()
 	ctx := context.Background()
 	home := filepath.Join(t.TempDir(), "pulumi-home")
 	env := map[string]string{
-		"PULUMI_BACKEND_URL":       "file://" + t.TempDir(),
+		"PULUMI_BACKEND_URL":       "file://" + backendDir,
 		"PULUMI_CONFIG_PASSPHRASE": "e2e-passphrase",
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
 		"PULUMI_HOME":              home,
@@ -628,4 +634,50 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestRealEngine_InfraStackContract deploys the app layer onto the cluster of another stack, through the outputs
+// contract (kubeconfig, repositoryUrl, clusterName) and a real StackReference on a shared file backend.
+func TestRealEngine_InfraStackContract(t *testing.T) {
+	tools := findE2ETools(t)
+	server := startAPIServer(t, tools)
+	server.installCRDs(t, filepath.Join(moduleDir(t, "github.com/fluxcd/flagger"), "artifacts/flagger/crd.yaml"), "e2e/virtualservice-crd.yaml")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	go server.collectGarbage(ctx, t.Logf)
+	backend := t.TempDir()
+	const repositoryURL = "111111111111.dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
+
+	// Stands in for an infrastructure stack of this program: the same output names and secrecy.
+	infraStack := newE2EStackOn(t, tools, backend, "infra", func(pctx *pulumi.Context) error {
+		pctx.Export("kubeconfig", pulumi.ToSecret(pulumi.String(string(server.kubeconfig))))
+		pctx.Export("repositoryUrl", pulumi.String(repositoryURL))
+		pctx.Export("clusterName", pulumi.String("ps-eks-66"))
+		return nil
+	})
+	_, err := infraStack.Up(ctx)
+	require.NoError(t, err)
+
+	apps := newE2EStackOn(t, tools, backend, "apps", func(pctx *pulumi.Context) error {
+		if err := pctx.RegisterResourceTransform(skipReadinessAwait); err != nil {
+			return err
+		}
+		return program.Run(pctx)
+	})
+	require.NoError(t, apps.SetConfig(ctx, "infraStack", auto.ConfigValue{Value: "organization/progressive-delivery/infra"}))
+	require.NoError(t, apps.SetConfig(ctx, "platform.install", auto.ConfigValue{Value: "false"}))
+	up, err := apps.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, repositoryURL+":6.0.0", up.Outputs["podinfoImage"].Value)
+	assert.Equal(t, "ps-eks-66", up.Outputs["clusterName"].Value)
+	assert.NotContains(t, up.Outputs, "kubeconfig", "the infra stack's kubeconfig is not re-exported")
+	deploy, err := server.core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, repositoryURL+":6.0.0", deploy.Spec.Template.Spec.Containers[0].Image, "the image comes from the infra stack's repository")
+
+	_, err = apps.Destroy(ctx, optdestroy.Remove())
+	require.NoError(t, err)
+	_, err = infraStack.Destroy(ctx, optdestroy.Remove())
+	require.NoError(t, err)
+	assert.Empty(t, listNames(t, server, "deployments"))
 }
