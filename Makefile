@@ -7,7 +7,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 PULUMI_VERSION := $(shell cat .pulumi.version)
 
-.PHONY: up preview destroy test check pulumi-version
+.PHONY: up preview destroy test check pulumi-version demo demo-up demo-down
 
 # pulumi up shows the preview and asks before it changes anything.
 up: pulumi-version $(STATE_DIR)
@@ -30,7 +30,20 @@ pulumi-version:
 		echo "note: pulumi $$v here, the project pins v$(PULUMI_VERSION) (.pulumi.version)"
 
 test:
-	go test ./...
+	go test -timeout 30m ./...
+
+# The walkthrough's canary on this machine, no AWS account: a simulated cluster, the real Flagger, this program.
+# tools.sh builds what it needs once (about 40 minutes on 2 cores) and reuses it after.
+TOOLS := eval "$$(bash tests/e2e/tools.sh)"
+
+demo:
+	$(TOOLS) && go run ./cmd/demo
+
+demo-up:
+	$(TOOLS) && go run ./cmd/demo up
+
+demo-down:
+	go run ./cmd/demo down
 
 # gofmt, actionlint, tidy, vet, staticcheck, the e2e tools, then the tests: what CI runs.
 check:

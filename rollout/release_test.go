@@ -5,6 +5,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -73,4 +74,14 @@ func TestFormatEvent(t *testing.T) {
 		_, ok := FormatEvent(engineEvent(e))
 		assert.False(t, ok, "unchanged resources, info and prelude events print nothing")
 	}
+}
+
+// TestDeclaredTags_ReadsPulumiYAML: without podinfoTags in the stack, the command knows the mirrored tags from the
+// project file, as the program does, without importing the program.
+func TestDeclaredTags_ReadsPulumiYAML(t *testing.T) {
+	t.Parallel()
+	project, err := workspace.LoadProject("../Pulumi.yaml")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, declaredTags(project))
+	assert.Nil(t, declaredTags(&workspace.Project{Name: "inline"}), "an inline project declares none")
 }

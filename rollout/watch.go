@@ -18,11 +18,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 )
 
 // CanaryResource is the Flagger Canary API resource.
@@ -46,9 +49,15 @@ type Snapshot struct {
 	Threshold    int    `json:"threshold"`
 	// LastTransition is the time of Flagger's last status change.
 	LastTransition string `json:"lastTransitionTime,omitempty"`
-	// Message is Flagger's latest event message about the Canary (why it halted, failed or promoted), or the
-	// status condition's message when there is no event.
-	Message string `json:"message,omitempty"`
+	// Revision is Flagger's hash of the target's pod template (status.lastAppliedSpec). It changes when Flagger
+	// takes up a new release, so it tells this release's result from the previous one's.
+	Revision string `json:"revision,omitempty"`
+	// Reason is the message of Flagger's Promoted condition, Flagger's own account of the state
+	// ("Canary analysis failed, Deployment scaled to zero.").
+	Reason string `json:"reason,omitempty"`
+	// Event is Flagger's latest event about the Canary (the failing metric, the weight advanced). client-go may
+	// drop events under its per-object rate limit, so it is detail, never the verdict.
+	Event string `json:"event,omitempty"`
 }
 
 // Terminal reports whether the phase ends a rollout.
@@ -66,6 +75,8 @@ func SnapshotFrom(obj *unstructured.Unstructured, events []corev1.Event) (Snapsh
 		Phase:        string(c.Status.Phase),
 		Weight:       c.Status.CanaryWeight,
 		FailedChecks: c.Status.FailedChecks,
+		Revision:     c.Status.LastAppliedSpec,
+		Event:        latestEvent(events, c.Status.LastTransitionTime.Time),
 	}
 	if a := c.GetAnalysis(); a != nil {
 		s.MaxWeight, s.Threshold = a.MaxWeight, a.Threshold
@@ -74,12 +85,9 @@ func SnapshotFrom(obj *unstructured.Unstructured, events []corev1.Event) (Snapsh
 		s.LastTransition = c.Status.LastTransitionTime.UTC().Format(time.RFC3339)
 	}
 	for _, cond := range c.Status.Conditions {
-		if cond.Message != "" {
-			s.Message = cond.Message
+		if cond.Type == flaggerv1.PromotedType {
+			s.Reason = cond.Message
 		}
-	}
-	if m := latestEvent(events); m != "" {
-		s.Message = m
 	}
 	if s.Phase == "" {
 		s.Phase = "Pending"
@@ -87,7 +95,9 @@ func SnapshotFrom(obj *unstructured.Unstructured, events []corev1.Event) (Snapsh
 	return s, nil
 }
 
-func latestEvent(events []corev1.Event) string {
+// latestEvent is the message of the newest event not older than the status (Flagger writes the status of a step
+// before its event, so an older event belongs to an earlier step), without client-go's aggregation prefix.
+func latestEvent(events []corev1.Event, since time.Time) string {
 	if len(events) == 0 {
 		return ""
 	}
@@ -101,7 +111,11 @@ func latestEvent(events []corev1.Event) string {
 		return time.Time{}
 	}
 	sort.SliceStable(sorted, func(i, j int) bool { return when(sorted[i]).Before(when(sorted[j])) })
-	return sorted[len(sorted)-1].Message
+	newest := sorted[len(sorted)-1]
+	if when(newest).Truncate(time.Second).Before(since.Truncate(time.Second)) {
+		return ""
+	}
+	return strings.TrimPrefix(newest.Message, "(combined from similar events): ")
 }
 
 // Printer renders snapshots as concise progress lines, printing only what changed.
@@ -132,14 +146,25 @@ func (p *Printer) Line(s Snapshot) string {
 	}
 	parts := []string{fmt.Sprintf("%-11s", phase)}
 	if s.MaxWeight > 0 {
-		ratio := float64(s.Weight) / float64(s.MaxWeight)
-		parts = append(parts, fmt.Sprintf("%s %3d%%/%d%%", p.bar.ViewAs(min(max(ratio, 0), 1)), s.Weight, s.MaxWeight))
+		weight := s.Weight
+		// Flagger zeroes status.canaryWeight on Promoting, while the routes still send maxWeight to the canary
+		// until Finalising: show the traffic, not the field.
+		if s.Phase == string(flaggerv1.CanaryPhasePromoting) {
+			weight = s.MaxWeight
+		}
+		ratio := float64(weight) / float64(s.MaxWeight)
+		parts = append(parts, fmt.Sprintf("%s %3d%%/%d%%", p.bar.ViewAs(min(max(ratio, 0), 1)), weight, s.MaxWeight))
 	}
 	if s.Threshold > 0 {
 		parts = append(parts, fmt.Sprintf("failed checks %d/%d", s.FailedChecks, s.Threshold))
 	}
-	if s.Message != "" {
-		parts = append(parts, dim.Render(s.Message))
+	// The condition's message stays the same through a whole analysis; it is worth a line only at the end.
+	detail := s.Event
+	if detail == "" && s.Phase != string(flaggerv1.CanaryPhaseProgressing) {
+		detail = s.Reason
+	}
+	if detail != "" {
+		parts = append(parts, dim.Render(detail))
 	}
 	return strings.Join(parts, "  ")
 }
@@ -153,18 +178,37 @@ func (p *Printer) Observe(s Snapshot) {
 	fmt.Fprintln(p.Out, p.Line(s))
 }
 
-// Source yields Canary snapshots as they change, until the context ends.
+// Source yields Canary snapshots as they change, until the context ends. Errors are reported on the second
+// channel while the source keeps trying (an API server that is away for a while).
 type Source interface {
 	Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error)
 }
 
+// FollowOptions configures Follow.
+type FollowOptions struct {
+	// Timeout ends the watch with ExitTimeout.
+	Timeout time.Duration
+	// PreviousRevision is the Canary's revision (status.lastAppliedSpec) before this release. Flagger leaves
+	// the previous result (Succeeded, Failed) on the Canary until it notices the new revision, up to one
+	// interval later: a terminal phase of this revision is that previous result, not this release's.
+	PreviousRevision string
+	// FirstRelease is set when the Canary did not exist before: Flagger initializes it without analysis, so
+	// Initialized ends the rollout.
+	FirstRelease bool
+}
+
 // Follow prints snapshots until the Canary succeeds (ExitSucceeded), fails (ExitFailed, after printing Flagger's
 // reason), the timeout passes (ExitTimeout) or ctx is cancelled (ExitInterrupted).
-func Follow(ctx context.Context, src Source, printer *Printer, timeout time.Duration) int {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) int {
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	snapshots, errs := src.Snapshots(ctx)
 	var last Snapshot
+	var lastErr error
+	waitingShown := false
+	// Flagger resets failedChecks when it marks the canary Failed, and its events may come late: keep what
+	// this release showed.
+	peakFailed, lastEvent := 0, ""
 	for {
 		select {
 		case s, ok := <-snapshots:
@@ -172,33 +216,77 @@ func Follow(ctx context.Context, src Source, printer *Printer, timeout time.Dura
 				snapshots = nil
 				continue
 			}
+			if lastErr != nil {
+				fmt.Fprintln(printer.Out, "API server reachable again")
+				lastErr = nil
+			}
+			if o.PreviousRevision != "" && s.Revision == o.PreviousRevision && s.Terminal() {
+				if !waitingShown {
+					fmt.Fprintf(printer.Out, "waiting for Flagger to take up the new revision (the canary still shows the previous result, %s)\n", s.Phase)
+					waitingShown = true
+				}
+				continue
+			}
 			printer.Observe(s)
 			last = s
-			if s.Phase == string(flaggerv1.CanaryPhaseSucceeded) {
+			peakFailed = max(peakFailed, s.FailedChecks)
+			if s.Event != "" {
+				lastEvent = s.Event
+			}
+			switch {
+			case s.Phase == string(flaggerv1.CanaryPhaseSucceeded):
 				fmt.Fprintln(printer.Out, "rollout succeeded")
 				return ExitSucceeded
-			}
-			if s.Phase == string(flaggerv1.CanaryPhaseFailed) {
-				reason := s.Message
-				if reason == "" {
-					reason = "no reason reported"
+			case s.Phase == string(flaggerv1.CanaryPhaseInitialized) && o.FirstRelease:
+				fmt.Fprintln(printer.Out, "canary initialized: podinfo-primary serves this version; later releases are analysed")
+				return ExitSucceeded
+			case s.Phase == string(flaggerv1.CanaryPhaseFailed):
+				if s.Event == "" {
+					s.Event = lastEvent
 				}
-				fmt.Fprintf(printer.Out, "rollout failed after %d failed checks: %s\n", s.FailedChecks, reason)
+				fmt.Fprintf(printer.Out, "rollout failed after %d failed checks: %s\n", peakFailed, reason(s))
 				return ExitFailed
 			}
 		case err := <-errs:
-			if err != nil {
-				fmt.Fprintf(printer.Out, "watch error: %v\n", err)
+			if err != nil && (lastErr == nil || err.Error() != lastErr.Error()) {
+				fmt.Fprintf(printer.Out, "watch error (retrying): %v\n", err)
 			}
+			lastErr = err
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				fmt.Fprintf(printer.Out, "timed out after %s in phase %s\n", timeout, last.Phase)
+				msg := fmt.Sprintf("timed out after %s in phase %s", o.Timeout, phaseOrUnknown(last))
+				if lastErr != nil {
+					msg += "; last error: " + lastErr.Error()
+				} else if d := reason(last); last.Phase != "" && d != "no reason reported" {
+					msg += ": " + d
+				}
+				fmt.Fprintln(printer.Out, msg)
 				return ExitTimeout
 			}
 			fmt.Fprintln(printer.Out, "stopped watching; the rollout goes on in the cluster")
 			return ExitInterrupted
 		}
 	}
+}
+
+func phaseOrUnknown(s Snapshot) string {
+	if s.Phase == "" {
+		return "unknown (no canary seen)"
+	}
+	return s.Phase
+}
+
+// reason is Flagger's verdict, with the latest event when it adds to it.
+func reason(s Snapshot) string {
+	switch {
+	case s.Reason != "" && s.Event != "" && s.Event != s.Reason:
+		return fmt.Sprintf("%s (last event: %s)", s.Reason, s.Event)
+	case s.Reason != "":
+		return s.Reason
+	case s.Event != "":
+		return s.Event
+	}
+	return "no reason reported"
 }
 
 // ClusterSource watches one Canary through the API server.
@@ -219,7 +307,7 @@ func (c ClusterSource) Get(ctx context.Context) (Snapshot, error) {
 
 func (c ClusterSource) events(ctx context.Context) []corev1.Event {
 	list, err := c.Core.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=Canary,involvedObject.name=" + c.Name,
+		FieldSelector: fields.Set{"involvedObject.kind": "Canary", "involvedObject.name": c.Name}.String(),
 	})
 	if err != nil {
 		return nil
@@ -227,93 +315,126 @@ func (c ClusterSource) events(ctx context.Context) []corev1.Event {
 	return list.Items
 }
 
-// Snapshots sends the current state, then every change the watch reports.
+// Snapshots sends the current state, then every change, through client-go's informer-backed watch
+// (watchtools.UntilWithSync, as kubectl wait does): it re-lists and re-watches by itself when the server ends a
+// watch or goes away. List and watch errors are passed on while it retries.
 func (c ClusterSource) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error) {
 	out := make(chan Snapshot)
 	errs := make(chan error, 1)
+	report := func(err error) {
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		select {
+		case errs <- err:
+		default:
+		}
+	}
+	res := c.Dynamic.Resource(CanaryResource).Namespace(c.Namespace)
+	byName := fields.OneTermEqualSelector("metadata.name", c.Name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = byName
+			list, err := res.List(ctx, o)
+			report(err)
+			return list, err
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = byName
+			w, err := res.Watch(ctx, o)
+			report(err)
+			return w, err
+		},
+	}
+	objs := make(chan *unstructured.Unstructured)
+	go func() {
+		defer close(objs)
+		_, err := watchtools.UntilWithSync(ctx, listThenWatch{lw}, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+			obj, ok := ev.Object.(*unstructured.Unstructured)
+			if !ok {
+				return false, nil
+			}
+			if ev.Type == watch.Deleted {
+				report(fmt.Errorf("canary %s/%s was deleted", c.Namespace, c.Name))
+				return false, nil
+			}
+			select {
+			case objs <- obj:
+				return false, nil
+			case <-ctx.Done():
+				return true, nil
+			}
+		})
+		if !errors.Is(err, watchtools.ErrWatchClosed) {
+			report(err)
+		}
+	}()
 	go func() {
 		defer close(out)
-		res := c.Dynamic.Resource(CanaryResource).Namespace(c.Namespace)
-		for ctx.Err() == nil {
-			obj, err := res.Get(ctx, c.Name, metav1.GetOptions{})
-			if err != nil {
-				sendErr(ctx, errs, err)
-				if !sleep(ctx, 2*time.Second) {
+		// Flagger's warnings (a missing target, a failing check) often change no status field, so the events
+		// are also polled: a new warning re-sends the current state with it.
+		poll := time.NewTicker(warningPoll)
+		defer poll.Stop()
+		var last *Snapshot
+		for {
+			var next Snapshot
+			select {
+			case obj, ok := <-objs:
+				if !ok {
 					return
 				}
-				continue
-			}
-			if !c.send(ctx, out, obj) {
+				s, err := SnapshotFrom(obj, c.events(ctx))
+				if err != nil {
+					report(err)
+					continue
+				}
+				next = s
+			case <-poll.C:
+				if last == nil {
+					continue
+				}
+				w := newestWarning(c.events(ctx), last.LastTransition)
+				if w == "" || w == last.Event {
+					continue
+				}
+				next = *last
+				next.Event = w
+			case <-ctx.Done():
 				return
 			}
-			w, err := res.Watch(ctx, metav1.ListOptions{
-				FieldSelector:   "metadata.name=" + c.Name,
-				ResourceVersion: obj.GetResourceVersion(),
-			})
-			if err != nil {
-				sendErr(ctx, errs, err)
-				if !sleep(ctx, 2*time.Second) {
-					return
-				}
-				continue
+			last = &next
+			select {
+			case out <- next:
+			case <-ctx.Done():
+				return
 			}
-			c.drain(ctx, w, out)
-			w.Stop()
 		}
 	}()
 	return out, errs
 }
 
-// drain forwards watch events until the watch closes (the server ends watches now and then; the caller re-lists).
-func (c ClusterSource) drain(ctx context.Context, w watch.Interface, out chan<- Snapshot) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				return
-			}
-			obj, isObj := ev.Object.(*unstructured.Unstructured)
-			if !isObj || (ev.Type != watch.Added && ev.Type != watch.Modified) {
-				continue
-			}
-			if !c.send(ctx, out, obj) {
-				return
-			}
+// warningPoll is how often the watch looks for new warning events.
+const warningPoll = 3 * time.Second
+
+// newestWarning is the newest Warning event not older than the status transition (RFC 3339, may be empty).
+func newestWarning(events []corev1.Event, since string) string {
+	var warnings []corev1.Event
+	for _, e := range events {
+		if e.Type == corev1.EventTypeWarning {
+			warnings = append(warnings, e)
 		}
 	}
+	t, _ := time.Parse(time.RFC3339, since)
+	return latestEvent(warnings, t)
 }
 
-func (c ClusterSource) send(ctx context.Context, out chan<- Snapshot, obj *unstructured.Unstructured) bool {
-	s, err := SnapshotFrom(obj, c.events(ctx))
-	if err != nil {
-		return true
-	}
-	select {
-	case out <- s:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+// listThenWatch makes the reflector list, then watch, instead of asking for a streamed watch-list: servers with
+// the WatchList feature off refuse that first (an error the user would see), fakes cannot serve it, and one
+// object gains nothing from streaming.
+type listThenWatch struct{ *cache.ListWatch }
 
-func sendErr(ctx context.Context, errs chan<- error, err error) {
-	select {
-	case errs <- err:
-	case <-ctx.Done():
-	default:
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	select {
-	case <-ctx.Done():
-		return false
-	case <-time.After(d):
-		return true
-	}
-}
+// IsWatchListSemanticsUnSupported tells client-go's reflector not to try a watch-list.
+func (listThenWatch) IsWatchListSemanticsUnSupported() bool { return true }
 
 // JSON renders a snapshot for `status --json`.
 func (s Snapshot) JSON() (string, error) {

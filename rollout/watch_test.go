@@ -5,10 +5,10 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -20,25 +20,17 @@ import (
 	kubefake "k8s.io/client-go/kubernetes/fake"
 )
 
-// syncBuffer is an io.Writer the test can read while Follow writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func canary(phase string, weight, failed int) *unstructured.Unstructured {
+	return canaryAt("rev-1", phase, weight, failed, "")
+}
+
+// canaryAt is a Canary as Flagger writes it: revision is status.lastAppliedSpec, reason the Promoted condition's
+// message.
+func canaryAt(revision, phase string, weight, failed int, reason string) *unstructured.Unstructured {
+	status := map[string]any{"phase": phase, "canaryWeight": int64(weight), "failedChecks": int64(failed), "lastAppliedSpec": revision}
+	if reason != "" {
+		status["conditions"] = []any{map[string]any{"type": "Promoted", "status": "False", "reason": phase, "message": reason}}
+	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "flagger.app/v1beta1",
 		"kind":       "Canary",
@@ -49,7 +41,7 @@ func canary(phase string, weight, failed int) *unstructured.Unstructured {
 			"service":   map[string]any{"port": int64(9898)},
 			"analysis":  map[string]any{"interval": "10s", "threshold": int64(5), "maxWeight": int64(50), "stepWeight": int64(5)},
 		},
-		"status": map[string]any{"phase": phase, "canaryWeight": int64(weight), "failedChecks": int64(failed)},
+		"status": status,
 	}}
 }
 
@@ -78,28 +70,37 @@ func (f *fakeCluster) set(obj *unstructured.Unstructured) {
 
 var eventSeq int
 
-func (f *fakeCluster) event(msg string) {
+func (f *fakeCluster) event(msg string) { f.t.Helper(); f.record(corev1.EventTypeNormal, msg) }
+
+func (f *fakeCluster) warning(msg string) { f.t.Helper(); f.record(corev1.EventTypeWarning, msg) }
+
+func (f *fakeCluster) record(eventType, msg string) {
 	f.t.Helper()
 	eventSeq++
 	_, err := f.core.CoreV1().Events(CanaryNamespace).Create(context.Background(), &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: "podinfo." + time.Now().Format("150405.000000000"), Namespace: CanaryNamespace},
 		InvolvedObject: corev1.ObjectReference{Kind: "Canary", Name: CanaryName, Namespace: CanaryNamespace},
 		Message:        msg,
+		Type:           eventType,
 		LastTimestamp:  metav1.NewTime(time.Date(2026, 1, 1, 0, 0, eventSeq, 0, time.UTC)),
 	}, metav1.CreateOptions{})
 	require.NoError(f.t, err)
 }
 
 // follow runs Follow in the background and returns its output and exit code channel.
-func follow(ctx context.Context, f *fakeCluster, timeout time.Duration) (*syncBuffer, <-chan int) {
-	out := &syncBuffer{}
+func follow(ctx context.Context, f *fakeCluster, timeout time.Duration) (*syncbuf.Buffer, <-chan int) {
+	return followWith(ctx, f, FollowOptions{Timeout: timeout})
+}
+
+func followWith(ctx context.Context, f *fakeCluster, o FollowOptions) (*syncbuf.Buffer, <-chan int) {
+	out := &syncbuf.Buffer{}
 	code := make(chan int, 1)
-	go func() { code <- Follow(ctx, f.src, NewPrinter(out), timeout) }()
+	go func() { code <- Follow(ctx, f.src, NewPrinter(out), o) }()
 	return out, code
 }
 
 // waitFor blocks until the output contains s, so each replayed state is seen before the next is written.
-func waitFor(t *testing.T, out *syncBuffer, s string) {
+func waitFor(t *testing.T, out *syncbuf.Buffer, s string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), s) {
@@ -121,10 +122,11 @@ func TestFollow_Promotion(t *testing.T) {
 		waitFor(t, out, fmt.Sprintf(" %3d%%/50%%", w))
 	}
 	f.event("Copying podinfo.apps template spec to podinfo-primary.apps")
-	for _, phase := range []string{"Promoting", "Finalizing"} {
-		f.set(canary(phase, 50, 0))
-		waitFor(t, out, phase)
-	}
+	// Flagger zeroes canaryWeight on Promoting; the routes still carry maxWeight until Finalising.
+	f.set(canary("Promoting", 0, 0))
+	waitFor(t, out, "Promoting")
+	f.set(canary("Finalising", 0, 0))
+	waitFor(t, out, "Finalising")
 	f.event("Promotion completed! Scaling down podinfo.apps")
 	f.set(canary("Succeeded", 0, 0))
 	select {
@@ -138,8 +140,10 @@ func TestFollow_Promotion(t *testing.T) {
 	assert.Contains(t, text, "Promotion completed! Scaling down podinfo.apps", "Flagger's latest event is shown")
 	assert.Contains(t, text, "failed checks 0/5")
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	assert.Len(t, lines, 1+10+2+1+1, "one line per change: Initialized, ten weights, Promoting, Finalizing, Succeeded, verdict")
-	phases := []string{"Initialized", "Progressing", "Promoting", "Finalizing", "Succeeded"}
+	assert.Len(t, lines, 1+10+2+1+1, "one line per change: Initialized, ten weights, Promoting, Finalising, Succeeded, verdict")
+	assert.Contains(t, lines[11], " 50%/50%", "Promoting shows the traffic the canary still gets: %s", lines[11])
+	assert.Contains(t, lines[12], "  0%/50%", "Finalising routes everything back to the primary: %s", lines[12])
+	phases := []string{"Initialized", "Progressing", "Promoting", "Finalising", "Succeeded"}
 	last := -1
 	for _, p := range phases {
 		i := strings.Index(text, p)
@@ -159,8 +163,8 @@ func TestFollow_Rollback(t *testing.T) {
 		waitFor(t, out, fmt.Sprintf("failed checks %d/5", failed))
 	}
 	f.event("Rolling back podinfo.apps failed checks threshold reached 5")
-	f.event("Canary failed! Scaling down podinfo.apps")
-	f.set(canary("Failed", 0, 5))
+	// Flagger's last events may be dropped by client-go's rate limit: the verdict is the status condition.
+	f.set(canaryAt("rev-1", "Failed", 0, 5, "Canary analysis failed, Deployment scaled to zero."))
 	select {
 	case c := <-code:
 		assert.Equal(t, ExitFailed, c)
@@ -169,7 +173,8 @@ func TestFollow_Rollback(t *testing.T) {
 	}
 	text := out.String()
 	assert.Contains(t, text, "request duration 2.012s > 500ms", "the failing metric is shown while it fails")
-	assert.Contains(t, text, "rollout failed after 5 failed checks: Canary failed! Scaling down podinfo.apps")
+	assert.Contains(t, text, "rollout failed after 5 failed checks: Canary analysis failed, Deployment scaled to zero. "+
+		"(last event: Rolling back podinfo.apps failed checks threshold reached 5)")
 }
 
 func TestFollow_Timeout(t *testing.T) {
@@ -206,12 +211,12 @@ func TestFollow_InterruptStopsWatchingOnly(t *testing.T) {
 
 func TestSnapshot_ReadsStatusAndAnalysis(t *testing.T) {
 	t.Parallel()
-	f := newFakeCluster(t, canary("Progressing", 25, 2))
+	f := newFakeCluster(t, canaryAt("5f6c7d", "Progressing", 25, 2, "New revision detected, progressing canary analysis."))
 	f.event("Advance podinfo.apps canary weight 25")
 	s, err := f.src.Get(context.Background())
 	require.NoError(t, err)
-	assert.Equal(t, Snapshot{Phase: "Progressing", Weight: 25, MaxWeight: 50, FailedChecks: 2, Threshold: 5,
-		Message: "Advance podinfo.apps canary weight 25"}, s)
+	assert.Equal(t, Snapshot{Phase: "Progressing", Weight: 25, MaxWeight: 50, FailedChecks: 2, Threshold: 5, Revision: "5f6c7d",
+		Reason: "New revision detected, progressing canary analysis.", Event: "Advance podinfo.apps canary weight 25"}, s)
 	js, err := s.JSON()
 	require.NoError(t, err)
 	assert.Contains(t, js, `"canaryWeight": 25`)
@@ -226,4 +231,84 @@ func TestPrinter_ProgressBarTracksWeight(t *testing.T) {
 	assert.Contains(t, half, " 25%/50%")
 	assert.Contains(t, full, " 50%/50%")
 	assert.Less(t, strings.Count(half, "█"), strings.Count(full, "█"), "the bar fills with the weight")
+}
+
+// TestFollow_IgnoresThePreviousResult replays what Flagger does right after a new image is applied: the Canary
+// still shows the previous release's Succeeded (its revision unchanged) for up to one interval. That must not be
+// reported as this release's result.
+func TestFollow_IgnoresThePreviousResult(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canaryAt("rev-601", "Succeeded", 0, 0, "Canary analysis completed successfully, promotion finished."))
+	out, code := followWith(context.Background(), f, FollowOptions{Timeout: time.Minute, PreviousRevision: "rev-601"})
+	waitFor(t, out, "waiting for Flagger to take up the new revision")
+	select {
+	case c := <-code:
+		t.Fatalf("Follow returned %d on the previous release's result:\n%s", c, out.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	f.set(canaryAt("rev-602", "Progressing", 0, 0, "New revision detected, progressing canary analysis."))
+	waitFor(t, out, "Progressing")
+	f.set(canaryAt("rev-602", "Progressing", 5, 1, "New revision detected, progressing canary analysis."))
+	waitFor(t, out, "failed checks 1/5")
+	f.set(canaryAt("rev-602", "Failed", 0, 5, "Canary analysis failed, Deployment scaled to zero."))
+	select {
+	case c := <-code:
+		assert.Equal(t, ExitFailed, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return on this release's Failed")
+	}
+	assert.NotContains(t, out.String(), "rollout succeeded")
+	assert.Contains(t, out.String(), "rollout failed after 5 failed checks: Canary analysis failed")
+}
+
+// TestFollow_FirstReleaseEndsAtInitialized: a Canary that did not exist before is initialized without analysis.
+func TestFollow_FirstReleaseEndsAtInitialized(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canaryAt("", "", 0, 0, ""))
+	out, code := followWith(context.Background(), f, FollowOptions{Timeout: time.Minute, FirstRelease: true})
+	waitFor(t, out, "Pending")
+	f.set(canaryAt("rev-600", "Initialized", 0, 0, "Deployment initialization completed."))
+	select {
+	case c := <-code:
+		assert.Equal(t, ExitSucceeded, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return on Initialized")
+	}
+	assert.Contains(t, out.String(), "canary initialized")
+}
+
+// TestFollow_TimeoutNamesWhatFlaggerSaid: a canary Flagger cannot start (its target is missing) ends at the
+// timeout with Flagger's complaint, not a bare "timed out".
+func TestFollow_TimeoutNamesWhatFlaggerSaid(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canaryAt("", "", 0, 0, ""))
+	f.event(`podinfo.apps deployment podinfo.apps get query error: deployments.apps "podinfo" not found`)
+	out, code := follow(context.Background(), f, 300*time.Millisecond)
+	select {
+	case c := <-code:
+		assert.Equal(t, ExitTimeout, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not time out")
+	}
+	assert.Contains(t, out.String(), `timed out after 300ms in phase Pending: podinfo.apps deployment podinfo.apps get query error: deployments.apps "podinfo" not found`)
+}
+
+// TestFollow_ShowsWarningsThatChangeNoStatus: Flagger reports a missing target only as a warning event, with no
+// status change; the watch still shows it, live.
+func TestFollow_ShowsWarningsThatChangeNoStatus(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canaryAt("", "Initializing", 0, 0, ""))
+	out, code := follow(context.Background(), f, time.Minute)
+	waitFor(t, out, "Initializing")
+	f.warning(`deployment ghost.apps get query error: deployments.apps "ghost" not found`)
+	deadline := time.Now().Add(2 * warningPoll)
+	for !strings.Contains(out.String(), `"ghost" not found`) {
+		require.True(t, time.Now().Before(deadline), "the warning is shown within a poll:\n%s", out)
+		time.Sleep(50 * time.Millisecond)
+	}
+	select {
+	case c := <-code:
+		t.Fatalf("a warning is not a verdict, yet Follow returned %d", c)
+	default:
+	}
 }

@@ -65,6 +65,6 @@ func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
 	require.NoError(t, err)
 	ci, err := os.ReadFile("../.ci/run")
 	require.NoError(t, err)
-	assert.Contains(t, string(readme), "go test ./...                                  # the tests")
-	assert.Regexp(t, `(?m)^go test (-count=1 )?\./\.\.\.$`, string(ci))
+	assert.Contains(t, string(readme), "go test -timeout 30m ./...                     # the tests")
+	assert.Regexp(t, `(?m)^go test (-count=1 )?-timeout 30m \./\.\.\.$`, string(ci))
 }

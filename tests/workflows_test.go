@@ -92,10 +92,10 @@ func TestWorkflows_PreviewEveryStackFileOnPullRequests(t *testing.T) {
 		}
 	}
 	assert.Contains(t, runs, "go vet ./...")
-	assert.Contains(t, runs, "go test ./...", "the README's test command")
+	assert.Contains(t, runs, "go test -timeout 30m ./...", "the README's test command")
 	toolsAt := slices.IndexFunc(runs, func(r string) bool { return strings.Contains(r, "tests/e2e/tools.sh") })
 	assert.GreaterOrEqual(t, toolsAt, 0, "GitHub sets CI=true, so the job builds the real-engine tools")
-	assert.Less(t, toolsAt, slices.Index(runs, "go test ./..."), "before the tests")
+	assert.Less(t, toolsAt, slices.Index(runs, "go test -timeout 30m ./..."), "before the tests")
 	assert.NotNil(t, stepUsing(test, "actions/cache@"), "and caches them")
 
 	assert.Contains(t, j["stacks"]["steps"].([]any)[1].(map[string]any)["run"], "Pulumi.*.yaml",

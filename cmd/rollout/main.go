@@ -18,15 +18,18 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"k8s.io/klog/v2"
 )
 
 // exitUsage is returned for bad flags (EX_USAGE).
 const exitUsage = 64
 
 func main() {
+	// client-go logs its retries through klog; the watch reports them itself, once, in the progress output.
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
@@ -121,7 +124,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	code, err := rollout.Release(ctx, rollout.ReleaseOptions{
 		Stack: f.stack, Version: f.version, WorkDir: f.workDir, Timeout: f.timeout,
-		DefaultTags: program.Defaults().PodinfoTags, Out: stdout,
+		Out: stdout, SecondInterruptExits: true,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "rollout:", err)

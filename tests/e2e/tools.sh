@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
-# Builds, pinned, the tools the real-engine test needs into a version-keyed cache outside the repository, and
-# reuses them when present: the Pulumi CLI, the Kubernetes provider plugin, kube-apiserver; etcd from Debian.
-# Only the Go module proxy and Debian's packages are needed. Prints the environment the e2e test reads:
+# Builds, pinned, the tools the real-engine tests need into a cache outside the repository, and reuses them when
+# they are present *and valid*: the Pulumi CLI and its Go language host, the Kubernetes provider plugin,
+# kube-apiserver, kube-controller-manager and kube-scheduler (version-stamped), Flagger, kwok with its stage
+# configs; etcd from Debian. Only the Go module proxy, Debian's packages and ../shared are needed.
+# Prints the environment the tests read:
 #   eval "$(bash tests/e2e/tools.sh)"
-# Cold: about 30-40 minutes on 2 cores (see README); warm: seconds.
+# Cold: about 40 minutes on 2 cores (see README); warm: seconds.
 set -euo pipefail
 
-PULUMI_VERSION=$(cat "$(dirname "$0")/../../.pulumi.version")
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+PULUMI_VERSION=$(cat "$REPO/.pulumi.version")
 # The provider module the proxy serves (only this pseudo-version is), built as the version the Go SDK asks for.
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
 K8S_PROVIDER_BUILD_VERSION=4.24.0
 K8S_PROVIDER_SDK_VERSION=$(sed -n 's/.*"version": "\(.*\)".*/\1/p' \
   "$(go env GOMODCACHE)/github.com/pulumi/pulumi-kubernetes/sdk/v4@v4.32.0/go/kubernetes/pulumi-plugin.json" 2>/dev/null || echo 4.32.0)
 KUBERNETES_VERSION=1.37.2
+FLAGGER_VERSION=1.36.1
+KWOK_VERSION=0.8.0
+# The language host is not served by the module proxy; its source is kept in ../shared (read-only in CI).
+LANGUAGE_GO_SRC=${LANGUAGE_GO_SRC:-$REPO/../shared/tools/pulumi-language-go}
 
 CACHE=${E2E_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/progressive-delivery-e2e}
-BIN=$CACHE/bin/pulumi-$PULUMI_VERSION.k8s-$K8S_PROVIDER_BUILD_VERSION.kube-$KUBERNETES_VERSION
+BIN=$CACHE/bin
 SRC=$CACHE/src
 mkdir -p "$BIN" "$SRC"
 log() { echo "tools.sh: $*" >&2; }
 export GOFLAGS=-mod=mod
 
+# valid NAME EXPECTED CMD...: true when the cached binary runs and prints EXPECTED. A binary that exists but is
+# wrong (an unstamped kube-apiserver prints v0.0.0-master, and Flagger then refuses the cluster) is rebuilt.
+valid() {
+  local name=$1 want=$2; shift 2
+  [ -x "$BIN/$name" ] || return 1
+  local got
+  got=$("$@" 2>&1 | head -3) || true
+  if [[ "$got" == *"$want"* ]]; then return 0; fi
+  log "$name in the cache is not valid (want '$want', got '${got//$'\n'/ }'): rebuilding"
+  rm -f "$BIN/$name"
+  return 1
+}
+
 build_pulumi() {
-  [ -x "$BIN/pulumi" ] && return
+  valid pulumi "v$PULUMI_VERSION" "$BIN/pulumi" version && return
   log "building pulumi CLI v$PULUMI_VERSION"
   local dir=$SRC/pulumi-$PULUMI_VERSION
   mkdir -p "$dir" && cd "$dir"
@@ -45,8 +66,30 @@ MOD
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 
+build_language_go() {
+  if [ ! -d "$LANGUAGE_GO_SRC" ]; then
+    # Outside this workplace (a GitHub runner) there is no ../shared: a Pulumi CLI install ships the host.
+    local installed
+    installed=$(command -v pulumi-language-go || true)
+    [ -n "$installed" ] || { log "no $LANGUAGE_GO_SRC and no pulumi-language-go on PATH (a Pulumi CLI install has it)"; exit 1; }
+    ln -sf "$installed" "$BIN/pulumi-language-go"
+    return
+  fi
+  # Keyed by the source's content: a changed ../shared copy rebuilds.
+  local key
+  key=$(cd "$LANGUAGE_GO_SRC" && find . -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) -print0 | sort -z |
+    xargs -0 sha256sum | sha256sum | cut -c1-16)
+  [ -x "$BIN/pulumi-language-go" ] && [ "$(cat "$BIN/pulumi-language-go.key" 2>/dev/null)" = "$key" ] && return
+  log "building pulumi-language-go from $LANGUAGE_GO_SRC ($key)"
+  local dir=$SRC/pulumi-language-go
+  rm -rf "$dir" && cp -r "$LANGUAGE_GO_SRC" "$dir" && chmod -R u+w "$dir" && cd "$dir"
+  go build -o "$BIN/pulumi-language-go" \
+    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
+  echo "$key" > "$BIN/pulumi-language-go.key"
+}
+
 build_k8s_provider() {
-  [ -x "$BIN/pulumi-resource-kubernetes" ] && return
+  [ -x "$BIN/pulumi-resource-kubernetes" ] && [ "$(cat "$BIN/pulumi-resource-kubernetes.key" 2>/dev/null)" = "$K8S_PROVIDER_MODULE_VERSION/$K8S_PROVIDER_BUILD_VERSION" ] && return
   log "building pulumi-resource-kubernetes $K8S_PROVIDER_BUILD_VERSION"
   local dir=$SRC/pulumi-kubernetes-$K8S_PROVIDER_MODULE_VERSION
   mkdir -p "$dir" && cd "$dir"
@@ -70,41 +113,76 @@ MOD
   go build -o "$BIN/pulumi-resource-kubernetes" \
     -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_BUILD_VERSION" \
     ./cmd/pulumi-resource-kubernetes
+  echo "$K8S_PROVIDER_MODULE_VERSION/$K8S_PROVIDER_BUILD_VERSION" > "$BIN/pulumi-resource-kubernetes.key"
 }
 
-build_kube_apiserver() {
-  [ -x "$BIN/kube-apiserver" ] && return
-  log "building kube-apiserver v$KUBERNETES_VERSION"
+build_kubernetes() {
+  local want="Kubernetes v$KUBERNETES_VERSION" all=1 c
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    valid "$c" "$want" "$BIN/$c" --version || all=0
+  done
+  [ $all = 1 ] && return
+  log "building kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION"
   local dir=$SRC/kubernetes-$KUBERNETES_VERSION
   mkdir -p "$dir" && cd "$dir"
   go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" >/dev/null
   local gomod=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/v$KUBERNETES_VERSION.mod
   {
-    printf 'module e2e/kubeapiserver\n\ngo 1.26.6\n\nrequire k8s.io/kubernetes v%s\n\n' "$KUBERNETES_VERSION"
+    printf 'module e2e/kubernetes\n\ngo 1.26.6\n\nrequire k8s.io/kubernetes v%s\n\n' "$KUBERNETES_VERSION"
     # k8s.io/kubernetes points its staging modules at local paths; pin them to the matching v0.x releases.
     sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#replace \1 => \1 v0.'"${KUBERNETES_VERSION#1.}"'#p' "$gomod"
   } > go.mod
-  printf '//go:build tools\n\npackage tools\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n' > tools.go
+  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler/app"\n)\n' > tools.go
   go mod tidy >&2
-  go build -o "$BIN/kube-apiserver" -ldflags "-s -w" k8s.io/kubernetes/cmd/kube-apiserver
+  # Without the stamp the binaries report v0.0.0-master+$Format:%H$ and Flagger refuses to start.
+  local minor=${KUBERNETES_VERSION#1.}; minor=${minor%%.*}
+  local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$KUBERNETES_VERSION
+    -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do
+    go build -o "$BIN/$c" -ldflags "$ldflags" "k8s.io/kubernetes/cmd/$c"
+  done
+}
+
+build_flagger() {
+  valid flagger "$FLAGGER_VERSION" "$BIN/flagger" -version && [ -f "$BIN/flagger-crds.yaml" ] && return
+  log "building flagger v$FLAGGER_VERSION"
+  GOBIN=$BIN go install "github.com/fluxcd/flagger/cmd/flagger@v$FLAGGER_VERSION"
+  # Flagger refuses to start without all of its CRDs (MetricTemplate, AlertProvider too): take them from the
+  # same module version.
+  local mod=$(go env GOMODCACHE)/github.com/fluxcd/flagger@v$FLAGGER_VERSION
+  cp "$mod/artifacts/flagger/crd.yaml" "$BIN/flagger-crds.yaml" && chmod u+w "$BIN/flagger-crds.yaml"
+}
+
+build_kwok() {
+  valid kwok "$KWOK_VERSION" "$BIN/kwok" --version && [ -d "$BIN/kwok-stages" ] && return
+  log "building kwok v$KWOK_VERSION"
+  GOBIN=$BIN go install "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  # kwok has no default behaviour: its own stage configs make nodes Ready and pods Running, Ready and deleted.
+  local mod=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION
+  rm -rf "$BIN/kwok-stages" && mkdir -p "$BIN/kwok-stages"
+  local s
+  for s in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    cp "$mod/kustomize/stage/$s.yaml" "$BIN/kwok-stages/${s##*/}.yaml"
+  done
+  chmod -R u+w "$BIN/kwok-stages"
 }
 
 install_etcd() {
-  if command -v etcd >/dev/null 2>&1; then ln -sf "$(command -v etcd)" "$BIN/etcd"; return; fi
-  [ -x /usr/bin/etcd ] && { ln -sf /usr/bin/etcd "$BIN/etcd"; return; }
-  log "installing etcd-server from Debian"
-  if [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server) >&2
-  else
-    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server) >&2
+  if [ ! -x /usr/bin/etcd ] && ! command -v etcd >/dev/null 2>&1; then
+    log "installing etcd-server from Debian"
+    local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server) >&2
   fi
-  ln -sf /usr/bin/etcd "$BIN/etcd"
+  ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$BIN/etcd"
 }
 
 start=$(date +%s)
 ( build_pulumi )
+( build_language_go )
 ( build_k8s_provider )
-( build_kube_apiserver )
+( build_kubernetes )
+( build_flagger )
+( build_kwok )
 install_etcd
 log "tools ready in $(( $(date +%s) - start ))s: $BIN"
 echo "export E2E_TOOLS_BIN='$BIN'"

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/rollout"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// stackName is the demo's stack, in a work folder of its own whose Pulumi.yaml is this repository's with the
+// program prebuilt from main.go (the Go runtime's binary option), so every pulumi up does not recompile it.
+const stackName = "demo"
+
+// session is one simulated cluster with Flagger, the program deployed onto it, and what a person needs to drive
+// it by hand.
+type session struct {
+	dir     string
+	cluster *simcluster.Cluster
+	workDir string
+	env     map[string]string
+	stack   *auto.Stack
+	out     io.Writer
+	// threshold is the canary's failed-check limit (canaryThreshold); the walkthrough's is 5.
+	threshold int
+}
+
+// startSession starts the cluster and Flagger in dir and prepares the stack (not yet deployed).
+func startSession(ctx context.Context, tools simcluster.Tools, o options, dir string, out io.Writer) (s *session, err error) {
+	s = &session{dir: dir, out: out, threshold: o.threshold}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, s.close(context.WithoutCancel(ctx)))
+		}
+	}()
+	start := time.Now()
+	fmt.Fprintln(out, "starting the simulated cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (2 fake m5.2xlarge nodes)")
+	if s.cluster, err = simcluster.Start(ctx, simcluster.Options{Tools: tools, Dir: filepath.Join(dir, "cluster"),
+		StandInAddr: fmt.Sprintf("127.0.0.1:%d", o.standInPort)}); err != nil {
+		return s, err
+	}
+	if err = s.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}); err != nil {
+		return s, err
+	}
+	fmt.Fprintf(out, "cluster and Flagger v1.36.1 (meshProvider gloo) ready in %s; Prometheus and the load tester are a stand-in at %s\n",
+		time.Since(start).Round(time.Second), s.cluster.StandIn.URL)
+	if err = s.prepareStack(ctx, tools, o.repo); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// prepareStack writes the work folder (Pulumi.yaml pointing at the repository), installs the provider plugin and
+// sets the stack's config: kubeconfig mode onto the simulated cluster, Gloo and Flagger already there.
+func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo string) error {
+	s.workDir = filepath.Join(s.dir, "project")
+	backend := filepath.Join(s.dir, "backend")
+	home := filepath.Join(s.dir, "pulumi-home")
+	for _, d := range []string{s.workDir, backend, home} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	program := filepath.Join(s.dir, "progressive-delivery")
+	fmt.Fprintln(s.out, "building the program (go build of main.go)")
+	build := exec.CommandContext(ctx, "go", "build", "-o", program, ".")
+	build.Dir = repo
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the program: %w\n%s", err, b)
+	}
+	project, err := os.ReadFile(filepath.Join(repo, "Pulumi.yaml"))
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(project), "\nruntime: go\n") {
+		return errors.New("Pulumi.yaml: expected the line `runtime: go`")
+	}
+	// The project is the repository's (name, config schema); the program is the binary just built and the state
+	// goes to the demo's own backend.
+	project = []byte(strings.Replace(string(project), "\nruntime: go\n",
+		"\nruntime:\n  name: go\n  options:\n    binary: "+program+"\n", 1))
+	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
+		return err
+	}
+	s.env = map[string]string{
+		"PATH":                     tools.Bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PULUMI_HOME":              home,
+		"PULUMI_BACKEND_URL":       "file://" + backend,
+		"PULUMI_CONFIG_PASSPHRASE": "demo",
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		"KUBECONFIG":               s.cluster.KubeconfigPath,
+	}
+	install := exec.CommandContext(ctx, tools.Path("pulumi"), "plugin", "install", "resource", "kubernetes",
+		tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
+	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+	if b, err := install.CombinedOutput(); err != nil {
+		return fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, b)
+	}
+	stack, err := auto.UpsertStackLocalSource(ctx, stackName, s.workDir, s.workspace()...)
+	if err != nil {
+		return fmt.Errorf("creating stack %s: %w", stackName, err)
+	}
+	s.stack = &stack
+	for key, value := range map[string]auto.ConfigValue{
+		"kubeconfig":       {Value: string(s.cluster.Kubeconfig), Secret: true},
+		"platform.install": {Value: "false"},
+		"canaryThreshold":  {Value: fmt.Sprint(s.threshold)},
+	} {
+		if err := stack.SetConfig(ctx, key, value); err != nil {
+			return fmt.Errorf("setting %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func (s *session) workspace() []auto.LocalWorkspaceOption {
+	return []auto.LocalWorkspaceOption{auto.EnvVars(s.env), auto.PulumiHome(s.env["PULUMI_HOME"])}
+}
+
+// release runs the rollout command's release of version and returns its exit code and wall time.
+func (s *session) release(ctx context.Context, version string) (int, time.Duration, error) {
+	start := time.Now()
+	code, err := rollout.Release(ctx, rollout.ReleaseOptions{
+		Stack: stackName, Version: version, WorkDir: s.workDir, Timeout: 6 * time.Minute,
+		Workspace: s.workspace(), Out: s.out,
+	})
+	return code, time.Since(start), err
+}
+
+// primaryImage is what podinfo-primary runs: what users get.
+func (s *session) primaryImage(ctx context.Context) string {
+	d, err := s.cluster.Core.AppsV1().Deployments(rollout.CanaryNamespace).Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	if err != nil || len(d.Spec.Template.Spec.Containers) == 0 {
+		return "none"
+	}
+	return d.Spec.Template.Spec.Containers[0].Image
+}
+
+// handInstructions is what a person runs against a session left up.
+func (s *session) handInstructions(self string) string {
+	var b strings.Builder
+	fmt.Fprintln(&b, "export these to drive it by hand (kubectl, pulumi, go run ./cmd/rollout):")
+	for _, k := range []string{"KUBECONFIG", "PATH", "PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_SKIP_UPDATE_CHECK"} {
+		fmt.Fprintf(&b, "  export %s=%q\n", k, s.env[k])
+	}
+	fmt.Fprintf(&b, `then:
+  kubectl -n apps get canary podinfo -w
+  go run ./cmd/rollout --stack %s --work-dir %s --version 6.0.1
+  %s metrics bad     # the stand-in reports a 62.5 %% success rate; "good" switches back
+  make demo-down
+`, stackName, s.workDir, self)
+	return b.String()
+}
+
+// close destroys the stack (when it was deployed), stops every process and removes the session's folder.
+func (s *session) close(ctx context.Context) error {
+	var errs []error
+	if s.stack != nil && s.cluster != nil {
+		if _, err := s.stack.Destroy(ctx, optdestroy.Remove()); err != nil {
+			errs = append(errs, fmt.Errorf("pulumi destroy: %w", err))
+		}
+	}
+	if s.cluster != nil {
+		errs = append(errs, s.cluster.Stop())
+	}
+	errs = append(errs, os.RemoveAll(s.dir))
+	return errors.Join(errs...)
+}

@@ -1,0 +1,379 @@
+package simcluster
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+)
+
+//go:embed gloo-crds.yaml
+var glooCRDs []byte
+
+// controllers are the kube-controller-manager loops a Deployment needs to run pods and be cleaned up: the
+// deployment and replicaset controllers, the HPA (it raises a Deployment to minReplicas even without metrics),
+// endpoints (Pulumi awaits a Service's endpoints), the garbage collector (Flagger's objects are owned by the
+// Canary) and the namespace and serviceaccount controllers (pods wait for the default ServiceAccount).
+var controllers = []string{
+	"deployment-controller", "replicaset-controller", "horizontal-pod-autoscaler-controller",
+	"endpoints-controller", "endpointslice-controller", "garbage-collector-controller",
+	"namespace-controller", "serviceaccount-controller",
+}
+
+// kwokStages are the kwok stage files tools.sh copies from the kwok module: kwok has no behaviour of its own.
+var kwokStages = []string{"node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"}
+
+// Options configures Start.
+type Options struct {
+	Tools Tools
+	// Dir holds the logs and the kubeconfig. Optional; default a new temporary folder, removed by Stop.
+	Dir string
+	// Nodes are the fake nodes. Optional; default DevNodes().
+	Nodes []Node
+	// Metrics are the stand-in's first values. Optional; default GoodMetrics.
+	Metrics *Metrics
+	// StandInAddr is the stand-in's loopback address. Optional; default a free port.
+	StandInAddr string
+}
+
+// Cluster is a running simulated cluster.
+type Cluster struct {
+	// Kubeconfig is a cluster-admin kubeconfig (client certificate); KubeconfigPath holds the same on disk.
+	Kubeconfig     []byte
+	KubeconfigPath string
+	Config         *rest.Config
+	Core           kubernetes.Interface
+	Dynamic        dynamic.Interface
+	StandIn        *StandIn
+	Dir            string
+
+	tools       Tools
+	removeDir   bool
+	env         *envtest.Environment
+	processes   []*process
+	flagger     *process
+	flaggerArgs []string
+	flaggerPort string
+}
+
+// Start brings the cluster up and returns once the nodes are Ready and pods can be admitted. On error everything
+// started so far is stopped.
+func Start(ctx context.Context, o Options) (c *Cluster, err error) {
+	c = &Cluster{tools: o.Tools, Dir: o.Dir}
+	if c.Dir == "" {
+		if c.Dir, err = os.MkdirTemp("", "simcluster-"); err != nil {
+			return nil, err
+		}
+		c.removeDir = true
+	} else if err = os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.Stop())
+		}
+	}()
+	metrics := GoodMetrics
+	if o.Metrics != nil {
+		metrics = *o.Metrics
+	}
+	if c.StandIn, err = StartStandIn(o.StandInAddr, metrics); err != nil {
+		return c, err
+	}
+	if err = c.startControlPlane(); err != nil {
+		return c, err
+	}
+	if err = c.startControllers(); err != nil {
+		return c, err
+	}
+	nodes := o.Nodes
+	if nodes == nil {
+		nodes = DevNodes()
+	}
+	if err = c.addNodes(ctx, nodes); err != nil {
+		return c, err
+	}
+	return c, c.waitForDefaultServiceAccount(ctx)
+}
+
+// startControlPlane runs etcd and kube-apiserver through envtest, with the Flagger and Gloo CRDs installed.
+func (c *Cluster) startControlPlane() error {
+	crds, err := decodeCRDs(glooCRDs)
+	if err != nil {
+		return err
+	}
+	c.env = &envtest.Environment{
+		BinaryAssetsDirectory:    c.tools.Bin,
+		CRDs:                     crds,
+		CRDDirectoryPaths:        []string{c.tools.Path("flagger-crds.yaml")},
+		ErrorIfCRDPathMissing:    true,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		ControlPlaneStopTimeout:  30 * time.Second,
+	}
+	api := c.env.ControlPlane.GetAPIServer()
+	api.Configure().
+		// Debian's etcd 3.4 lacks what the WatchList feature needs: without this, watches (kwok's, Flagger's)
+		// keep failing and pods turn Ready late.
+		Set("feature-gates", "WatchList=false").
+		// A loopback advertise address needs this on 1.37.
+		Set("endpoint-reconciler-type", "none").
+		// Admit pods as a real cluster does (ServiceAccount on); no node-lifecycle controller runs to lift the
+		// not-ready taint that TaintNodesByCondition puts on new nodes, so that plugin is off.
+		Set("disable-admission-plugins", "TaintNodesByCondition")
+	cfg, err := c.env.Start()
+	if err != nil {
+		return fmt.Errorf("starting etcd and kube-apiserver (envtest): %w", err)
+	}
+	admin, err := c.env.AddUser(envtest.User{Name: "simcluster-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return fmt.Errorf("adding the admin user: %w", err)
+	}
+	if c.Kubeconfig, err = admin.KubeConfig(); err != nil {
+		return err
+	}
+	c.KubeconfigPath = filepath.Join(c.Dir, "kubeconfig")
+	if err := os.WriteFile(c.KubeconfigPath, c.Kubeconfig, 0o600); err != nil {
+		return err
+	}
+	c.Config = cfg
+	if c.Core, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	c.Dynamic, err = dynamic.NewForConfig(cfg)
+	return err
+}
+
+func decodeCRDs(raw []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, doc := range bytes.Split(raw, []byte("\n---")) {
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.UnmarshalStrict(doc, &crd); err != nil {
+			return nil, fmt.Errorf("decoding CRD: %w", err)
+		}
+		if crd.Name != "" {
+			out = append(out, &crd)
+		}
+	}
+	return out, nil
+}
+
+func (c *Cluster) startControllers() error {
+	kwokAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	args := []string{"--kubeconfig", c.KubeconfigPath, "--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=" + fakeNodeAnnotation + "=fake",
+		"--node-lease-duration-seconds=0", "--server-address=" + kwokAddr}
+	for _, s := range kwokStages {
+		args = append(args, "--config", filepath.Join(c.tools.Path("kwok-stages"), s+".yaml"))
+	}
+	// kwok first, so that Stop, which goes in reverse, stops it last: pods must still be deleted till then.
+	if _, err := c.start("kwok", nil, c.tools.Path("kwok"), args...); err != nil {
+		return err
+	}
+	if _, err := c.start("kube-controller-manager", nil, c.tools.Path("kube-controller-manager"),
+		"--kubeconfig", c.KubeconfigPath, "--leader-elect=false", "--secure-port=0",
+		"--controllers", strings.Join(controllers, ","),
+		"--horizontal-pod-autoscaler-sync-period=5s"); err != nil {
+		return err
+	}
+	_, err = c.start("kube-scheduler", nil, c.tools.Path("kube-scheduler"),
+		"--kubeconfig", c.KubeconfigPath, "--leader-elect=false", "--secure-port=0")
+	return err
+}
+
+func (c *Cluster) start(name string, env []string, path string, args ...string) (*process, error) {
+	p, err := startProcess(c.Dir, name, env, path, args...)
+	if err != nil {
+		return nil, err
+	}
+	c.processes = append(c.processes, p)
+	return p, nil
+}
+
+// addNodes registers the fake nodes and waits until kwok reports them Ready.
+func (c *Cluster) addNodes(ctx context.Context, nodes []Node) error {
+	for _, n := range nodes {
+		if _, err := c.Core.CoreV1().Nodes().Create(ctx, n.object(), metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating node %s: %w", n.Name, err)
+		}
+	}
+	return c.poll(ctx, time.Minute, "nodes Ready (kwok)", func(ctx context.Context) (bool, error) {
+		for _, n := range nodes {
+			node, err := c.Core.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil || !nodeReady(node) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// waitForDefaultServiceAccount returns once the serviceaccount controller runs: pods are refused until then.
+func (c *Cluster) waitForDefaultServiceAccount(ctx context.Context) error {
+	return c.poll(ctx, time.Minute, "the default ServiceAccount (kube-controller-manager)", func(ctx context.Context) (bool, error) {
+		_, err := c.Core.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, nil
+	})
+}
+
+// poll waits for done, failing early with the log of a process that exited meanwhile.
+func (c *Cluster) poll(ctx context.Context, timeout time.Duration, what string, done wait.ConditionWithContextFunc) error {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		for _, p := range c.processes {
+			if exited, perr := p.exited(); exited {
+				return false, fmt.Errorf("%s exited (%v):\n%s", p.name, perr, p.logTail(3000))
+			}
+		}
+		return done(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for %s: %w", what, err)
+	}
+	return nil
+}
+
+// FlaggerOptions configures the Flagger controller.
+type FlaggerOptions struct {
+	// MetricsServer is the Prometheus URL of the built-in checks; default the in-cluster address the Flagger
+	// chart with Gloo sets, which HTTP_PROXY sends to the stand-in.
+	MetricsServer string
+	// ExtraArgs are more flags (e.g. -event-webhook).
+	ExtraArgs []string
+}
+
+// MetricsServerURL is where Flagger's Prometheus would be in the cluster (the Flagger chart's own Prometheus).
+const MetricsServerURL = "http://flagger-prometheus.gloo-system:9090"
+
+// StartFlagger runs the real Flagger controller with meshProvider gloo. Flagger's HTTP clients (webhooks and
+// Prometheus) honour HTTP_PROXY and Go sends only loopback destinations direct, so every in-cluster URL it
+// calls reaches the stand-in while the API server (on loopback) is reached directly.
+func (c *Cluster) StartFlagger(ctx context.Context, o FlaggerOptions) error {
+	if o.MetricsServer == "" {
+		o.MetricsServer = MetricsServerURL
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	_, c.flaggerPort, _ = net.SplitHostPort(addr)
+	c.flaggerArgs = append([]string{"-kubeconfig", c.KubeconfigPath, "-mesh-provider=gloo",
+		"-metrics-server=" + o.MetricsServer, "-port=" + c.flaggerPort, "-enable-leader-election=false",
+		"-control-loop-interval=2s", "-log-level=info"}, o.ExtraArgs...)
+	return c.runFlagger(ctx)
+}
+
+// RestartFlagger kills Flagger (as a crash would) and starts it again with the same flags.
+func (c *Cluster) RestartFlagger(ctx context.Context) error {
+	if c.flagger == nil {
+		return errors.New("flagger is not running")
+	}
+	if err := c.flagger.kill(); err != nil {
+		return err
+	}
+	return c.runFlagger(ctx)
+}
+
+// StopFlagger stops the Flagger controller.
+func (c *Cluster) StopFlagger() error {
+	if c.flagger == nil {
+		return nil
+	}
+	return c.flagger.stop(10 * time.Second)
+}
+
+func (c *Cluster) runFlagger(ctx context.Context) error {
+	env := []string{"HTTP_PROXY=" + c.StandIn.URL, "http_proxy=" + c.StandIn.URL, "NO_PROXY=", "no_proxy="}
+	p, err := c.start("flagger", env, c.tools.Path("flagger"), c.flaggerArgs...)
+	if err != nil {
+		return err
+	}
+	c.flagger = p
+	client := &http.Client{Timeout: 2 * time.Second}
+	return c.poll(ctx, time.Minute, "flagger /healthz", func(context.Context) (bool, error) {
+		resp, err := client.Get("http://127.0.0.1:" + c.flaggerPort + "/healthz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+// FlaggerLog is Flagger's log so far.
+func (c *Cluster) FlaggerLog() string {
+	if c.flagger == nil {
+		return ""
+	}
+	return c.flagger.logTail(1 << 20)
+}
+
+// LogTails are the ends of every process's log, for a failing test to print.
+func (c *Cluster) LogTails(n int) string {
+	var b strings.Builder
+	for _, p := range c.processes {
+		fmt.Fprintf(&b, "--- %s (tail) ---\n%s\n", p.name, p.logTail(n))
+	}
+	return b.String()
+}
+
+// Stop stops Flagger, the controllers, kwok (last of them, so pods still get deleted), then the API server and
+// etcd, and the stand-in; it removes the temporary folder it made.
+func (c *Cluster) Stop() error {
+	var errs []error
+	for i := len(c.processes) - 1; i >= 0; i-- {
+		errs = append(errs, c.processes[i].stop(10*time.Second))
+	}
+	c.processes = nil
+	if c.env != nil {
+		errs = append(errs, c.env.Stop())
+		c.env = nil
+	}
+	if c.StandIn != nil {
+		errs = append(errs, c.StandIn.Close())
+	}
+	if c.removeDir {
+		errs = append(errs, os.RemoveAll(c.Dir))
+	}
+	return errors.Join(errs...)
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}

@@ -1,0 +1,206 @@
+package simcluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+)
+
+// Metrics are the values the stand-in answers Flagger's built-in Gloo checks with.
+type Metrics struct {
+	// SuccessRate is request-success-rate in percent (Flagger compares it with thresholdRange.min).
+	SuccessRate float64
+	// LatencyMs is request-duration, the P99 in milliseconds (compared with thresholdRange.max).
+	LatencyMs float64
+	// Unanswerable makes every metric query return no samples, as a Prometheus without Gloo's series would.
+	Unanswerable bool
+}
+
+// GoodMetrics pass the walkthrough's analysis (success rate >= 99 %, P99 <= 500 ms).
+var GoodMetrics = Metrics{SuccessRate: 100, LatencyMs: 42}
+
+// BadMetrics fail its success-rate check.
+var BadMetrics = Metrics{SuccessRate: 62.5, LatencyMs: 42}
+
+// Call is one request Flagger sent to the stand-in.
+type Call struct {
+	// Host is where Flagger meant to send it (flagger-loadtester.apps, flagger-prometheus.gloo-system:9090).
+	Host string
+	// Kind is "webhook" or "query".
+	Kind string
+	// Name is the canary a webhook is called for, or the check a query answers ("request-success-rate",
+	// "request-duration", "probe").
+	Name string
+	// Command is the webhook's metadata.cmd; Query the PromQL text.
+	Command, Query string
+	// Phase is the canary phase a webhook was called in.
+	Phase string
+	At    time.Time
+}
+
+// StandIn plays, on one loopback port, the two services Flagger talks to outside the API server: Prometheus
+// (the /api/v1/query endpoint) and the Flagger load tester (webhook POSTs). It is a stand-in, not Prometheus:
+// it answers with the values set by SetMetrics and records every call. Flagger reaches it through HTTP_PROXY.
+type StandIn struct {
+	URL string
+
+	server *http.Server
+	mu     sync.Mutex
+	values Metrics
+	calls  []Call
+}
+
+// StartStandIn listens on addr (host:port on loopback; port 0 picks a free one).
+func StartStandIn(addr string, initial Metrics) (*StandIn, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("stand-in: %s is in use by another process; choose another port or 0 for any free one", addr)
+		}
+		return nil, fmt.Errorf("stand-in: %w", err)
+	}
+	s := &StandIn{URL: "http://" + l.Addr().String(), values: initial}
+	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = s.server.Serve(l) }()
+	return s, nil
+}
+
+// Close stops the server.
+func (s *StandIn) Close() error { return s.server.Close() }
+
+// SetMetrics changes the values every later query gets.
+func (s *StandIn) SetMetrics(m Metrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values = m
+}
+
+// Metrics returns the values queries get now.
+func (s *StandIn) Metrics() Metrics {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values
+}
+
+// Calls returns a copy of the calls so far.
+func (s *StandIn) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Call(nil), s.calls...)
+}
+
+// CallsSince returns the calls made at or after t.
+func (s *StandIn) CallsSince(t time.Time) []Call {
+	var out []Call
+	for _, c := range s.Calls() {
+		if !c.At.Before(t) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (s *StandIn) record(c Call) {
+	c.At = time.Now()
+	s.mu.Lock()
+	s.calls = append(s.calls, c)
+	s.mu.Unlock()
+}
+
+// ServeHTTP answers proxied requests (absolute URLs) as well as direct ones.
+func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := r.URL.Host
+	if host == "" {
+		host = r.Host
+	}
+	switch {
+	case r.Method == http.MethodPost:
+		s.webhook(w, r, host)
+	case r.URL.Path == "/api/v1/query":
+		s.query(w, r, host)
+	case r.URL.Path == "/control/metrics":
+		s.control(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (s *StandIn) webhook(w http.ResponseWriter, r *http.Request, host string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var p flaggerv1.CanaryWebhookPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		http.Error(w, "not a Flagger webhook payload: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	s.record(Call{Host: host, Kind: "webhook", Name: p.Name, Command: p.Metadata["cmd"], Phase: string(p.Phase)})
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, "ok")
+}
+
+// query answers Prometheus' instant-query API with one sample for the checks Flagger's Gloo observer renders.
+func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
+	q := r.URL.Query().Get("query")
+	m := s.Metrics()
+	name, value := "", 0.0
+	switch {
+	case strings.Contains(q, "vector(1)"):
+		name, value = "probe", 1
+	case strings.Contains(q, "histogram_quantile"):
+		name, value = "request-duration", m.LatencyMs
+	case strings.Contains(q, "envoy_cluster_upstream_rq"):
+		name, value = "request-success-rate", m.SuccessRate
+	}
+	s.record(Call{Host: host, Kind: "query", Name: name, Query: q})
+	var result []any
+	if name != "" && (name == "probe" || !m.Unanswerable) {
+		result = []any{map[string]any{
+			"metric": map[string]string{},
+			"value":  []any{float64(time.Now().Unix()), strconv.FormatFloat(value, 'f', -1, 64)},
+		}}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{
+		"status": "success",
+		"data":   map[string]any{"resultType": "vector", "result": result},
+	})
+}
+
+// control lets a person switch the metrics of a running stand-in (make demo-up):
+//
+//	curl -X PUT 'http://STANDIN/control/metrics?successRate=62.5&latencyMs=42'
+func (s *StandIn) control(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		m := s.Metrics()
+		for key, dst := range map[string]*float64{"successRate": &m.SuccessRate, "latencyMs": &m.LatencyMs} {
+			if v := r.URL.Query().Get(key); v != "" {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					http.Error(w, fmt.Sprintf("%s: want a number, got %q", key, v), http.StatusBadRequest)
+					return
+				}
+				*dst = f
+			}
+		}
+		m.Unanswerable = r.URL.Query().Get("unanswerable") == "true"
+		s.SetMetrics(m)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(s.Metrics())
+}

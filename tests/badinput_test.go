@@ -1,0 +1,134 @@
+package tests
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/rollout"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+)
+
+// TestSimCluster_RolloutBadInput follows two canaries the real Flagger cannot complete: one whose targetRef
+// names no Deployment, and one whose metrics the Prometheus stand-in has no samples for. The rollout watch ends
+// each with Flagger's own words and a non-zero exit, within its --timeout.
+func TestSimCluster_RolloutBadInput(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	cluster := startCluster(t, tools)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cluster.StandIn.SetMetrics(simcluster.Metrics{Unanswerable: true})
+	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
+	const ns = "bad-input"
+	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+
+	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment")
+	createDeployment(ctx, t, cluster, ns, "metricless", "ghcr.io/stefanprodan/podinfo:6.0.0")
+	createCanary(ctx, t, cluster, ns, "metricless", "metricless")
+
+	type result struct {
+		code    int
+		out     string
+		elapsed time.Duration
+	}
+	follow := func(name string, o rollout.FollowOptions) <-chan result {
+		done := make(chan result, 1)
+		go func() {
+			out := &syncbuf.Buffer{}
+			src := rollout.ClusterSource{Dynamic: cluster.Dynamic, Core: cluster.Core, Namespace: ns, Name: name}
+			start := time.Now()
+			code := rollout.Follow(ctx, src, rollout.NewPrinter(out), o)
+			done <- result{code, out.String(), time.Since(start)}
+		}()
+		return done
+	}
+
+	const ghostTimeout = 40 * time.Second
+	ghost := follow("ghost", rollout.FollowOptions{Timeout: ghostTimeout})
+
+	// The metricless canary initializes (no analysis needed for that), then a new image starts an analysis
+	// whose every check finds no samples.
+	var revision string
+	require.Eventually(t, func() bool {
+		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(ns).Get(ctx, "metricless", metav1.GetOptions{})
+		if err != nil || phaseOf(obj) != string(flaggerv1.CanaryPhaseInitialized) {
+			return false
+		}
+		revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedSpec")
+		return true
+	}, 2*time.Minute, 500*time.Millisecond)
+	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}}`)
+	_, err = cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "metricless", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+	metricless := follow("metricless", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
+
+	g := <-ghost
+	t.Logf("canary with no target (%s):\n%s", g.elapsed.Round(time.Second), g.out)
+	assert.Equal(t, rollout.ExitTimeout, g.code)
+	verdict := g.out[strings.LastIndex(g.out, "timed out after 40s in phase "):]
+	assert.Contains(t, verdict, `"no-such-deployment" not found`, "Flagger's complaint is the message: %s", verdict)
+	assert.Less(t, g.elapsed, ghostTimeout+5*time.Second, "no hang past --timeout")
+
+	m := <-metricless
+	t.Logf("canary whose metrics have no samples (%s):\n%s", m.elapsed.Round(time.Second), m.out)
+	assert.Equal(t, rollout.ExitFailed, m.code)
+	assert.Contains(t, m.out, "rollout failed after 1 failed checks: Canary analysis failed, Deployment scaled to zero.")
+	assert.Contains(t, m.out, "no values found", "the failing check's reason is shown while it fails")
+}
+
+func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, image string) {
+	t.Helper()
+	labels := map[string]string{"app": name}
+	_, err := cluster.Core.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](1),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "app", Image: image, Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 9898}},
+				}}},
+			},
+		},
+	}, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// createCanary creates a Canary written with Flagger's own types: the gloo provider and the built-in checks,
+// one failed check allowed.
+func createCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, target string) {
+	t.Helper()
+	c := flaggerv1.Canary{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "flagger.app/v1beta1", Kind: "Canary"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: flaggerv1.CanarySpec{
+			Provider:  "gloo",
+			TargetRef: flaggerv1.LocalObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
+			Service:   flaggerv1.CanaryService{Port: 9898},
+			Analysis: &flaggerv1.CanaryAnalysis{
+				Interval: "10s", Threshold: 1, MaxWeight: 10, StepWeight: 10,
+				Metrics: []flaggerv1.CanaryMetric{{Name: "request-success-rate", Interval: "1m",
+					ThresholdRange: &flaggerv1.CanaryThresholdRange{Min: ptr.To(99.0)}}},
+			},
+		},
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&c)
+	require.NoError(t, err)
+	_, err = cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(ns).Create(ctx, &unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+	require.NoError(t, err)
+}

@@ -1,0 +1,305 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	gatewayv1 "github.com/fluxcd/flagger/pkg/apis/gloo/gateway/v1"
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/rollout"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+var (
+	routeTables = schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "routetables"}
+	upstreams   = schema.GroupVersionResource{Group: "gloo.solo.io", Version: "v1", Resource: "upstreams"}
+)
+
+// TestSimCluster_WalkthroughCanary is the walkthrough's own demonstration, for real: the program deployed with
+// the real Pulumi engine onto a simulated cluster (real kube-apiserver, controller-manager and scheduler, kwok
+// nodes), the real Flagger controller taking over, the rollout command promoting 6.0.1 through weights 5..50 and
+// rolling back 6.0.2 when the Prometheus stand-in reports a bad success rate, and destroy leaving nothing.
+func TestSimCluster_WalkthroughCanary(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	testStart := time.Now()
+	cluster := startCluster(t, tools)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := cluster.FlaggerLog()
+			t.Logf("flagger log (tail):\n%s", log[max(0, len(log)-6000):])
+		}
+	})
+
+	// Stack config only, as a user of an existing cluster sets it. canaryThreshold 2 shortens the rollback; the
+	// 5..50 walk keeps its ten steps.
+	stack := newE2EStack(t, tools, "walkthrough", program.Run)
+	for key, value := range map[string]auto.ConfigValue{
+		"kubeconfig":       {Value: string(cluster.Kubeconfig), Secret: true},
+		"platform.install": {Value: "false"},
+		"canaryThreshold":  {Value: "2"},
+	} {
+		require.NoError(t, stack.SetConfig(ctx, key, value))
+	}
+
+	// 1. Initialization.
+	phaseStart := time.Now()
+	_, err := stack.Up(ctx)
+	require.NoError(t, err)
+	upTime := time.Since(phaseStart)
+	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps")
+	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
+	initTime := time.Since(phaseStart)
+
+	primary, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", primary.Spec.Template.Spec.Containers[0].Image)
+	require.Eventually(t, func() bool {
+		d, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+		return err == nil && d.Status.AvailableReplicas == 2
+	}, 90*time.Second, time.Second, "podinfo-primary reaches the HPA's minimum of 2 available pods")
+	pods, err := cluster.Core.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{LabelSelector: "app=podinfo-primary"})
+	require.NoError(t, err)
+	nodes := map[string]bool{}
+	for _, n := range simcluster.DevNodes() {
+		nodes[n.Name] = true
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && nodes[p.Spec.NodeName] {
+			running++
+		}
+	}
+	assert.Equal(t, 2, running, "podinfo-primary's pods run on the fake m5.2xlarge nodes")
+	podinfo, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), *podinfo.Spec.Replicas, "Flagger scaled podinfo to zero")
+	for _, name := range []string{"podinfo", "podinfo-primary", "podinfo-canary"} {
+		_, err := cluster.Core.CoreV1().Services("apps").Get(ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "Service %s", name)
+	}
+	for _, name := range []string{"apps-podinfo-primaryupstream-9898", "apps-podinfo-canaryupstream-9898"} {
+		_, err := cluster.Dynamic.Resource(upstreams).Namespace("apps").Get(ctx, name, metav1.GetOptions{})
+		assert.NoError(t, err, "Gloo Upstream %s", name)
+	}
+	primaryWeight, canaryWeight := routeWeights(ctx, t, cluster)
+	assert.Equal(t, [2]uint32{100, 0}, [2]uint32{primaryWeight, canaryWeight}, "the RouteTable our VirtualService delegates to")
+
+	// 2. No fight with Flagger: the program does not claim what Flagger changed, and a new up undoes nothing.
+	_, err = stack.Preview(ctx, optpreview.Refresh(), optpreview.ExpectNoChanges())
+	require.NoError(t, err, "preview --refresh --expect-no-changes after Flagger took over")
+	_, err = stack.Up(ctx, optup.Refresh())
+	require.NoError(t, err)
+	podinfo, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(0), *podinfo.Spec.Replicas, "pulumi up --refresh leaves podinfo at zero")
+	obj, err := canaries.Get(ctx, "podinfo", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "Initialized", phaseOf(obj), "no new revision was started")
+
+	// 3. Promotion through the rollout command.
+	weights := recordCanaryWeights(ctx, t, cluster)
+	phaseStart = time.Now()
+	out := &syncbuf.Buffer{}
+	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: "6.0.1", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+	})
+	require.NoError(t, err)
+	promotionTime := time.Since(phaseStart)
+	t.Logf("rollout 6.0.1:\n%s", out)
+	require.Equal(t, rollout.ExitSucceeded, code, out.String())
+	text := out.String()
+	for _, want := range []string{"Progressing", "Promoting", "Finalising", "Succeeded", "rollout succeeded", " 50%/50%"} {
+		assert.Contains(t, text, want)
+	}
+	assert.Equal(t, []uint32{5, 10, 15, 20, 25, 30, 35, 40, 45, 50}, weights.distinct(), "the RouteTable's canary weights, in order")
+	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image)
+	calls := cluster.StandIn.CallsSince(phaseStart)
+	hooks := webhookCommands(calls)
+	const acceptance = "curl -sd 'test' http://podinfo-canary:9898/token | grep token"
+	const loadTest = "hey -z 2m -q 5 -c 2 -host podinfo.example.com http://gateway-proxy.gloo-system"
+	require.Contains(t, hooks, acceptance, "the acceptance-test webhook was called")
+	require.Contains(t, hooks, loadTest, "the load-test webhook was called")
+	assert.Less(t, slices.Index(hooks, acceptance), slices.Index(hooks, loadTest), "the acceptance test runs before the load test")
+	assert.NotZero(t, countQueries(calls, "request-success-rate"))
+	assert.NotZero(t, countQueries(calls, "request-duration"))
+	for _, c := range calls {
+		if c.Kind == "query" && c.Name == "request-success-rate" {
+			assert.Contains(t, c.Query, `envoy_cluster_name=~"apps-podinfo-canaryupstream-`, "the query is Flagger's Gloo query for our canary")
+			break
+		}
+	}
+
+	// 4. Rollback: the stand-in reports a 62.5 % success rate, released right after the Succeeded above, so
+	// the command must also not take that Succeeded for this release's result (5).
+	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
+	phaseStart = time.Now()
+	out = &syncbuf.Buffer{}
+	code, err = rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: "6.0.2", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+	})
+	require.NoError(t, err)
+	rollbackTime := time.Since(phaseStart)
+	t.Logf("rollout 6.0.2:\n%s", out)
+	require.Equal(t, rollout.ExitFailed, code, out.String())
+	assert.Contains(t, out.String(), "rollout failed after 2 failed checks: Canary analysis failed, Deployment scaled to zero.")
+	assert.NotContains(t, out.String(), "rollout succeeded")
+	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image, "the primary stays on 6.0.1")
+	primaryWeight, canaryWeight = routeWeights(ctx, t, cluster)
+	assert.Equal(t, [2]uint32{100, 0}, [2]uint32{primaryWeight, canaryWeight}, "all traffic back on the primary")
+
+	// 6. Destroy leaves nothing: neither our objects nor the ones Flagger generated.
+	phaseStart = time.Now()
+	_, err = stack.Destroy(ctx, optdestroy.Remove())
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, time.Minute, 500*time.Millisecond, "namespace apps is gone")
+	destroyTime := time.Since(phaseStart)
+	for _, gvr := range []schema.GroupVersionResource{rollout.CanaryResource, routeTables, upstreams,
+		{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"}} {
+		list, err := cluster.Dynamic.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+		require.NoError(t, err)
+		assert.Empty(t, list.Items, "no %s remain", gvr.Resource)
+	}
+	for _, kind := range []string{"deployments", "horizontalpodautoscalers", "services"} {
+		assert.Empty(t, listNames(t, cluster, kind), "no %s remain", kind)
+	}
+
+	summary := fmt.Sprintf("walkthrough canary on the simulated cluster: up %s, initialized %s after up started, "+
+		"promotion of 6.0.1 %s, rollback of 6.0.2 %s, destroy %s, whole test %s",
+		upTime.Round(time.Second), initTime.Round(time.Second), promotionTime.Round(time.Second),
+		rollbackTime.Round(time.Second), destroyTime.Round(time.Second), time.Since(testStart).Round(time.Second))
+	fmt.Println(summary)
+	t.Log(summary)
+	assert.Less(t, time.Since(testStart), 6*time.Minute, "the scenario stays under 6 minutes")
+}
+
+// waitForCanary waits until Flagger reports phase on apps/podinfo.
+func waitForCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, phase flaggerv1.CanaryPhase) {
+	t.Helper()
+	var last string
+	require.Eventually(t, func() bool {
+		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		if err != nil {
+			return false
+		}
+		last = phaseOf(obj)
+		return last == string(phase)
+	}, 2*time.Minute, 500*time.Millisecond, "canary never reached %s (last %q)", phase, last)
+}
+
+func phaseOf(obj *unstructured.Unstructured) string {
+	phase, _, _ := unstructured.NestedString(obj.Object, "status", "phase")
+	return phase
+}
+
+// routeWeights reads the primary and canary weights of the RouteTable apps/podinfo, typed with Flagger's own
+// Gloo API types.
+func routeWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) (primary, canary uint32) {
+	t.Helper()
+	obj, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	require.NoError(t, err, "RouteTable apps/podinfo")
+	return weightsOf(t, obj)
+}
+
+func weightsOf(t *testing.T, obj *unstructured.Unstructured) (primary, canary uint32) {
+	t.Helper()
+	var rt gatewayv1.RouteTable
+	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &rt))
+	require.NotEmpty(t, rt.Spec.Routes)
+	for _, d := range rt.Spec.Routes[0].Action.Destination.Destinations {
+		switch d.Destination.Upstream.Name {
+		case "apps-podinfo-primaryupstream-9898":
+			primary = d.Weight
+		case "apps-podinfo-canaryupstream-9898":
+			canary = d.Weight
+		}
+	}
+	return primary, canary
+}
+
+// weightLog records the canary weight of every RouteTable update the server sends.
+type weightLog struct {
+	mu   sync.Mutex
+	seen []uint32
+}
+
+func (w *weightLog) distinct() []uint32 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []uint32
+	for _, v := range w.seen {
+		if v != 0 && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog {
+	t.Helper()
+	log := &weightLog{}
+	w, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
+	require.NoError(t, err)
+	t.Cleanup(w.Stop)
+	go func() {
+		for ev := range w.ResultChan() {
+			if obj, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type == watch.Modified {
+				_, canary := weightsOf(t, obj)
+				log.mu.Lock()
+				log.seen = append(log.seen, canary)
+				log.mu.Unlock()
+			}
+		}
+	}()
+	return log
+}
+
+// webhookCommands are the metadata.cmd of the webhooks the stand-in received, in order.
+func webhookCommands(calls []simcluster.Call) []string {
+	var out []string
+	for _, c := range calls {
+		if c.Kind == "webhook" {
+			out = append(out, c.Command)
+		}
+	}
+	return out
+}
+
+func countQueries(calls []simcluster.Call, check string) int {
+	n := 0
+	for _, c := range calls {
+		if c.Kind == "query" && c.Name == check {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,211 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// buildDemo builds cmd/demo into the test's temp folder.
+func buildDemo(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "demo")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/demo").CombinedOutput()
+	require.NoError(t, err, string(out))
+	return bin
+}
+
+// demoCommand runs the demo from the repository root with its own state folder and temp folder, so that what it
+// leaves behind can be checked.
+func demoCommand(t *testing.T, bin, stateDir, tmp string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, append(args, "--state-dir", stateDir)...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	return cmd
+}
+
+// TestDemo_RunsTheWalkthroughAndLeavesNothing runs `make demo`'s command start to end, non-interactively, and
+// checks its summary and that it left no process, port or temp state.
+func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
+	findE2ETools(t)
+	t.Parallel()
+	bin := buildDemo(t)
+	tmp := t.TempDir()
+	out := &syncbuf.Buffer{}
+	cmd := demoCommand(t, bin, t.TempDir(), tmp, "--canary-threshold", "2")
+	cmd.Stdout, cmd.Stderr = out, out
+	start := time.Now()
+	require.NoError(t, cmd.Run(), out.String())
+	t.Logf("make demo (%s):\n%s", time.Since(start).Round(time.Second), out)
+	text := out.String()
+	summary := text[strings.Index(text, "summary (canaryThreshold 2):"):]
+	assert.Regexp(t, regexp.MustCompile(`6\.0\.0\s+Initialized\s+0\s`), summary)
+	assert.Regexp(t, regexp.MustCompile(`6\.0\.1\s+Succeeded\s+0\s`), summary)
+	assert.Regexp(t, regexp.MustCompile(`6\.0\.2\s+Failed\s+1\s`), summary)
+	assert.Contains(t, summary, "podinfo-primary runs ghcr.io/stefanprodan/podinfo:6.0.1")
+	for _, live := range []string{"Progressing", " 50%/50%", "Promoting", "rollout succeeded", "rollout failed after 2 failed checks"} {
+		assert.Contains(t, text, live, "the releases are shown live")
+	}
+	assert.Contains(t, text, "torn down; nothing left running")
+	assertNothingLeft(t, tmp)
+}
+
+// TestDemo_CtrlCStopsEverything interrupts the demo in the middle of the 6.0.1 canary, as a person pressing
+// Ctrl-C would (SIGINT to its process group), and checks that every process it started is gone, its ports are
+// closed and its temp state removed.
+func TestDemo_CtrlCStopsEverything(t *testing.T) {
+	findE2ETools(t)
+	t.Parallel()
+	bin := buildDemo(t)
+	tmp := t.TempDir()
+	out := &syncbuf.Buffer{}
+	cmd := demoCommand(t, bin, t.TempDir(), tmp, "--canary-threshold", "2")
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Progressing") }, 6*time.Minute, time.Second,
+		"the 6.0.1 canary starts:\n%s", out)
+	ports := listeningPorts(t, tmp)
+	require.NotEmpty(t, ports, "the demo's servers listen while it runs")
+	interrupted := time.Now()
+	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
+	select {
+	case err := <-done:
+		t.Logf("demo after Ctrl-C (stopped in %s, %v):\n%s", time.Since(interrupted).Round(100*time.Millisecond), err, out)
+	case <-time.After(2 * time.Minute):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("the demo did not stop within 2 minutes of Ctrl-C:\n%s", out)
+	}
+	assert.Contains(t, out.String(), "torn down; nothing left running")
+	assertNothingLeft(t, tmp)
+	for _, p := range ports {
+		c, err := net.DialTimeout("tcp", p, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		assert.Error(t, err, "port %s is closed", p)
+	}
+}
+
+// TestDemo_BadStatesSayWhatToDo: tools missing, a second demo while one runs, a port in use.
+func TestDemo_BadStatesSayWhatToDo(t *testing.T) {
+	t.Parallel()
+	bin := buildDemo(t)
+	tmp := t.TempDir()
+	run := func(env []string, stateDir string, args ...string) (string, error) {
+		cmd := demoCommand(t, bin, stateDir, tmp, args...)
+		cmd.Env = append(cmd.Env, env...)
+		var b bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &b, &b
+		err := cmd.Run()
+		return b.String(), err
+	}
+
+	out, err := run([]string{"E2E_TOOLS_BIN="}, t.TempDir())
+	require.Error(t, err)
+	assert.Contains(t, out, `real-engine tools missing`)
+	assert.Contains(t, out, `eval "$(bash tests/e2e/tools.sh)"`)
+	assert.Contains(t, out, "about 40 minutes")
+
+	// A demo-up is running: a state file naming a live process (this test's own).
+	running := t.TempDir()
+	state, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "ready": true, "standIn": "http://127.0.0.1:1"})
+	require.NoError(t, os.WriteFile(filepath.Join(running, "state.json"), state, 0o600))
+	for _, args := range [][]string{{"up"}, {}} {
+		out, err = run(nil, running, args...)
+		require.Error(t, err, "demo %v while one runs", args)
+		assert.Contains(t, out, fmt.Sprintf("(pid %d)", os.Getpid()))
+		assert.Contains(t, out, "make demo-down")
+	}
+
+	if _, err := simcluster.FindTools(); err == nil {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		defer l.Close()
+		port := l.Addr().(*net.TCPAddr).Port
+		out, err = run(nil, t.TempDir(), "--standin-port", fmt.Sprint(port))
+		require.Error(t, err)
+		assert.Contains(t, out, fmt.Sprintf("stand-in: 127.0.0.1:%d is in use by another process", port))
+		assertNothingLeft(t, tmp)
+	}
+}
+
+// assertNothingLeft checks that no process runs from the demo's temp folder and that the folder is empty.
+func assertNothingLeft(t *testing.T, tmp string) {
+	t.Helper()
+	assert.Empty(t, processesMentioning(t, tmp), "no process of the demo outlives it")
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Empty(t, names, "the demo's temp state is removed")
+}
+
+// processesMentioning lists live processes whose command line mentions dir (every server the demo starts is
+// given a path in its temp folder).
+func processesMentioning(t *testing.T, dir string) []string {
+	t.Helper()
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && bytes.Contains(stat, []byte(") Z ")) {
+			continue // a zombie already exited
+		}
+		found = append(found, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return found
+}
+
+// listeningPorts are the loopback TCP ports the demo's processes listen on.
+func listeningPorts(t *testing.T, tmp string) []string {
+	t.Helper()
+	pids := map[string]bool{}
+	for _, p := range processesMentioning(t, tmp) {
+		pids[p[:strings.Index(p, ":")]] = true
+	}
+	inodes := map[string]bool{}
+	for pid := range pids {
+		fds, _ := os.ReadDir(filepath.Join("/proc", pid, "fd"))
+		for _, fd := range fds {
+			if link, err := os.Readlink(filepath.Join("/proc", pid, "fd", fd.Name())); err == nil && strings.HasPrefix(link, "socket:[") {
+				inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+			}
+		}
+	}
+	var ports []string
+	table, err := os.ReadFile("/proc/net/tcp")
+	require.NoError(t, err)
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+			continue
+		}
+		var port int
+		fmt.Sscanf(f[1][strings.Index(f[1], ":")+1:], "%X", &port)
+		ports = append(ports, fmt.Sprintf("127.0.0.1:%d", port))
+	}
+	return ports
+}
