@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,8 +17,12 @@ import (
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/rollout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // buildDemo builds cmd/demo into the test's temp folder.
@@ -33,7 +38,13 @@ func buildDemo(t *testing.T) string {
 // leaves behind can be checked.
 func demoCommand(t *testing.T, bin, stateDir, tmp string, args ...string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(bin, append(args, "--state-dir", stateDir)...)
+	// Flags go before positional arguments (metrics bad), after the command.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		args = append([]string{args[0], "--state-dir", stateDir}, args[1:]...)
+	} else {
+		args = append([]string{"--state-dir", stateDir}, args...)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	return cmd
@@ -208,4 +219,47 @@ func listeningPorts(t *testing.T, tmp string) []string {
 		ports = append(ports, fmt.Sprintf("127.0.0.1:%d", port))
 	}
 	return ports
+}
+
+// TestDemo_UpMetricsDown: `make demo-up` returns with the cluster running and says what to export; the metrics
+// switch reaches the running stand-in; `make demo-down` stops everything it started.
+func TestDemo_UpMetricsDown(t *testing.T) {
+	findE2ETools(t)
+	t.Parallel()
+	bin := buildDemo(t)
+	tmp, state := t.TempDir(), t.TempDir()
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := demoCommand(t, bin, state, tmp, args...).CombinedOutput()
+		require.NoError(t, err, string(out))
+		return string(out)
+	}
+	t.Cleanup(func() { _, _ = demoCommand(t, bin, state, tmp, "down").CombinedOutput() })
+	out := run("up", "--canary-threshold", "2")
+	t.Logf("make demo-up:\n%s", out)
+	m := regexp.MustCompile(`export KUBECONFIG="([^"]+)"`).FindStringSubmatch(out)
+	require.Len(t, m, 2, "demo-up prints the KUBECONFIG to export")
+	assert.Contains(t, out, "kubectl -n apps get canary podinfo -w")
+	assert.Contains(t, out, "go run ./cmd/rollout --stack demo --work-dir ")
+	assert.Contains(t, out, "metrics bad")
+
+	// The cluster is still there after demo-up returned, with Flagger's canary initialized.
+	cfg, err := clientcmd.BuildConfigFromFlags("", m[1])
+	require.NoError(t, err)
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	obj, err := dyn.Resource(rollout.CanaryResource).Namespace("apps").Get(context.Background(), "podinfo", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "Initialized", phaseOf(obj))
+
+	out = run("metrics", "bad")
+	assert.Contains(t, out, `"SuccessRate":62.5`)
+	second, err := demoCommand(t, bin, state, tmp, "up").CombinedOutput()
+	require.Error(t, err, "a second demo-up while one runs")
+	assert.Contains(t, string(second), "a demo is already running")
+	out = run("down")
+	assert.Contains(t, out, "demo stopped")
+	assertNothingLeft(t, tmp)
+	_, err = dyn.Resource(rollout.CanaryResource).Namespace("apps").Get(context.Background(), "podinfo", metav1.GetOptions{})
+	assert.Error(t, err, "the API server is gone")
 }

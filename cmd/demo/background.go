@@ -79,7 +79,7 @@ func up(ctx context.Context, o options, out io.Writer) error {
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	fmt.Fprintf(out, "starting the demo in the background (pid %d, log %s); the first pulumi up compiles the program\n", cmd.Process.Pid, logPath)
+	fmt.Fprintf(out, "starting the demo in the background (pid %d, log %s); it builds the program, deploys podinfo 6.0.0 and waits for Flagger\n", cmd.Process.Pid, logPath)
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -30,6 +30,7 @@ type session struct {
 	workDir string
 	env     map[string]string
 	stack   *auto.Stack
+	cli     auto.PulumiCommand
 	out     io.Writer
 	// threshold is the canary's failed-check limit (canaryThreshold); the walkthrough's is 5.
 	threshold int
@@ -66,7 +67,10 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	s.workDir = filepath.Join(s.dir, "project")
 	backend := filepath.Join(s.dir, "backend")
 	home := filepath.Join(s.dir, "pulumi-home")
-	for _, d := range []string{s.workDir, backend, home} {
+	// The Kubernetes provider writes the kubeconfig to a temp file on every run and never removes it: keep
+	// those inside the session, which close removes.
+	tmp := filepath.Join(s.dir, "tmp")
+	for _, d := range []string{s.workDir, backend, home, tmp} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -83,7 +87,7 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 		return err
 	}
 	if !strings.Contains(string(project), "\nruntime: go\n") {
-		return errors.New("Pulumi.yaml: expected the line `runtime: go`")
+		return errors.New("the project file Pulumi.yaml has no line `runtime: go` to point at the prebuilt program")
 	}
 	// The project is the repository's (name, config schema); the program is the binary just built and the state
 	// goes to the demo's own backend.
@@ -92,19 +96,34 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
 		return err
 	}
+	// The CLI and its Go language host, and no provider binary: the engine uses the plugin installed below (a
+	// provider on PATH would win, with a warning on every run). The Automation API finds the CLI in <root>/bin.
+	cliRoot := filepath.Join(s.dir, "cli")
+	if err := os.MkdirAll(filepath.Join(cliRoot, "bin"), 0o755); err != nil {
+		return err
+	}
+	for _, name := range []string{"pulumi", "pulumi-language-go"} {
+		if err := os.Symlink(tools.Path(name), filepath.Join(cliRoot, "bin", name)); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
 	s.env = map[string]string{
-		"PATH":                     tools.Bin + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"PATH":                     filepath.Join(cliRoot, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"PULUMI_HOME":              home,
 		"PULUMI_BACKEND_URL":       "file://" + backend,
 		"PULUMI_CONFIG_PASSPHRASE": "demo",
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
 		"KUBECONFIG":               s.cluster.KubeconfigPath,
+		"TMPDIR":                   tmp,
 	}
 	install := exec.CommandContext(ctx, tools.Path("pulumi"), "plugin", "install", "resource", "kubernetes",
 		tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
 	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
 	if b, err := install.CombinedOutput(); err != nil {
 		return fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, b)
+	}
+	if s.cli, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: cliRoot, SkipVersionCheck: true}); err != nil {
+		return err
 	}
 	stack, err := auto.UpsertStackLocalSource(ctx, stackName, s.workDir, s.workspace()...)
 	if err != nil {
@@ -124,7 +143,7 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 }
 
 func (s *session) workspace() []auto.LocalWorkspaceOption {
-	return []auto.LocalWorkspaceOption{auto.EnvVars(s.env), auto.PulumiHome(s.env["PULUMI_HOME"])}
+	return []auto.LocalWorkspaceOption{auto.EnvVars(s.env), auto.PulumiHome(s.env["PULUMI_HOME"]), auto.Pulumi(s.cli)}
 }
 
 // release runs the rollout command's release of version and returns its exit code and wall time.
