@@ -1,0 +1,155 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// cliUser runs the pulumi CLI in the repository as a user does: the CLI and its Go language host on PATH,
+// compiling main.go, the repository's own Pulumi.yaml, and a stack whose config file lives in a temp folder
+// (--config-file) and whose state goes to a temp file backend, so the repository is not touched.
+type cliUser struct {
+	t               *testing.T
+	bin, configFile string
+	env             []string
+}
+
+func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	require.NoError(t, os.Mkdir(bin, 0o755))
+	// The CLI and the language host only: the provider comes from the installed plugin, as for a user.
+	for _, name := range []string{"pulumi", "pulumi-language-go"} {
+		require.NoError(t, os.Symlink(tools.Path(name), filepath.Join(bin, name)))
+	}
+	home := filepath.Join(dir, "home")
+	u := &cliUser{t: t, bin: bin, configFile: filepath.Join(dir, "Pulumi.cli.yaml"), env: append(os.Environ(),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PULUMI_HOME="+home,
+		"PULUMI_BACKEND_URL=file://"+filepath.Join(dir, "backend"),
+		"PULUMI_CONFIG_PASSPHRASE=cli-test",
+		"PULUMI_SKIP_UPDATE_CHECK=true",
+		"TMPDIR="+dir,
+	)}
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "backend"), 0o755))
+	u.ok("plugin", "install", "resource", "kubernetes", tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
+	// `pulumi stack init` has no --config-file and writes the secrets salt into Pulumi.<stack>.yaml beside the
+	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
+	initDir := filepath.Join(dir, "init")
+	require.NoError(t, os.Mkdir(initDir, 0o755))
+	project, err := os.ReadFile("../Pulumi.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(initDir, "Pulumi.yaml"), project, 0o644))
+	u.runIn(initDir, "stack", "init", "cli")
+	require.NoError(t, os.Rename(filepath.Join(initDir, "Pulumi.cli.yaml"), u.configFile))
+	return u
+}
+
+func (u *cliUser) runIn(dir string, args ...string) {
+	u.t.Helper()
+	cmd := exec.Command(filepath.Join(u.bin, "pulumi"), args...)
+	cmd.Dir, cmd.Env = dir, u.env
+	out, err := cmd.CombinedOutput()
+	require.NoError(u.t, err, "pulumi %s:\n%s", strings.Join(args, " "), out)
+}
+
+// run runs pulumi in the repository root; commands that take stack config get --config-file.
+func (u *cliUser) run(args ...string) (string, error) {
+	u.t.Helper()
+	switch args[0] {
+	case "config", "preview", "up", "destroy":
+		args = append(args, "--stack", "cli", "--config-file", u.configFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
+	cmd.Dir = ".."
+	cmd.Env = u.env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (u *cliUser) ok(args ...string) string {
+	u.t.Helper()
+	out, err := u.run(args...)
+	require.NoError(u.t, err, "pulumi %s:\n%s", strings.Join(args, " "), out)
+	return out
+}
+
+// TestCLI_AsAUserRunsIt: pulumi preview, up, a no-change preview, the policy pack through the CLI's analyzer,
+// bad config values, and destroy, all through the real CLI compiling this repository's main.go.
+func TestCLI_AsAUserRunsIt(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	cluster := startCluster(t, tools)
+	u := newCLIUser(t, tools)
+	u.ok("config", "set", "--secret", "kubeconfig", string(cluster.Kubeconfig))
+	u.ok("config", "set", "platform.install", "false")
+
+	out := u.ok("preview")
+	assert.Contains(t, out, "+ 12 to create")
+	assert.Contains(t, out, "kubernetesVersion 1.24 is past EKS extended support", "the dev default's warning")
+	assert.NotContains(t, out, "BEGIN CERTIFICATE", "the kubeconfig secret is not printed")
+
+	out = u.ok("up", "--yes")
+	assert.Regexp(t, regexp.MustCompile(`\+ 12 created`), out)
+	assert.Contains(t, out, `podinfoImage: "ghcr.io/stefanprodan/podinfo:6.0.0"`)
+	_, err := cluster.Core.AppsV1().Deployments("apps").Get(context.Background(), "podinfo", metav1.GetOptions{})
+	require.NoError(t, err, "the CLI's up created podinfo on the server")
+
+	u.ok("preview", "--expect-no-changes")
+
+	out = u.ok("preview", "--policy-pack", "./policy")
+	assert.Contains(t, out, "progressive-delivery@v", "the pack ran through the CLI's analyzer")
+	assert.NotContains(t, out, "mandatory")
+
+	// A violation: the load tester image unpinned.
+	u.ok("config", "set", "loadTesterImage", "ghcr.io/fluxcd/flagger-loadtester:latest")
+	out, err = u.run("preview", "--policy-pack", "./policy")
+	assert.Error(t, err, "a mandatory violation fails the preview:\n%s", out)
+	assert.Contains(t, out, "k8s-image-pinned")
+	assert.Contains(t, out, "latest")
+	u.ok("config", "rm", "loadTesterImage")
+
+	// A value the program refuses: one line naming the key, no Go panic, nothing declared.
+	u.ok("config", "set", "canaryMaxWeight", "0")
+	out, err = u.run("preview")
+	assert.Error(t, err)
+	assert.Contains(t, out, "invalid stack configuration (nothing was changed)")
+	assert.Regexp(t, regexp.MustCompile(`canaryMaxWeight: [^\n]*got 0`), out)
+	for _, leak := range []string{"panic", "goroutine ", ".go:"} {
+		assert.NotContains(t, out, leak, "no Go stack trace")
+	}
+	assert.NotContains(t, out, "to create", "no resource is declared")
+
+	// A value of the wrong type for Pulumi.yaml's declaration: the CLI refuses it before the program runs.
+	u.ok("config", "set", "canaryMaxWeight", "fifty")
+	out, err = u.run("preview")
+	assert.Error(t, err)
+	assert.Contains(t, out, "canaryMaxWeight")
+	assert.Contains(t, out, "integer")
+	u.ok("config", "rm", "canaryMaxWeight")
+
+	out = u.ok("destroy", "--yes")
+	assert.Contains(t, out, "12 deleted")
+	require.Eventually(t, func() bool {
+		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), "apps", metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	}, time.Minute, time.Second, "namespace apps is gone")
+}
