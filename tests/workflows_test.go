@@ -104,7 +104,8 @@ func TestWorkflows_PreviewEveryStackFileOnPullRequests(t *testing.T) {
 	require.NotNil(t, preview)
 	assert.Equal(t, "${{ fromJSON(needs.stacks.outputs.stacks) }}", preview["strategy"].(map[string]any)["matrix"].(map[string]any)["stack"],
 		"the matrix is the discovered stack list, not a hand-kept one")
-	assert.Equal(t, "pulumi-${{ matrix.stack }}", preview["concurrency"].(map[string]any)["group"], "one concurrency group per stack")
+	assert.Equal(t, "preview-${{ matrix.stack }}", preview["concurrency"].(map[string]any)["group"],
+		"one group per stack, apart from the deploys' pulumi-<stack> groups, so a preview never cancels a queued deploy")
 	assert.Equal(t, map[string]any{"contents": "read", "id-token": "write", "pull-requests": "write"}, preview["permissions"])
 
 	aws := stepUsing(preview, "aws-actions/configure-aws-credentials@")
@@ -118,7 +119,7 @@ func TestWorkflows_PreviewEveryStackFileOnPullRequests(t *testing.T) {
 	assert.Equal(t, "preview", with["command"])
 	assert.Equal(t, "${{ matrix.stack }}", with["stack-name"])
 	assert.Equal(t, true, with["comment-on-pr"], "the diff is posted on the PR")
-	assert.Equal(t, "${{ vars.PULUMI_BACKEND_URL }}", with["cloud-url"], "state backend from a repository variable")
+	assert.NotContains(t, with, "cloud-url", "a login does not override Pulumi.yaml's backend.url")
 	assert.Equal(t, "./policy", with["policyPacks"], "every preview runs the policy pack")
 	assert.Equal(t, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}", preview["env"].(map[string]any)["PULUMI_CONFIG_PASSPHRASE"])
 }
@@ -183,4 +184,28 @@ func TestWorkflows_NoLongLivedAWSKeysAndOnePinnedCLI(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWorkflows_EveryPulumiJobUsesTheSharedState: the CLI takes PULUMI_BACKEND_URL before Pulumi.yaml's
+// backend.url (a file backend that is empty on every runner), so every job that runs pulumi must set it.
+func TestWorkflows_EveryPulumiJobUsesTheSharedState(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for name, w := range loadWorkflows(t) {
+		for jobName, job := range jobs(t, w) {
+			if stepUsing(job, "pulumi/actions@") == nil {
+				continue
+			}
+			n++
+			env, _ := job["env"].(map[string]any)
+			assert.Equal(t, "${{ vars.PULUMI_BACKEND_URL }}", env["PULUMI_BACKEND_URL"], "%s/%s", name, jobName)
+			group := job["concurrency"].(map[string]any)["group"].(string)
+			if name == "preview" {
+				assert.True(t, strings.HasPrefix(group, "preview-"), "previews have their own group: %s", group)
+			} else {
+				assert.True(t, strings.HasPrefix(group, "pulumi-"), "deploys and destroys share the stack's group: %s", group)
+			}
+		}
+	}
+	assert.Equal(t, 4, n, "preview, up-dev, up-others, destroy")
 }
