@@ -132,6 +132,8 @@ func TestApp_LoadTester(t *testing.T) {
 	c := pulumitest.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0).(map[string]any)
 	assert.Equal(t, "ghcr.io/fluxcd/flagger-loadtester:0.22.0", c["image"])
 	assert.Equal(t, []any{"./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"}, c["command"])
+	assert.Equal(t, map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"},
+		pulumitest.MustLookup(t, d.Inputs, "spec", "template", "metadata", "annotations"), "the walkthrough tester's scrape annotations")
 	assert.Equal(t, []any{map[string]any{"name": "http", "containerPort": float64(8080)}}, c["ports"])
 	assert.Equal(t, restrictedContext(10001), c["securityContext"], "user 10001, read-only root, restricted")
 	assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, c["volumeMounts"])

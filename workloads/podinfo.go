@@ -154,8 +154,9 @@ func LoadTesterDeployment(namespace pulumi.StringInput, image string) *appsv1.De
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
-					Labels:      labels,
-					Annotations: pulumi.StringMap{"prometheus.io/scrape": pulumi.String("true")},
+					Labels: labels,
+					// As the walkthrough's tester: Prometheus scrapes its metrics on the HTTP port.
+					Annotations: pulumi.StringMap{"prometheus.io/scrape": pulumi.String("true"), "prometheus.io/port": pulumi.String("8080")},
 				},
 				Spec: &corev1.PodSpecArgs{
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
