@@ -144,7 +144,12 @@ type ReleaseOptions struct {
 // Release sets the stack's podinfo version, runs `pulumi up` with its events streamed as progress lines, then
 // follows the Canary. It returns the exit code of Follow.
 func Release(ctx context.Context, o ReleaseOptions) (int, error) {
-	stack, err := auto.SelectStackLocalSource(ctx, o.Stack, o.WorkDir, o.Workspace...)
+	// The pulumi on PATH in a process group of its own; a CLI among the caller's options comes later and wins.
+	var opts []auto.LocalWorkspaceOption
+	if cli, err := NewCLI(""); err == nil {
+		opts = append(opts, auto.Pulumi(cli))
+	}
+	stack, err := auto.SelectStackLocalSource(ctx, o.Stack, o.WorkDir, append(opts, o.Workspace...)...)
 	if err != nil {
 		return ExitFailed, fmt.Errorf("selecting stack %s in %s: %w", o.Stack, o.WorkDir, err)
 	}

@@ -122,7 +122,7 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	if b, err := install.CombinedOutput(); err != nil {
 		return fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, b)
 	}
-	if s.cli, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: cliRoot, SkipVersionCheck: true}); err != nil {
+	if s.cli, err = rollout.NewCLI(cliRoot); err != nil {
 		return err
 	}
 	stack, err := auto.UpsertStackLocalSource(ctx, stackName, s.workDir, s.workspace()...)
