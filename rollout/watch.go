@@ -26,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	watchtools "k8s.io/client-go/tools/watch"
+	"k8s.io/klog/v2"
 )
 
 // CanaryResource is the Flagger Canary API resource.
@@ -426,6 +427,13 @@ func newestWarning(events []corev1.Event, since string) string {
 	}
 	t, _ := time.Parse(time.RFC3339, since)
 	return latestEvent(warnings, t)
+}
+
+// SilenceClientGoLogs stops client-go's own logging of list and watch retries: the watch reports them itself,
+// once, in the progress output.
+func SilenceClientGoLogs() {
+	klog.SetOutput(io.Discard)
+	klog.LogToStderr(false)
 }
 
 // listThenWatch makes the reflector list, then watch, instead of asking for a streamed watch-list: servers with

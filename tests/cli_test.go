@@ -46,7 +46,7 @@ func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
 		"TMPDIR="+dir,
 	)}
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "backend"), 0o755))
-	u.ok("plugin", "install", "resource", "kubernetes", tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
+	require.NoError(t, simcluster.InstallProvider(context.Background(), tools, home))
 	// `pulumi stack init` has no --config-file and writes the secrets salt into Pulumi.<stack>.yaml beside the
 	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
 	initDir := filepath.Join(dir, "init")

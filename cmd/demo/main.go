@@ -22,13 +22,11 @@ import (
 	"syscall"
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
-	"k8s.io/klog/v2"
+	"github.com/progressive-delivery/platform/rollout"
 )
 
 func main() {
-	// client-go retries are reported by the rollout watch itself.
-	klog.SetOutput(io.Discard)
-	klog.LogToStderr(false)
+	rollout.SilenceClientGoLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -116,11 +116,8 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 		"KUBECONFIG":               s.cluster.KubeconfigPath,
 		"TMPDIR":                   tmp,
 	}
-	install := exec.CommandContext(ctx, tools.Path("pulumi"), "plugin", "install", "resource", "kubernetes",
-		tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
-	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
-	if b, err := install.CombinedOutput(); err != nil {
-		return fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, b)
+	if err := simcluster.InstallProvider(ctx, tools, home); err != nil {
+		return err
 	}
 	if s.cli, err = rollout.NewCLI(cliRoot); err != nil {
 		return err

@@ -20,16 +20,13 @@ import (
 
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"k8s.io/klog/v2"
 )
 
 // exitUsage is returned for bad flags (EX_USAGE).
 const exitUsage = 64
 
 func main() {
-	// client-go logs its retries through klog; the watch reports them itself, once, in the progress output.
-	klog.SetOutput(io.Discard)
-	klog.LogToStderr(false)
+	rollout.SilenceClientGoLogs()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))

@@ -33,11 +33,8 @@ func NewStack(ctx context.Context, o StackOptions) (auto.Stack, error) {
 			return auto.Stack{}, err
 		}
 	}
-	install := exec.CommandContext(ctx, o.Tools.Path("pulumi"), "plugin", "install", "resource", "kubernetes",
-		o.Tools.ProviderVersion, "--file", o.Tools.Path("pulumi-resource-kubernetes"))
-	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
-	if out, err := install.CombinedOutput(); err != nil {
-		return auto.Stack{}, fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, out)
+	if err := InstallProvider(ctx, o.Tools, home); err != nil {
+		return auto.Stack{}, err
 	}
 	// Only the CLI goes in the command's root, so the engine uses the installed plugin and no ambient one.
 	link := filepath.Join(root, "bin", "pulumi")
@@ -57,4 +54,16 @@ func NewStack(ctx context.Context, o StackOptions) (auto.Stack, error) {
 			"PULUMI_SKIP_UPDATE_CHECK": "true",
 			"PULUMI_HOME":              home,
 		}))
+}
+
+// InstallProvider registers the Kubernetes provider plugin of tools.sh in the PULUMI_HOME home, under the version
+// the SDK asks for, so the engine finds it there and downloads nothing.
+func InstallProvider(ctx context.Context, tools Tools, home string) error {
+	install := exec.CommandContext(ctx, tools.Path("pulumi"), "plugin", "install", "resource", "kubernetes",
+		tools.ProviderVersion, "--file", tools.Path("pulumi-resource-kubernetes"))
+	install.Env = append(os.Environ(), "PULUMI_HOME="+home, "PULUMI_SKIP_UPDATE_CHECK=true")
+	if out, err := install.CombinedOutput(); err != nil {
+		return fmt.Errorf("installing the kubernetes provider plugin: %w\n%s", err, out)
+	}
+	return nil
 }
