@@ -133,7 +133,7 @@ func TestDemo_BadStatesSayWhatToDo(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, out, `real-engine tools missing`)
 	assert.Contains(t, out, `eval "$(bash tests/e2e/tools.sh)"`)
-	assert.Contains(t, out, "about 40 minutes")
+	assert.Contains(t, out, "17 to 40 minutes")
 
 	// A demo-up is running: a state file naming a live process (this test's own).
 	running := t.TempDir()

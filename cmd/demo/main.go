@@ -90,7 +90,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func tools() (simcluster.Tools, error) {
 	t, err := simcluster.FindTools()
 	if err != nil {
-		return t, fmt.Errorf("%w\n(the first build takes about 40 minutes on 2 cores; later runs reuse the cache)", err)
+		return t, fmt.Errorf("%w\n(the first build takes 17 to 40 minutes on 2 cores; later runs reuse the cache)", err)
 	}
 	return t, nil
 }
