@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -43,7 +44,7 @@ func NewCLI(root string) (auto.PulumiCommand, error) {
 // cancel) with the process group of its own.
 func (c ownGroupCLI) Run(ctx context.Context, workdir string, stdin io.Reader, additionalOutput []io.Writer,
 	additionalErrorOutput []io.Writer, additionalEnv []string, args ...string) (string, string, int, error) {
-	cmd := exec.CommandContext(ctx, c.path, append(args, "--non-interactive")...)
+	cmd := exec.CommandContext(ctx, c.path, nonInteractive(args)...)
 	cmd.Dir = workdir
 	cmd.Env = append(append(os.Environ(), additionalEnv...), "PULUMI_AUTOMATION_API=true")
 	var stdout, stderr bytes.Buffer
@@ -61,4 +62,16 @@ func (c ownGroupCLI) Run(ctx context.Context, workdir string, stdin io.Reader, a
 		code = 0
 	}
 	return stdout.String(), stderr.String(), code, err
+}
+
+// nonInteractive adds --non-interactive before a `--` (after it, values such as config values follow).
+func nonInteractive(args []string) []string {
+	flags := args
+	if i := slices.Index(args, "--"); i >= 0 {
+		flags = args[:i]
+	}
+	if slices.Contains(flags, "--non-interactive") {
+		return args
+	}
+	return slices.Concat(flags, []string{"--non-interactive"}, args[len(flags):])
 }

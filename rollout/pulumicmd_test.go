@@ -81,3 +81,11 @@ func TestCLI_CtrlCReachesOnlyTheCommand(t *testing.T) {
 	assert.Equal(t, "started\ninterrupted\n", ctrlC(t, "sdk-default"), "the SDK's runner shares the terminal's process group")
 	assert.Equal(t, "started\nfinished\n", ctrlC(t, "own-group"), "in its own group the update runs to its end")
 }
+
+func TestNonInteractive_GoesBeforeTheValues(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, []string{"config", "set", "k", "--stack", "s", "--non-interactive", "--", "v"},
+		nonInteractive([]string{"config", "set", "k", "--stack", "s", "--", "v"}), "the SDK passes values after --")
+	assert.Equal(t, []string{"up", "--yes", "--non-interactive"}, nonInteractive([]string{"up", "--yes"}))
+	assert.Equal(t, []string{"up", "--non-interactive"}, nonInteractive([]string{"up", "--non-interactive"}))
+}
