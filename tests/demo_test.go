@@ -91,8 +91,15 @@ func TestDemo_CtrlCStopsEverything(t *testing.T) {
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Progressing") }, 6*time.Minute, time.Second,
-		"the 6.0.1 canary starts:\n%s", out)
+	deadline := time.Now().Add(6 * time.Minute)
+	for !strings.Contains(out.String(), "Progressing") {
+		select {
+		case err := <-done:
+			t.Fatalf("the demo ended (%v) before the 6.0.1 canary started:\n%s", err, out)
+		case <-time.After(time.Second):
+		}
+		require.True(t, time.Now().Before(deadline), "the 6.0.1 canary starts within 6 minutes:\n%s", out)
+	}
 	ports := listeningPorts(t, tmp)
 	require.NotEmpty(t, ports, "the demo's servers listen while it runs")
 	interrupted := time.Now()
