@@ -290,11 +290,8 @@ func stackKubeconfig(ctx context.Context, stack auto.Stack) (string, error) {
 		return v.Value, nil
 	}
 	if v, err := stack.GetConfig(ctx, "infraStack"); err == nil && v.Value != "" {
-		infra, err := auto.SelectStack(ctx, v.Value, stack.Workspace())
-		if err != nil {
-			return "", fmt.Errorf("selecting infraStack %s: %w", v.Value, err)
-		}
-		outputs, err := infra.Outputs(ctx)
+		// Read without selecting it: selecting would change the workspace's current stack under the user.
+		outputs, err := stack.Workspace().StackOutputs(ctx, v.Value)
 		if err != nil {
 			return "", fmt.Errorf("reading the outputs of infraStack %s: %w", v.Value, err)
 		}
