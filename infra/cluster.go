@@ -1,10 +1,11 @@
 package infra
 
 import (
-	"encoding/json"
 	"fmt"
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/progressive-delivery/platform/internal/eksfacts"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
@@ -19,10 +20,6 @@ const TypeCluster = "progressive-delivery:infra:Cluster"
 
 // MetricsServerRepo is the Helm repository of the metrics-server chart.
 const MetricsServerRepo = "https://kubernetes-sigs.github.io/metrics-server/"
-
-// NodePolicies are the managed policies of the node role: what a node needs to join, run the VPC CNI and pull
-// from ECR, and nothing more (the walkthrough attached eight, S3 full access among them).
-var NodePolicies = []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
 
 // Cluster is an EKS control plane with one managed node group, the Kubernetes provider that targets it, and
 // metrics-server.
@@ -48,8 +45,6 @@ type NodeGroupSpec struct {
 	DiskSizeGiB int
 	// Required. 1 <= MinSize <= DesiredSize <= MaxSize.
 	MinSize, DesiredSize, MaxSize int
-	// Optional. EC2 key pair name for SSH to the nodes; empty disables SSH.
-	SSHKeyName string
 }
 
 // ClusterArgs configures a Cluster.
@@ -77,63 +72,15 @@ type ClusterArgs struct {
 	// Optional; default false: Kubernetes secrets are envelope-encrypted with a KMS key of this cluster (key
 	// rotation on). True stores them with EBS-level encryption only.
 	PlaintextSecrets bool
-	// Optional; default AllLogTypes. Control-plane log types sent to CloudWatch.
+	// Optional; default eksfacts.AllLogTypes. Control-plane log types sent to CloudWatch.
 	LogTypes []string
+	// Optional; default 30. Days CloudWatch keeps the control-plane logs.
+	LogRetentionDays int
+	// Optional. IAM role or user ARNs that become cluster admins through EKS access entries, besides the identity
+	// that creates the cluster.
+	Admins []string
 	// Optional. Tags for every AWS resource.
 	Tags map[string]string
-}
-
-// AllLogTypes are the five EKS control-plane log types (CIS EKS 2.1.1).
-var AllLogTypes = []string{"api", "audit", "authenticator", "controllerManager", "scheduler"}
-
-// nodeAssumeRolePolicy lets EC2 instances assume the node role.
-func nodeAssumeRolePolicy() string {
-	doc, _ := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect":    "Allow",
-			"Principal": map[string]any{"Service": "ec2.amazonaws.com"},
-			"Action":    "sts:AssumeRole",
-		}},
-	})
-	return string(doc)
-}
-
-// newNodeLaunchTemplate carries what a managed node group can only get from a launch template: IMDSv2 required
-// with a hop limit of 1, so pods cannot reach the node role's credentials through the instance metadata service
-// (EKS Best Practices); an encrypted gp3 root volume of the configured size; and the optional SSH key (EKS
-// refuses remoteAccess together with a launch template).
-func newNodeLaunchTemplate(ctx *pulumi.Context, name string, args *ClusterArgs, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, error) {
-	ltArgs := &ec2.LaunchTemplateArgs{
-		Description: pulumi.String("managed node group " + args.NodeGroup.Name + " of " + args.Name),
-		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
-			HttpEndpoint:            pulumi.String("enabled"),
-			HttpTokens:              pulumi.String("required"),
-			HttpPutResponseHopLimit: pulumi.Int(1),
-		},
-		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
-			DeviceName: pulumi.String("/dev/xvda"),
-			Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
-				VolumeSize:          pulumi.Int(args.NodeGroup.DiskSizeGiB),
-				VolumeType:          pulumi.String("gp3"),
-				Encrypted:           pulumi.String("true"),
-				DeleteOnTermination: pulumi.String("true"),
-			},
-		}},
-		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{ec2.LaunchTemplateTagSpecificationArgs{
-			ResourceType: pulumi.String("instance"),
-			Tags:         pulumi.StringMap{"Name": pulumi.String(args.Name + "-" + args.NodeGroup.Name)},
-		}},
-		Tags: pulumi.ToStringMap(args.Tags),
-	}
-	if args.NodeGroup.SSHKeyName != "" {
-		ltArgs.KeyName = pulumi.String(args.NodeGroup.SSHKeyName)
-	}
-	lt, err := ec2.NewLaunchTemplate(ctx, name+"-node-template", ltArgs, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating node launch template: %w", err)
-	}
-	return lt, nil
 }
 
 // NewCluster creates the node role, the EKS cluster, its managed node group, the provider and metrics-server.
@@ -165,7 +112,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, fmt.Errorf("creating node role: %w", err)
 	}
 	var attachments []pulumi.Resource
-	for _, policy := range NodePolicies {
+	for _, policy := range eksfacts.NodePolicies {
 		a, err := iam.NewRolePolicyAttachment(ctx, name+"-node-"+policy, &iam.RolePolicyAttachmentArgs{
 			Role:      nodeRole.Name,
 			PolicyArn: pulumi.Sprintf("arn:%s:iam::aws:policy/%s", partition, policy),
@@ -178,7 +125,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	logTypes := args.LogTypes
 	if logTypes == nil {
-		logTypes = AllLogTypes
+		logTypes = eksfacts.AllLogTypes
 	}
 	var secretsKeyARN pulumi.StringPtrInput
 	if !args.PlaintextSecrets {
@@ -194,6 +141,20 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		secretsKeyARN = key.Arn
 	}
 
+	// EKS would create this log group itself, with no retention, and destroy would leave it behind.
+	logRetention := args.LogRetentionDays
+	if logRetention == 0 {
+		logRetention = 30
+	}
+	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-control-plane-logs", &cloudwatch.LogGroupArgs{
+		Name:            pulumi.String("/aws/eks/" + args.Name + "/cluster"),
+		RetentionInDays: pulumi.Int(logRetention),
+		Tags:            tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating control-plane log group: %w", err)
+	}
+
 	cluster, err := eks.NewCluster(ctx, name+"-eks", &eks.ClusterArgs{
 		Name:             pulumi.String(args.Name),
 		Version:          pulumi.String(args.Version),
@@ -203,8 +164,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// The managed node group below replaces pulumi-eks's self-managed default group.
 		SkipDefaultNodeGroup:         pulumi.BoolRef(true),
 		NodeAssociatePublicIpAddress: pulumi.BoolRef(false),
-		// pulumi-eks maps these roles in aws-auth, and refuses a managed node group whose role is not listed.
-		InstanceRoles:         iam.RoleArray{nodeRole},
+		// Access entries only: the creator stays admin (pulumi-eks sets bootstrapClusterCreatorAdminPermissions),
+		// clusterAdmins join it, and EKS adds the managed node group's role itself. No aws-auth ConfigMap.
+		AuthenticationMode: &accessEntriesOnly,
+		AccessEntries:      adminAccessEntries(args.Admins, partition),
+		// EKS's own VPC CNI add-on; pulumi-eks would otherwise kubectl-apply its bundled (older) CNI over it.
+		UseDefaultVpcCni:      pulumi.BoolRef(true),
 		EndpointPrivateAccess: pulumi.Bool(true),
 		EndpointPublicAccess:  pulumi.Bool(true),
 		PublicAccessCidrs:     pulumi.ToStringArray(args.PublicAccessCIDRs),
@@ -213,7 +178,7 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		EncryptionConfigKeyArn: secretsKeyARN,
 		EnabledClusterLogTypes: pulumi.ToStringArray(logTypes),
 		Tags:                   tags,
-	}, parent)
+	}, parent, pulumi.DependsOn([]pulumi.Resource{logGroup}))
 	if err != nil {
 		return nil, fmt.Errorf("creating EKS cluster: %w", err)
 	}

@@ -1,10 +1,12 @@
 package infra
 
 import (
+	"maps"
+	"slices"
 	"testing"
-	"time"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,26 +26,15 @@ func devClusterArgs() *ClusterArgs {
 	}
 }
 
-func runCluster(t *testing.T, args *ClusterArgs) (*pulumitest.Graph, map[string]any) {
+func runCluster(t *testing.T, args *ClusterArgs) (*graph.Graph, map[string]mocks.Awaited) {
 	t.Helper()
-	outputs := map[string]any{}
-	mon, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	return mocks.MustRun(t, mocks.RunConfig{}, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		c, err := NewCluster(ctx, "cluster", args)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for name, o := range map[string]pulumi.Output{"clusterName": c.ClusterName, "kubeconfig": c.Kubeconfig} {
-			res, err := pulumitest.Await(ctx, o)
-			if err != nil {
-				return err
-			}
-			outputs[name] = res.Value
-			outputs[name+".secret"] = res.Secret
-		}
-		return nil
-	}, pulumitest.RunConfig{})
-	require.NoError(t, err)
-	return pulumitest.NewGraph(mon.Registrations()), outputs
+		return map[string]pulumi.Output{"clusterName": c.ClusterName, "kubeconfig": c.Kubeconfig}, nil
+	})
 }
 
 func TestCluster_SpecValues(t *testing.T) {
@@ -60,97 +51,146 @@ func TestCluster_SpecValues(t *testing.T) {
 		"endpointPrivateAccess": true,
 		"endpointPublicAccess":  true,
 	} {
-		assert.Equal(t, want, pulumitest.MustLookup(t, eks.Inputs, path), path)
+		assert.Equal(t, want, graph.MustLookup(t, eks.Inputs, path), path)
 	}
-	assert.Equal(t, []any{"pub-a", "pub-b"}, pulumitest.MustLookup(t, eks.Inputs, "publicSubnetIds"))
-	assert.Equal(t, []any{"priv-a", "priv-b"}, pulumitest.MustLookup(t, eks.Inputs, "privateSubnetIds"))
-	assert.Equal(t, []any{"0.0.0.0/0"}, pulumitest.MustLookup(t, eks.Inputs, "publicAccessCidrs"))
+	assert.Equal(t, []any{"pub-a", "pub-b"}, graph.MustLookup(t, eks.Inputs, "publicSubnetIds"))
+	assert.Equal(t, []any{"priv-a", "priv-b"}, graph.MustLookup(t, eks.Inputs, "privateSubnetIds"))
+	assert.Equal(t, []any{"0.0.0.0/0"}, graph.MustLookup(t, eks.Inputs, "publicAccessCidrs"))
 
+	own := g.Declared()
 	role := g.MustOne(t, "aws:iam/role:Role", "cluster-node-role")
-	assert.Contains(t, pulumitest.MustLookup(t, role.Inputs, "assumeRolePolicy"), `"Service":"ec2.amazonaws.com"`)
+	assert.Contains(t, graph.MustLookup(t, role.Inputs, "assumeRolePolicy"), `"Service":"ec2.amazonaws.com"`)
 	var policies []string
-	for _, a := range g.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
-		policies = append(policies, pulumitest.MustLookup(t, a.Inputs, "policyArn").(string))
+	for _, a := range own.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		policies = append(policies, graph.MustLookup(t, a.Inputs, "policyArn").(string))
 	}
 	assert.ElementsMatch(t, []string{
 		"arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
 		"arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 	}, policies, "exactly the three node policies")
-	assert.Contains(t, eks.References, role.URN, "the node role is mapped in the cluster (instanceRoles)")
+	assert.Equal(t, "API", graph.MustLookup(t, eks.Inputs, "authenticationMode"), "access entries, no aws-auth ConfigMap")
+	_, err := graph.Lookup(eks.Inputs, "instanceRoles")
+	assert.Error(t, err, "pulumi-eks refuses instanceRoles in API mode; EKS adds the managed node group's role itself")
+	assert.Equal(t, true, graph.MustLookup(t, eks.Inputs, "useDefaultVpcCni"), "EKS's own VPC CNI, no kubectl apply")
+
+	// What pulumi-eks creates from those inputs (cluster.js, nodegroup.js).
+	awsCluster := g.MustOne(t, "aws:eks/cluster:Cluster", "cluster-eks-eksCluster")
+	assert.Equal(t, eks.URN, awsCluster.Parent)
+	assert.Equal(t, map[string]any{"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": true},
+		graph.MustLookup(t, awsCluster.State, "accessConfig"), "the creator stays admin")
+	assert.Empty(t, g.Find("eks:index:VpcCni"), "no bundled CNI")
+	assert.Empty(t, g.Find("kubernetes:core/v1:ConfigMap"), "no aws-auth ConfigMap")
+	assert.Empty(t, g.Find("aws:eks/accessEntry:AccessEntry"), "no clusterAdmins, no entries")
+	assert.Equal(t, "1.24", graph.MustLookup(t, awsCluster.State, "version"))
+	assert.Equal(t, []any{"0.0.0.0/0"}, graph.MustLookup(t, awsCluster.State, "vpcConfig", "publicAccessCidrs"))
+	assert.Equal(t, []any{"secrets"}, graph.MustLookup(t, awsCluster.State, "encryptionConfig", "resources"))
+	awsNodes := g.MustOne(t, "aws:eks/nodeGroup:NodeGroup", "cluster-nodes")
+	assert.Equal(t, graph.MustLookup(t, role.State, "arn"), graph.MustLookup(t, awsNodes.State, "nodeRoleArn"), "nodes run as the node role")
+	assert.Equal(t, "ps-eks-66", graph.MustLookup(t, awsNodes.State, "clusterName"))
+
+	logs := g.MustOne(t, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs")
+	assert.Equal(t, "/aws/eks/ps-eks-66/cluster", graph.MustLookup(t, logs.Inputs, "name"), "the name EKS writes to")
+	assert.Equal(t, float64(30), graph.MustLookup(t, logs.Inputs, "retentionInDays"))
+	assert.True(t, g.DependsOn(eks.URN, logs.URN), "the program's log group exists before EKS would create its own")
 
 	ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
 	assert.True(t, ng.Remote)
-	assert.Equal(t, "nodegroup", pulumitest.MustLookup(t, ng.Inputs, "nodeGroupName"))
+	assert.Equal(t, "nodegroup", graph.MustLookup(t, ng.Inputs, "nodeGroupName"))
 	lt := g.MustOne(t, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-node-template")
-	assert.Equal(t, lt.Name+"-id", pulumitest.MustLookup(t, ng.Inputs, "launchTemplate", "id"), "nodes use the launch template")
+	assert.Equal(t, lt.Name+"-id", graph.MustLookup(t, ng.Inputs, "launchTemplate", "id"), "nodes use the launch template")
 	assert.Equal(t, map[string]any{"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": float64(1)},
-		pulumitest.MustLookup(t, lt.Inputs, "metadataOptions"), "IMDSv2 required, hop limit 1")
-	ebs := pulumitest.MustLookup(t, lt.Inputs, "blockDeviceMappings", 0, "ebs").(map[string]any)
+		graph.MustLookup(t, lt.Inputs, "metadataOptions"), "IMDSv2 required, hop limit 1")
+	ebs := graph.MustLookup(t, lt.Inputs, "blockDeviceMappings", 0, "ebs").(map[string]any)
 	assert.Equal(t, float64(100), ebs["volumeSize"], "100 GiB node disk")
 	assert.Equal(t, "true", ebs["encrypted"])
-	_, err := pulumitest.Lookup(lt.Inputs, "keyName")
-	assert.Error(t, err, "no SSH key unless configured")
-	_, err = pulumitest.Lookup(ng.Inputs, "diskSize")
+	_, err = graph.Lookup(lt.Inputs, "keyName")
+	assert.Error(t, err, "no SSH key: node access is kubectl debug")
+	_, err = graph.Lookup(ng.Inputs, "diskSize")
 	assert.Error(t, err, "disk size comes from the launch template (EKS refuses both)")
 
 	key := g.MustOne(t, "aws:kms/key:Key", "cluster-secrets-key")
-	assert.Equal(t, true, pulumitest.MustLookup(t, key.Inputs, "enableKeyRotation"))
+	assert.Equal(t, true, graph.MustLookup(t, key.Inputs, "enableKeyRotation"))
 	assert.True(t, g.DependsOn(eks.URN, key.URN), "secrets are envelope-encrypted with the key")
 	assert.Equal(t, []any{"api", "audit", "authenticator", "controllerManager", "scheduler"},
-		pulumitest.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"), "all five control-plane logs")
-	assert.Equal(t, true, pulumitest.MustLookup(t, eks.Inputs, "createOidcProvider"), "IRSA")
-	assert.Equal(t, []any{"m5.2xlarge"}, pulumitest.MustLookup(t, ng.Inputs, "instanceTypes"))
+		graph.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"), "all five control-plane logs")
+	assert.Equal(t, true, graph.MustLookup(t, eks.Inputs, "createOidcProvider"), "IRSA")
+	assert.Equal(t, []any{"m5.2xlarge"}, graph.MustLookup(t, ng.Inputs, "instanceTypes"))
 	assert.Equal(t, map[string]any{"minSize": float64(2), "desiredSize": float64(2), "maxSize": float64(4)},
-		pulumitest.MustLookup(t, ng.Inputs, "scalingConfig"))
-	assert.Equal(t, []any{"priv-a", "priv-b"}, pulumitest.MustLookup(t, ng.Inputs, "subnetIds"), "nodes in private subnets")
-	tags := pulumitest.MustLookup(t, ng.Inputs, "tags").(map[string]any)
+		graph.MustLookup(t, ng.Inputs, "scalingConfig"))
+	assert.Equal(t, []any{"priv-a", "priv-b"}, graph.MustLookup(t, ng.Inputs, "subnetIds"), "nodes in private subnets")
+	tags := graph.MustLookup(t, ng.Inputs, "tags").(map[string]any)
 	assert.Equal(t, "true", tags["k8s.io/cluster-autoscaler/enabled"])
-	_, err = pulumitest.Lookup(ng.Inputs, "remoteAccess")
+	_, err = graph.Lookup(ng.Inputs, "remoteAccess")
 	assert.Error(t, err, "no remoteAccess block: it conflicts with the launch template")
 	assert.Contains(t, ng.References, eks.URN, "the node group joins this cluster")
-	for _, a := range g.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+	for _, a := range own.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
 		assert.True(t, g.DependsOn(ng.URN, a.URN), "nodes wait for %s", a.Name)
 	}
 
 	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
 	assert.Contains(t, provider.Dependencies, ng.URN, "the provider waits for the node group")
 	assert.True(t, g.DependsOn(provider.URN, eks.URN), "the provider reads the cluster's kubeconfig")
-	assert.Contains(t, pulumitest.MustLookup(t, provider.Inputs, "kubeconfig"), "mock.eks.amazonaws.com")
+	assert.Contains(t, graph.MustLookup(t, provider.Inputs, "kubeconfig"), "mock.eks.amazonaws.com")
 
 	ms := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "cluster-metrics-server")
 	assert.Equal(t, provider.URN, ms.Provider)
 	for path, want := range map[string]any{"chart": "metrics-server", "version": "3.8.2", "namespace": "kube-system"} {
-		assert.Equal(t, want, pulumitest.MustLookup(t, ms.Inputs, path), path)
+		assert.Equal(t, want, graph.MustLookup(t, ms.Inputs, path), path)
 	}
-	assert.Equal(t, MetricsServerRepo, pulumitest.MustLookup(t, ms.Inputs, "repositoryOpts", "repo"))
+	assert.Equal(t, MetricsServerRepo, graph.MustLookup(t, ms.Inputs, "repositoryOpts", "repo"))
 
 	component := g.MustOne(t, TypeCluster, "cluster")
-	for _, r := range g.Order {
+	for _, r := range own.Order {
 		if r.URN != component.URN {
 			assert.Equal(t, component.URN, r.Parent, "%s must be parented to the Cluster", r.Name)
 		}
 	}
-	assert.Equal(t, "ps-eks-66", outputs["clusterName"])
-	assert.Equal(t, true, outputs["kubeconfig.secret"], "kubeconfig output is secret")
-	assert.Contains(t, outputs["kubeconfig"], "mock.eks.amazonaws.com")
+	assert.Equal(t, "ps-eks-66", outputs["clusterName"].Value)
+	assert.True(t, outputs["kubeconfig"].Secret, "kubeconfig output is secret")
+	assert.Contains(t, outputs["kubeconfig"].Value, "mock.eks.amazonaws.com")
 }
 
-func TestCluster_OptionalSSHAndPartition(t *testing.T) {
+func TestCluster_PartitionAndAdmins(t *testing.T) {
 	t.Parallel()
 	args := devClusterArgs()
-	args.NodeGroup.SSHKeyName = "ops-key"
 	args.Partition = "aws-cn"
 	args.PublicAccessCIDRs = []string{"203.0.113.0/24"}
 	args.NodeGroupDependsOn = []pulumi.Resource{}
+	args.LogRetentionDays = 90
+	args.Admins = []string{"arn:aws-cn:iam::123456789012:role/platform-admins", "arn:aws-cn:iam::123456789012:user/ci"}
 	g, _ := runCluster(t, args)
-	lt := g.MustOne(t, "aws:ec2/launchTemplate:LaunchTemplate", "cluster-node-template")
-	assert.Equal(t, "ops-key", pulumitest.MustLookup(t, lt.Inputs, "keyName"), "the SSH key goes in the launch template")
-	for _, a := range g.Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
-		assert.Contains(t, pulumitest.MustLookup(t, a.Inputs, "policyArn"), "arn:aws-cn:iam::aws:policy/")
+	for _, a := range g.Declared().Find("aws:iam/rolePolicyAttachment:RolePolicyAttachment") {
+		assert.Contains(t, graph.MustLookup(t, a.Inputs, "policyArn"), "arn:aws-cn:iam::aws:policy/")
 	}
 	eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
-	assert.Equal(t, []any{"203.0.113.0/24"}, pulumitest.MustLookup(t, eks.Inputs, "publicAccessCidrs"))
+	assert.Equal(t, []any{"203.0.113.0/24"}, graph.MustLookup(t, eks.Inputs, "publicAccessCidrs"))
+	assert.Equal(t, float64(90), graph.MustLookup(t, g.MustOne(t, "aws:cloudwatch/logGroup:LogGroup", "cluster-control-plane-logs").Inputs, "retentionInDays"))
+
+	for name, principal := range map[string]string{
+		"cluster-eks-admin-role-platform-admins": args.Admins[0],
+		"cluster-eks-admin-user-ci":              args.Admins[1],
+	} {
+		entry := g.MustOne(t, "aws:eks/accessEntry:AccessEntry", name)
+		assert.Equal(t, principal, graph.MustLookup(t, entry.State, "principalArn"))
+		assert.Equal(t, "ps-eks-66", graph.MustLookup(t, entry.State, "clusterName"))
+		policy := g.MustOne(t, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation", name+"-cluster-admin")
+		assert.Equal(t, entry.URN, policy.Parent)
+		assert.Equal(t, "arn:aws-cn:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", graph.MustLookup(t, policy.State, "policyArn"))
+		assert.Equal(t, map[string]any{"type": "cluster"}, graph.MustLookup(t, policy.State, "accessScope"))
+	}
+	assert.Len(t, g.Find("aws:eks/accessEntry:AccessEntry"), 2, "one entry per admin; the creator's comes from EKS")
+}
+
+func TestAdminAccessEntries_KeyedByPrincipalName(t *testing.T) {
+	t.Parallel()
+	a := adminAccessEntries([]string{"arn:aws:iam::111111111111:role/ops", "arn:aws:iam::222222222222:role/ops", "arn:aws:iam::111111111111:role/team/dev.ops"}, "aws")
+	assert.ElementsMatch(t, []string{"admin-role-ops", "admin-role-ops-1", "admin-role-team-dev-ops"}, slices.Collect(maps.Keys(a)),
+		"the same role name in two accounts gets two entries")
+	b := adminAccessEntries([]string{"arn:aws:iam::111111111111:role/team/dev.ops", "arn:aws:iam::111111111111:role/ops"}, "aws")
+	assert.Contains(t, b, "admin-role-ops", "reordering the list keeps the keys, so nothing is replaced")
+	assert.Contains(t, b, "admin-role-team-dev-ops")
+	assert.Nil(t, adminAccessEntries(nil, "aws"))
 }
 
 func TestCluster_PlaintextSecretsAndLogChoice(t *testing.T) {
@@ -161,71 +201,19 @@ func TestCluster_PlaintextSecretsAndLogChoice(t *testing.T) {
 	g, _ := runCluster(t, args)
 	assert.Empty(t, g.Find("aws:kms/key:Key"), "no key when envelope encryption is off")
 	eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
-	_, err := pulumitest.Lookup(eks.Inputs, "encryptionConfigKeyArn")
+	_, err := graph.Lookup(eks.Inputs, "encryptionConfigKeyArn")
 	assert.Error(t, err)
-	assert.Equal(t, []any{"audit"}, pulumitest.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"))
+	assert.Equal(t, []any{"audit"}, graph.MustLookup(t, eks.Inputs, "enabledClusterLogTypes"))
 }
 
 func TestCluster_RequiresPublicAccessCIDRs(t *testing.T) {
 	t.Parallel()
 	args := devClusterArgs()
 	args.PublicAccessCIDRs = nil
-	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	_, err := mocks.Run(func(ctx *pulumi.Context) error {
 		_, err := NewCluster(ctx, "cluster", args)
 		return err
-	}, pulumitest.RunConfig{})
+	}, mocks.RunConfig{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "PublicAccessCIDRs is required (there is no open default)")
-}
-
-func TestCheckKubernetesVersion(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		version string
-		wantErr string
-	}{
-		{"1.24", ""}, {"1.32", ""}, {"1.40", ""},
-		{"1.2", "of the form 1.NN"}, {"1.24.3", "of the form 1.NN"}, {"v1.24", "of the form 1.NN"},
-		{"2.24", "of the form 1.NN"}, {"", "of the form 1.NN"}, {"1.22", "1.23 or later"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.version, func(t *testing.T) {
-			t.Parallel()
-			err := CheckKubernetesVersion(tt.version)
-			if tt.wantErr == "" {
-				assert.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.wantErr)
-		})
-	}
-}
-
-func TestSupportWarning(t *testing.T) {
-	t.Parallel()
-	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
-	tests := []struct {
-		name, version string
-		now           time.Time
-		want          string
-	}{
-		{"1.24 past extended support", "1.24", day("2026-11-25"), "past EKS extended support (ended 2025-01-31)"},
-		{"1.24 on its last day still warns extended", "1.24", day("2025-01-30"), "in EKS extended support until 2025-01-31"},
-		{"1.24 in standard support", "1.24", day("2023-06-01"), ""},
-		{"1.32 in extended support", "1.32", day("2026-11-25"), "extended support until 2027-03-23"},
-		{"1.33 in standard support", "1.33", day("2026-05-01"), ""},
-		{"unknown future version", "1.40", day("2026-11-25"), ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got := SupportWarning(tt.version, tt.now)
-			if tt.want == "" {
-				assert.Empty(t, got)
-				return
-			}
-			assert.Contains(t, got, tt.want)
-		})
-	}
 }

@@ -3,7 +3,8 @@ package infra
 import (
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,16 +49,15 @@ func TestSubnetCIDRs(t *testing.T) {
 	}
 }
 
-func runNetwork(t *testing.T, args *NetworkArgs) (*pulumitest.Graph, *Network) {
+func runNetwork(t *testing.T, args *NetworkArgs) (*graph.Graph, *Network) {
 	t.Helper()
 	var net *Network
-	mon, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	g, _ := mocks.MustRun(t, mocks.RunConfig{}, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		var err error
 		net, err = NewNetwork(ctx, "network", args)
-		return err
-	}, pulumitest.RunConfig{})
-	require.NoError(t, err)
-	return pulumitest.NewGraph(mon.Registrations()), net
+		return nil, err
+	})
+	return g, net
 }
 
 func TestNetwork_SubnetsTagsAndSingleNAT(t *testing.T) {
@@ -71,8 +71,8 @@ func TestNetwork_SubnetsTagsAndSingleNAT(t *testing.T) {
 		}
 	}
 	vpc := g.MustOne(t, "aws:ec2/vpc:Vpc", "network-vpc")
-	assert.Equal(t, "192.168.0.0/16", pulumitest.MustLookup(t, vpc.Inputs, "cidrBlock"))
-	assert.Equal(t, true, pulumitest.MustLookup(t, vpc.Inputs, "enableDnsHostnames"))
+	assert.Equal(t, "192.168.0.0/16", graph.MustLookup(t, vpc.Inputs, "cidrBlock"))
+	assert.Equal(t, true, graph.MustLookup(t, vpc.Inputs, "enableDnsHostnames"))
 
 	subnets := map[string]struct{ cidr, role string }{
 		"network-public-us-west-1a":  {"192.168.0.0/19", "kubernetes.io/role/elb"},
@@ -83,8 +83,8 @@ func TestNetwork_SubnetsTagsAndSingleNAT(t *testing.T) {
 	require.Len(t, g.Find("aws:ec2/subnet:Subnet"), len(subnets))
 	for name, want := range subnets {
 		s := g.MustOne(t, "aws:ec2/subnet:Subnet", name)
-		assert.Equal(t, want.cidr, pulumitest.MustLookup(t, s.Inputs, "cidrBlock"), name)
-		tags := pulumitest.MustLookup(t, s.Inputs, "tags").(map[string]any)
+		assert.Equal(t, want.cidr, graph.MustLookup(t, s.Inputs, "cidrBlock"), name)
+		tags := graph.MustLookup(t, s.Inputs, "tags").(map[string]any)
 		assert.Equal(t, "1", tags[want.role], "%s role tag", name)
 		assert.Equal(t, "shared", tags["kubernetes.io/cluster/ps-eks-66"], "%s cluster tag", name)
 	}
@@ -96,8 +96,8 @@ func TestNetwork_SubnetsTagsAndSingleNAT(t *testing.T) {
 	// Each private subnet's default route goes through the NAT gateway, and those routes are what nodes wait for.
 	for _, zone := range []string{"us-west-1a", "us-west-1b"} {
 		route := g.MustOne(t, "aws:ec2/route:Route", "network-private-default-"+zone)
-		assert.Equal(t, "0.0.0.0/0", pulumitest.MustLookup(t, route.Inputs, "destinationCidrBlock"))
-		assert.Equal(t, nat.Name+"-id", pulumitest.MustLookup(t, route.Inputs, "natGatewayId"))
+		assert.Equal(t, "0.0.0.0/0", graph.MustLookup(t, route.Inputs, "destinationCidrBlock"))
+		assert.Equal(t, nat.Name+"-id", graph.MustLookup(t, route.Inputs, "natGatewayId"))
 	}
 	assert.Len(t, net.EgressRoutes, 4, "two routes and two associations")
 }
@@ -110,17 +110,17 @@ func TestNetwork_NATPerZone(t *testing.T) {
 	require.Len(t, nats, 3)
 	for _, zone := range []string{"eu-west-1a", "eu-west-1b", "eu-west-1c"} {
 		route := g.MustOne(t, "aws:ec2/route:Route", "network-private-default-"+zone)
-		assert.Equal(t, "network-nat-"+zone+"-id", pulumitest.MustLookup(t, route.Inputs, "natGatewayId"),
+		assert.Equal(t, "network-nat-"+zone+"-id", graph.MustLookup(t, route.Inputs, "natGatewayId"),
 			"zone %s egresses through its own NAT gateway", zone)
 	}
 }
 
 func TestNetwork_RejectsMissingArgs(t *testing.T) {
 	t.Parallel()
-	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	_, err := mocks.Run(func(ctx *pulumi.Context) error {
 		_, err := NewNetwork(ctx, "network", nil)
 		return err
-	}, pulumitest.RunConfig{})
+	}, mocks.RunConfig{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CIDR, Zones and ClusterName are required")
 }

@@ -13,7 +13,11 @@ import (
 // TypeRegistry is the type token of Registry.
 const TypeRegistry = "progressive-delivery:infra:Registry"
 
-// DefaultImagePlatform is the platform pulled from multi-arch upstream images: the managed node group runs x86_64
+// mirrorContext is the build context of the one-line mirror Dockerfile, relative to the project directory (where
+// the CLI runs the program).
+const mirrorContext = "infra/mirror"
+
+// DefaultImagePlatform is the platform mirrored from multi-arch upstream images: the managed node group runs x86_64
 // (AL2_x86_64), and a pull on an arm64 laptop would otherwise push arm64 images the nodes cannot run.
 const DefaultImagePlatform = "linux/amd64"
 
@@ -26,6 +30,8 @@ type Registry struct {
 	// Images maps each mirrored tag to its reference in the repository (<repositoryUrl>:<tag>). The value is known
 	// once that tag is pushed, so a workload using it waits for its push and for no other.
 	Images map[string]pulumi.StringOutput
+	// SourceDigests are the upstream digests mirrored, by tag: what to copy into podinfoDigests to pin them.
+	SourceDigests pulumi.StringMapOutput `pulumi:"sourceDigests"`
 }
 
 // RegistryArgs configures a Registry.
@@ -36,7 +42,10 @@ type RegistryArgs struct {
 	SourceImage string
 	// Required. Tags mirrored from SourceImage and pushed under the same tag.
 	Tags []string
-	// Optional; default DefaultImagePlatform. Platform pulled from multi-arch upstream images.
+	// Optional. Upstream digests (sha256:...) by tag. A tag without one is mirrored at the digest it names at the
+	// time of the run.
+	Digests map[string]string
+	// Optional; default DefaultImagePlatform. Platform mirrored from multi-arch upstream images.
 	Platform string
 	// Optional; default false. Lets `pulumi destroy` delete the repository while it still holds images.
 	ForceDelete bool
@@ -108,60 +117,55 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 		return nil, fmt.Errorf("creating ECR lifecycle policy: %w", err)
 	}
 
-	// The token belongs to the stack's own account (the repository's registry), so no credentials live in config.
-	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{RegistryId: repo.RegistryId}, parent)
-	dockerProvider, err := docker.NewProvider(ctx, name+"-docker", &docker.ProviderArgs{
-		RegistryAuth: docker.ProviderRegistryAuthArray{docker.ProviderRegistryAuthArgs{
-			Address:  token.ProxyEndpoint().ApplyT(func(e string) string { return strings.TrimPrefix(e, "https://") }).(pulumi.StringOutput),
-			Username: token.UserName(),
-			Password: pulumi.ToSecret(token.Password()).(pulumi.StringOutput),
-		}},
-	}, parent)
-	if err != nil {
-		return nil, fmt.Errorf("creating docker provider: %w", err)
+	// The token is for the default registry of the stack's account, which holds the repository, so no
+	// credentials live in config and a preview of a new stack already knows it. It changes on every run;
+	// docker.Image ignores registry username and password changes in its diff, so an unchanged stack previews
+	// no change.
+	token := ecr.GetAuthorizationTokenOutput(ctx, ecr.GetAuthorizationTokenOutputArgs{}, parent)
+	registry := docker.RegistryArgs{
+		Server:   token.ProxyEndpoint().ApplyT(func(e string) string { return strings.TrimPrefix(e, "https://") }).(pulumi.StringOutput),
+		Username: token.UserName(),
+		Password: pulumi.ToSecret(token.Password()).(pulumi.StringOutput),
 	}
-	withDocker := []pulumi.ResourceOption{parent, pulumi.Provider(dockerProvider)}
 
-	images := pulumi.StringMap{}
+	images, digests := pulumi.StringMap{}, pulumi.StringMap{}
 	for _, tag := range args.Tags {
+		digest := pulumi.StringInput(pulumi.String(args.Digests[tag]))
+		if args.Digests[tag] == "" {
+			// Not pinned in config: the digest the tag names now, shown in every preview, so a moved tag is a
+			// visible change, never a silent one.
+			digest = docker.LookupRegistryImageOutput(ctx, docker.LookupRegistryImageOutputArgs{
+				Name: pulumi.String(args.SourceImage + ":" + tag),
+			}, parent).Sha256Digest()
+		}
 		// Dots become dashes so the logical names read like every other resource's in a preview.
 		id := name + "-podinfo-" + strings.ReplaceAll(tag, ".", "-")
-		pulled, err := docker.NewRemoteImage(ctx, id+"-pull", &docker.RemoteImageArgs{
-			Name:     pulumi.String(args.SourceImage + ":" + tag),
-			Platform: pulumi.String(platform),
-			// The pull is a local cache of a public image; destroy must not delete the user's copy.
-			KeepLocally: pulumi.Bool(true),
-		}, withDocker...)
+		image, err := docker.NewImage(ctx, id, &docker.ImageArgs{
+			ImageName: pulumi.Sprintf("%s:%s", repo.RepositoryUrl, tag),
+			Build: docker.DockerBuildArgs{
+				Context:    pulumi.String(mirrorContext),
+				Dockerfile: pulumi.String(mirrorContext + "/Dockerfile"),
+				Platform:   pulumi.String(platform),
+				Args:       pulumi.StringMap{"SOURCE": pulumi.Sprintf("%s@%s", args.SourceImage, digest)},
+			},
+			Registry: registry,
+		}, parent)
 		if err != nil {
-			return nil, fmt.Errorf("pulling %s:%s: %w", args.SourceImage, tag, err)
+			return nil, fmt.Errorf("mirroring %s:%s: %w", args.SourceImage, tag, err)
 		}
-		target := repo.RepositoryUrl.ApplyT(func(u string) string { return u + ":" + tag }).(pulumi.StringOutput)
-		tagged, err := docker.NewTag(ctx, id+"-tag", &docker.TagArgs{
-			SourceImage: pulled.ImageId,
-			TargetImage: target,
-		}, withDocker...)
-		if err != nil {
-			return nil, fmt.Errorf("tagging %s: %w", tag, err)
-		}
-		pushed, err := docker.NewRegistryImage(ctx, id+"-push", &docker.RegistryImageArgs{
-			Name: tagged.TargetImage,
-			// A new upstream digest under the same tag pushes again.
-			Triggers: pulumi.StringMap{"sourceDigest": pulled.RepoDigest},
-		}, withDocker...)
-		if err != nil {
-			return nil, fmt.Errorf("pushing %s: %w", tag, err)
-		}
-		ref := pushed.Name
-		r.Images[tag] = ref
-		images[tag] = ref
+		r.Images[tag] = image.ImageName
+		images[tag] = image.ImageName
+		digests[tag] = digest
 	}
 
+	r.SourceDigests = digests.ToStringMapOutput()
 	r.RepositoryURL = repo.RepositoryUrl
 	r.RepositoryName = repo.Name
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"repositoryUrl":  repo.RepositoryUrl,
 		"repositoryName": repo.Name,
 		"images":         images,
+		"sourceDigests":  digests,
 	}); err != nil {
 		return nil, err
 	}

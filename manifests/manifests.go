@@ -1,12 +1,14 @@
 // Package manifests holds the Gloo VirtualService and the Flagger Canary as YAML and renders them for a stack:
-// the YAML is decoded, then the stack's values are set on the decoded object. Nothing is string-templated.
+// the YAML is decoded strictly into the objects' own types, the stack's values are set on typed fields, and the
+// result is converted to the fields of the custom resource. Nothing is string-templated.
 package manifests
 
 import (
 	_ "embed"
 	"fmt"
-	"time"
 
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 )
 
@@ -16,10 +18,11 @@ var canaryYAML []byte
 //go:embed virtualservice.yaml
 var virtualServiceYAML []byte
 
-// Object is a decoded Kubernetes object.
+// Object is a Kubernetes object as the fields of a custom resource.
 type Object = map[string]any
 
-// Analysis is the Flagger canary analysis of SPEC §4.
+// Analysis is the Flagger canary analysis: how often it checks, how far it shifts traffic, and the two built-in
+// checks' thresholds.
 type Analysis struct {
 	// Interval between checks, a Go duration such as "10s".
 	Interval string
@@ -35,30 +38,6 @@ type Analysis struct {
 
 // DefaultAnalysis is the walkthrough's analysis.
 var DefaultAnalysis = Analysis{Interval: "10s", Threshold: 5, MaxWeight: 50, StepWeight: 5, SuccessRateMin: 99, LatencyMaxMs: 500}
-
-// Validate reports every analysis value that Flagger would reject or that cannot progress.
-func (a Analysis) Validate() []error {
-	var errs []error
-	if d, err := time.ParseDuration(a.Interval); err != nil || d < time.Second {
-		errs = append(errs, fmt.Errorf("canaryInterval: want a duration of at least 1s such as 10s, got %q", a.Interval))
-	}
-	if a.Threshold < 1 {
-		errs = append(errs, fmt.Errorf("canaryThreshold: want at least 1 failed check, got %d", a.Threshold))
-	}
-	if a.MaxWeight < 1 || a.MaxWeight > 100 {
-		errs = append(errs, fmt.Errorf("canaryMaxWeight: want 1..100 (percent), got %d", a.MaxWeight))
-	}
-	if a.StepWeight < 1 || a.StepWeight > a.MaxWeight {
-		errs = append(errs, fmt.Errorf("canaryStepWeight: want 1..canaryMaxWeight (%d), got %d", a.MaxWeight, a.StepWeight))
-	}
-	if a.SuccessRateMin <= 0 || a.SuccessRateMin > 100 {
-		errs = append(errs, fmt.Errorf("canarySuccessRateMin: want a percentage in (0, 100], got %v", a.SuccessRateMin))
-	}
-	if a.LatencyMaxMs <= 0 {
-		errs = append(errs, fmt.Errorf("canaryLatencyMaxMs: want a positive number of milliseconds, got %v", a.LatencyMaxMs))
-	}
-	return errs
-}
 
 // CanaryParams are the stack values of the Canary.
 type CanaryParams struct {
@@ -80,118 +59,82 @@ type VirtualServiceParams struct {
 
 // Canary returns the Canary with the stack's values set.
 func Canary(p CanaryParams) (Object, error) {
-	obj, err := decode(canaryYAML)
-	if err != nil {
-		return nil, fmt.Errorf("decoding canary.yaml: %w", err)
+	var c flaggerv1.Canary
+	if err := yaml.UnmarshalStrict(canaryYAML, &c); err != nil {
+		return nil, fmt.Errorf("canary.yaml: %w", err)
 	}
+	an := c.Spec.Analysis
+	if an == nil {
+		return nil, fmt.Errorf("canary.yaml: no spec.analysis")
+	}
+	c.Namespace = p.Namespace
 	a := p.Analysis
-	sets := []struct {
-		value any
-		path  []any
-	}{
-		{p.Namespace, []any{"metadata", "namespace"}},
-		{a.Interval, []any{"spec", "analysis", "interval"}},
-		{a.Threshold, []any{"spec", "analysis", "threshold"}},
-		{a.MaxWeight, []any{"spec", "analysis", "maxWeight"}},
-		{a.StepWeight, []any{"spec", "analysis", "stepWeight"}},
-		{a.SuccessRateMin, []any{"spec", "analysis", "metrics", "request-success-rate", "thresholdRange", "min"}},
-		{a.LatencyMaxMs, []any{"spec", "analysis", "metrics", "request-duration", "thresholdRange", "max"}},
-		{p.LoadTesterURL, []any{"spec", "analysis", "webhooks", "acceptance-test", "url"}},
-		{p.LoadTesterURL, []any{"spec", "analysis", "webhooks", "load-test", "url"}},
-		{fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL),
-			[]any{"spec", "analysis", "webhooks", "load-test", "metadata", "cmd"}},
+	an.Interval, an.Threshold, an.MaxWeight, an.StepWeight = a.Interval, a.Threshold, a.MaxWeight, a.StepWeight
+	successRate, err := thresholdRange(an, "request-success-rate")
+	if err != nil {
+		return nil, err
 	}
-	for _, s := range sets {
-		if err := set(obj, s.value, s.path...); err != nil {
-			return nil, fmt.Errorf("canary.yaml: %w", err)
+	successRate.Min = &a.SuccessRateMin
+	duration, err := thresholdRange(an, "request-duration")
+	if err != nil {
+		return nil, err
+	}
+	duration.Max = &a.LatencyMaxMs
+	for i := range an.Webhooks {
+		an.Webhooks[i].URL = p.LoadTesterURL
+	}
+	i := webhookIndex(an, "load-test")
+	if i < 0 || an.Webhooks[i].Metadata == nil {
+		return nil, fmt.Errorf("canary.yaml: no load-test webhook with metadata")
+	}
+	(*an.Webhooks[i].Metadata)["cmd"] = fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL)
+	return toObject(&c)
+}
+
+func thresholdRange(an *flaggerv1.CanaryAnalysis, metric string) (*flaggerv1.CanaryThresholdRange, error) {
+	for i := range an.Metrics {
+		if an.Metrics[i].Name == metric && an.Metrics[i].ThresholdRange != nil {
+			return an.Metrics[i].ThresholdRange, nil
 		}
 	}
-	return obj, nil
+	return nil, fmt.Errorf("canary.yaml: no metric %s with a thresholdRange", metric)
+}
+
+func webhookIndex(an *flaggerv1.CanaryAnalysis, name string) int {
+	for i, w := range an.Webhooks {
+		if w.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // VirtualService returns the VirtualService with the stack's values set.
 func VirtualService(p VirtualServiceParams) (Object, error) {
-	obj, err := decode(virtualServiceYAML)
-	if err != nil {
-		return nil, fmt.Errorf("decoding virtualservice.yaml: %w", err)
+	var vs GlooVirtualService
+	if err := yaml.UnmarshalStrict(virtualServiceYAML, &vs); err != nil {
+		return nil, fmt.Errorf("virtualservice.yaml: %w", err)
 	}
-	sets := []struct {
-		value any
-		path  []any
-	}{
-		{p.Namespace, []any{"metadata", "namespace"}},
-		{[]any{p.Domain}, []any{"spec", "virtualHost", "domains"}},
-		// Flagger creates the RouteTable in the Canary's namespace under the Canary's name.
-		{p.Namespace, []any{"spec", "virtualHost", "routes", 0, "delegateAction", "ref", "namespace"}},
+	if len(vs.Spec.VirtualHost.Routes) != 1 || vs.Spec.VirtualHost.Routes[0].DelegateAction == nil ||
+		vs.Spec.VirtualHost.Routes[0].DelegateAction.Ref == nil {
+		return nil, fmt.Errorf("virtualservice.yaml: want one route delegating to a RouteTable")
 	}
-	for _, s := range sets {
-		if err := set(obj, s.value, s.path...); err != nil {
-			return nil, fmt.Errorf("virtualservice.yaml: %w", err)
-		}
-	}
-	return obj, nil
+	vs.Namespace = p.Namespace
+	vs.Spec.VirtualHost.Domains = []string{p.Domain}
+	// Flagger creates the RouteTable in the Canary's namespace under the Canary's name.
+	vs.Spec.VirtualHost.Routes[0].DelegateAction.Ref.Namespace = p.Namespace
+	return toObject(&vs)
 }
 
-func decode(doc []byte) (Object, error) {
-	var obj Object
-	if err := yaml.Unmarshal(doc, &obj); err != nil {
+// toObject converts a typed object to custom resource fields, without the server-owned status and timestamp.
+func toObject(typed any) (Object, error) {
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
+	if err != nil {
 		return nil, err
 	}
+	delete(obj, "status")
+	if meta, ok := obj["metadata"].(map[string]any); ok {
+		delete(meta, "creationTimestamp")
+	}
 	return obj, nil
-}
-
-// set replaces the value at path. Path elements are map keys, list indexes, or, in a list of named objects,
-// the element's name. Only existing fields are replaced, so the YAML file stays the schema and a typo in a path
-// fails instead of adding a field.
-func set(obj Object, value any, path ...any) error {
-	var cur any = obj
-	for i, step := range path {
-		last := i == len(path)-1
-		switch node := cur.(type) {
-		case map[string]any:
-			key, ok := step.(string)
-			if !ok {
-				return fmt.Errorf("path %v: step %v is not a key", path, step)
-			}
-			if _, exists := node[key]; !exists {
-				return fmt.Errorf("path %v: no field %q", path, key)
-			}
-			if last {
-				node[key] = value
-				return nil
-			}
-			cur = node[key]
-		case []any:
-			idx, err := index(node, step)
-			if err != nil {
-				return fmt.Errorf("path %v: %w", path, err)
-			}
-			if last {
-				node[idx] = value
-				return nil
-			}
-			cur = node[idx]
-		default:
-			return fmt.Errorf("path %v: step %v reaches a scalar", path, step)
-		}
-	}
-	return fmt.Errorf("empty path")
-}
-
-func index(list []any, step any) (int, error) {
-	switch s := step.(type) {
-	case int:
-		if s < 0 || s >= len(list) {
-			return 0, fmt.Errorf("index %d out of range (%d elements)", s, len(list))
-		}
-		return s, nil
-	case string:
-		for i, el := range list {
-			if m, ok := el.(map[string]any); ok && m["name"] == s {
-				return i, nil
-			}
-		}
-		return 0, fmt.Errorf("no element named %q", s)
-	}
-	return 0, fmt.Errorf("step %v is neither an index nor a name", step)
 }

@@ -1,50 +1,39 @@
 package manifests
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func TestSet_ReplacesOnlyExistingFields(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		path    []any
-		wantErr string
-	}{
-		{"map key", []any{"spec", "analysis", "threshold"}, ""},
-		{"list element by name", []any{"spec", "analysis", "webhooks", "load-test", "timeout"}, ""},
-		{"list element by index", []any{"spec", "analysis", "metrics", 1, "interval"}, ""},
-		{"misspelled key", []any{"spec", "analysis", "treshold"}, `no field "treshold"`},
-		{"unknown element name", []any{"spec", "analysis", "webhooks", "smoke-test", "url"}, `no element named "smoke-test"`},
-		{"index out of range", []any{"spec", "analysis", "metrics", 5, "interval"}, "index 5 out of range (2 elements)"},
-		{"through a scalar", []any{"spec", "provider", "name"}, "reaches a scalar"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			obj, err := decode(canaryYAML)
-			require.NoError(t, err)
-			err = set(obj, "x", tt.path...)
-			if tt.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-		})
+// TestRender_FailsOnAManifestThatDoesNotFitItsType: the embedded YAML is decoded strictly, so a misspelled field
+// or a mistyped value in it stops the program instead of reaching the cluster.
+func TestRender_FailsOnAManifestThatDoesNotFitItsType(t *testing.T) {
+	original := canaryYAML
+	t.Cleanup(func() { canaryYAML = original })
+	for name, doc := range map[string]string{
+		"misspelled field":  strings.Replace(string(original), "stepWeight: 5", "stepWieght: 5", 1),
+		"mistyped value":    strings.Replace(string(original), "threshold: 5", "threshold: five", 1),
+		"renamed metric":    strings.Replace(string(original), "request-duration", "latency", 1),
+		"no load-test hook": strings.Replace(string(original), "name: load-test", "name: smoke-test", 1),
+	} {
+		require.NotEqual(t, string(original), doc, name)
+		canaryYAML = []byte(doc)
+		_, err := Canary(CanaryParams{Namespace: "apps", Analysis: DefaultAnalysis})
+		assert.Error(t, err, name)
 	}
 }
 
-func TestAnalysis_Validate(t *testing.T) {
+func TestRender_OmitsServerOwnedFields(t *testing.T) {
 	t.Parallel()
-	assert.Empty(t, DefaultAnalysis.Validate())
-	bad := Analysis{Interval: "500ms", Threshold: 0, MaxWeight: 101, StepWeight: 0, SuccessRateMin: 0, LatencyMaxMs: -1}
-	errs := bad.Validate()
-	require.Len(t, errs, 6)
-	for i, key := range []string{"canaryInterval", "canaryThreshold", "canaryMaxWeight", "canaryStepWeight", "canarySuccessRateMin", "canaryLatencyMaxMs"} {
-		assert.Contains(t, errs[i].Error(), key+":")
-	}
+	obj, err := Canary(CanaryParams{Namespace: "apps", Analysis: DefaultAnalysis})
+	require.NoError(t, err)
+	assert.NotContains(t, obj, "status", "status belongs to Flagger")
+	assert.NotContains(t, obj["metadata"], "creationTimestamp")
+	vs, err := VirtualService(VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"})
+	require.NoError(t, err)
+	assert.NotContains(t, vs, "status")
+	assert.Equal(t, map[string]any{"name": "podinfo", "namespace": "apps"}, vs["metadata"])
 }

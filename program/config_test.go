@@ -1,22 +1,15 @@
 package program
 
 import (
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// devConfig is the minimum a dev stack sets; everything else comes from the defaults.
-func devConfig(overrides map[string]string) map[string]string {
-	cfg := map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}
-	for k, v := range overrides {
-		cfg[k] = v
-	}
-	return cfg
-}
 
 func TestConfig_RejectsEachBadValue(t *testing.T) {
 	t.Parallel()
@@ -67,14 +60,29 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			"kubeconfig: is stored in plain text; set it with `pulumi config set --secret kubeconfig <value>`"},
 		{"malformed stack name", map[string]string{"infraStack": "org/proj/dev/extra"}, nil,
 			`infraStack: want a stack name such as organization/progressive-delivery/dev, got "org/proj/dev/extra"`},
-		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platform.install": "maybe"}, []string{"kubeconfig"},
-			`platform.install: want true or false, got "maybe"`},
+		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platformInstall": "maybe"}, []string{"kubeconfig"},
+			`platformInstall: want true or false, got "maybe"`},
 		{"nat flag", map[string]string{"natGatewayPerZone": "sometimes"}, nil, `natGatewayPerZone: want true or false, got "sometimes"`},
+		{"admin not an ARN", map[string]string{"clusterAdmins": `["alice"]`}, nil,
+			`clusterAdmins: want IAM role or user ARNs such as arn:aws:iam::123456789012:role/platform-admins (for an assumed-role session, the role's ARN), got "alice"`},
+		{"admin session ARN", map[string]string{"clusterAdmins": `["arn:aws:sts::123456789012:assumed-role/admins/alice"]`}, nil,
+			`clusterAdmins: want IAM role or user ARNs`},
+		{"admin twice", map[string]string{"clusterAdmins": `["arn:aws:iam::123456789012:role/a","arn:aws:iam::123456789012:role/a"]`}, nil,
+			`clusterAdmins: "arn:aws:iam::123456789012:role/a" is listed twice`},
+		{"admin in another partition", map[string]string{"clusterAdmins": `["arn:aws-cn:iam::123456789012:role/a"]`}, nil,
+			`clusterAdmins: "arn:aws-cn:iam::123456789012:role/a" is not in partition aws of region us-west-1`},
+		{"admins not a list", map[string]string{"clusterAdmins": `arn:aws:iam::123456789012:role/a`}, nil, `clusterAdmins: want a list of strings`},
+		{"log retention", map[string]string{"clusterLogRetentionDays": "10"}, nil, "clusterLogRetentionDays: want one of CloudWatch's retention periods [1 3 5 7 14 30"},
+		{"success rate fraction", map[string]string{"canarySuccessRateMin": "99.5"}, nil, `canarySuccessRateMin: want an integer, got "99.5"`},
+		{"digest malformed", map[string]string{"podinfoDigests": `{"6.0.1":"abc"}`}, nil, `podinfoDigests: 6.0.1: want a digest such as sha256:<64 hex digits>, got "abc"`},
+		{"digest of a tag not mirrored", map[string]string{"podinfoDigests": `{"9.9.9":"sha256:` + strings.Repeat("a", 64) + `"}`}, nil,
+			`podinfoDigests: "9.9.9" is not one of the mirrored tags`},
+		{"digests not an object", map[string]string{"podinfoDigests": `["sha256:abc"]`}, nil, `podinfoDigests: want an object of tag: sha256 digest`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(tt.config), Secrets: tt.secrets})
+			mon, err := mocks.Run(Run, mocks.RunConfig{Config: mocks.DevConfig(tt.config), Secrets: tt.secrets})
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.Contains(t, err.Error(), "invalid stack configuration (nothing was changed)")
@@ -86,7 +94,7 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 
 func TestConfig_ReportsAllProblemsTogether(t *testing.T) {
 	t.Parallel()
-	_, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(map[string]string{
+	_, err := mocks.Run(Run, mocks.RunConfig{Config: mocks.DevConfig(map[string]string{
 		"nodeInstanceType": "huge", "kubernetesVersion": "one", "domain": "", "nodeMinSize": "9",
 	})})
 	require.Error(t, err)
@@ -99,8 +107,8 @@ func TestConfig_SecretsNeverPrinted(t *testing.T) {
 	t.Parallel()
 	const webhook = "http://hooks.slack.com/services/T0000/B0000/SUPERSECRETTOKEN"
 	const apiKey = "dd-SUPERSECRET-KEY"
-	_, err := pulumitest.Run(Run, pulumitest.RunConfig{
-		Config: devConfig(map[string]string{"slackUrl": webhook, "datadogApiKey": apiKey}),
+	_, err := mocks.Run(Run, mocks.RunConfig{
+		Config: mocks.DevConfig(map[string]string{"slackUrl": webhook, "datadogApiKey": apiKey}),
 	})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "SUPERSECRET", "error messages never contain secret values")
@@ -111,8 +119,8 @@ func TestConfig_SecretsNeverPrinted(t *testing.T) {
 func TestConfig_ZonesMustBeVisibleToTheAccount(t *testing.T) {
 	t.Parallel()
 	// us-west-1 shows each account two of its three zone names.
-	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{
-		Config: devConfig(nil),
+	mon, err := mocks.Run(Run, mocks.RunConfig{
+		Config: mocks.DevConfig(nil),
 		Zones:  []string{"us-west-1a", "us-west-1c"},
 	})
 	require.Error(t, err)
@@ -145,6 +153,29 @@ func TestConfig_DefaultsAreTheSpecValues(t *testing.T) {
 		"or 0.0.0.0/0 to open the endpoint to the internet as the walkthrough did", err.Error(), "and that is the only thing missing")
 	d.PublicAccessCIDRs = []string{"0.0.0.0/0"}
 	assert.NoError(t, d.Validate(), "the defaults are otherwise valid")
+}
+
+// TestUp_RefusesAClusterEKSNoLongerCreates: `pulumi up` of a stack that would create a 1.24 cluster stops before
+// declaring anything, and names the fix; a preview of the same stack goes on with its warning.
+func TestUp_RefusesAClusterEKSNoLongerCreates(t *testing.T) {
+	t.Parallel()
+	dev := mocks.DevConfig(map[string]string{"kubernetesVersion": "1.24"})
+	mon, err := mocks.Run(Run, mocks.RunConfig{Config: dev})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "kubernetesVersion 1.24: EKS no longer creates clusters at this version, so nothing was changed")
+	assert.Contains(t, err.Error(), "`pulumi config set kubernetesVersion 1.32`, `pulumi config set metricsServerChartVersion 3.12.2`, "+
+		"`pulumi config set glooChartVersion 1.19.0`, `pulumi config set flaggerChartVersion 1.41.0`")
+	assert.Empty(t, mon.Registrations(), "nothing is declared, so nothing is created or billed")
+
+	mon, err = mocks.Run(Run, mocks.RunConfig{Config: dev, DryRun: true})
+	require.NoError(t, err, "a preview of dev still shows the walkthrough's values")
+	eks, err := graph.NewGraph(mon.Registrations()).One("eks:index:Cluster", "cluster-eks")
+	require.NoError(t, err)
+	assert.Equal(t, "1.24", graph.MustLookup(t, eks.Inputs, "version"))
+
+	_, err = mocks.Run(Run, mocks.RunConfig{Config: map[string]string{"kubeconfig": testKubeconfig, "kubernetesVersion": "1.24"},
+		Secrets: []string{"kubeconfig"}})
+	assert.NoError(t, err, "a stack that creates no cluster is not refused")
 }
 
 func TestWarnings_KubernetesSupport(t *testing.T) {

@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -12,17 +14,17 @@ import (
 const testKubeconfig = `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"local","cluster":{"server":"https://127.0.0.1:6443"}}]}`
 
 // runMode runs the program with cfg and returns the graph and the stack outputs' values.
-func runMode(t *testing.T, cfg map[string]string, secrets []string) (*pulumitest.Graph, map[string]any) {
+func runMode(t *testing.T, cfg map[string]string, secrets []string) (*graph.Graph, map[string]any) {
 	t.Helper()
 	g, out := runWith(t, cfg, secrets)
 	values := map[string]any{}
 	for name, o := range out {
-		values[name] = o.value
+		values[name] = o.Value
 	}
 	return g, values
 }
 
-func assertNoAWS(t *testing.T, g *pulumitest.Graph) {
+func assertNoAWS(t *testing.T, g *graph.Graph) {
 	t.Helper()
 	for _, r := range g.Order {
 		for _, prefix := range []string{"aws:", "eks:", "docker:", "pulumi:providers:docker"} {
@@ -34,20 +36,20 @@ func assertNoAWS(t *testing.T, g *pulumitest.Graph) {
 func TestMode_KubeconfigAppLayerOnly(t *testing.T) {
 	t.Parallel()
 	// No aws:region: a stack that only deploys onto a given cluster needs no AWS configuration.
-	g, out := runMode(t, map[string]string{"kubeconfig": testKubeconfig, "platform.install": "false"}, []string{"kubeconfig"})
+	g, out := runMode(t, map[string]string{"kubeconfig": testKubeconfig, "platformInstall": "false"}, []string{"kubeconfig"})
 	assertNoAWS(t, g)
-	assert.Empty(t, g.Find("kubernetes:helm.sh/v3:Release"), "platform.install=false installs no Gloo or Flagger")
+	assert.Empty(t, g.Find("kubernetes:helm.sh/v3:Release"), "platformInstall=false installs no Gloo or Flagger")
 	conn := g.MustOne(t, "progressive-delivery:infra:ClusterConnection", "cluster")
 	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
 	assert.Equal(t, conn.URN, provider.Parent)
-	assert.Equal(t, testKubeconfig, pulumitest.MustLookup(t, provider.Inputs, "kubeconfig"))
+	assert.Equal(t, testKubeconfig, graph.MustLookup(t, provider.Inputs, "kubeconfig"))
 	for _, r := range g.Order {
 		if strings.HasPrefix(r.Type, "kubernetes:") {
 			assert.Equal(t, provider.URN, r.Provider, "%s uses the given cluster", r.Name)
 		}
 	}
 	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
-	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", pulumitest.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0, "image"),
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", graph.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0, "image"),
 		"without a registry of ours the cluster pulls upstream podinfo")
 	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
 	assert.True(t, g.DependsOn(canary.URN, d.URN))
@@ -60,48 +62,63 @@ func TestMode_InfraStackReference(t *testing.T) {
 	g, out := runMode(t, map[string]string{"infraStack": "organization/progressive-delivery/dev", "podinfoVersion": "6.0.1"}, nil)
 	assertNoAWS(t, g)
 	ref := g.MustOne(t, "pulumi:pulumi:StackReference", "cluster-infra")
-	assert.Equal(t, "organization/progressive-delivery/dev", pulumitest.MustLookup(t, ref.Inputs, "name"))
+	assert.Equal(t, "organization/progressive-delivery/dev", graph.MustLookup(t, ref.Inputs, "name"))
 	provider := g.MustOne(t, "pulumi:providers:kubernetes", "cluster-k8s")
-	assert.Contains(t, pulumitest.MustLookup(t, provider.Inputs, "kubeconfig"), "https://infra.example", "kubeconfig from the infra stack")
+	assert.Contains(t, graph.MustLookup(t, provider.Inputs, "kubeconfig"), "https://infra.example", "kubeconfig from the infra stack")
 	assert.True(t, g.DependsOn(provider.URN, ref.URN))
 	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 2, "the platform is installed by default")
-	repo := pulumitest.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
+	repo := mocks.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
 	assert.Equal(t, repo+":6.0.1", out["podinfoImage"], "images from the infra stack's repository")
 	assert.Equal(t, repo, out["repositoryUrl"])
 	assert.Equal(t, "ps-eks-66", out["clusterName"])
 	assert.NotContains(t, out, "kubeconfig", "another stack's kubeconfig is not re-exported")
 	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
-	assert.Equal(t, "ps-eks-66", pulumitest.MustLookup(t, flagger.Inputs, "values", "clusterName"))
+	assert.Equal(t, "ps-eks-66", graph.MustLookup(t, flagger.Inputs, "values", "clusterName"))
 }
 
-func TestMode_PlatformInstallAsTheCLIPassesIt(t *testing.T) {
+func TestMode_PlatformInstallAndItsOldSpelling(t *testing.T) {
 	t.Parallel()
-	base := map[string]string{"kubeconfig": testKubeconfig}
 	tests := []struct {
-		name     string
-		config   map[string]string
-		releases int
+		name       string
+		config     map[string]string
+		releases   int
+		deprecated bool
 	}{
-		{"Pulumi.yaml default, an object", map[string]string{"platform": `{"install":true}`}, 2},
-		{"config set --path platform.install false", map[string]string{"platform": `{"install":false}`}, 0},
-		{"literal key wins over the default object", map[string]string{"platform": `{"install":true}`, "platform.install": "false"}, 0},
+		{"Pulumi.yaml default", map[string]string{"platformInstall": "true"}, 2, false},
+		{"platformInstall false", map[string]string{"platformInstall": "false"}, 0, false},
+		{"old literal key", map[string]string{"platform.install": "false"}, 0, true},
+		{"old key as config set --path writes it", map[string]string{"platform": `{"install":false}`}, 0, true},
+		{"the new key wins", map[string]string{"platformInstall": "true", "platform.install": "false"}, 2, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := map[string]string{}
-			for k, v := range base {
-				cfg[k] = v
-			}
+			cfg := map[string]string{"kubeconfig": testKubeconfig}
 			for k, v := range tt.config {
 				cfg[k] = v
 			}
 			g, _ := runMode(t, cfg, []string{"kubeconfig"})
 			assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), tt.releases)
+			var loaded Config
+			_, err := mocks.Run(func(ctx *pulumi.Context) error {
+				var err error
+				loaded, err = LoadConfig(ctx)
+				return err
+			}, mocks.RunConfig{Config: cfg, Secrets: []string{"kubeconfig"}})
+			require.NoError(t, err)
+			if !tt.deprecated {
+				assert.Empty(t, loaded.Deprecations)
+				return
+			}
+			require.Len(t, loaded.Deprecations, 1)
+			assert.Contains(t, loaded.Deprecations[0], "platform.install is deprecated")
+			assert.Contains(t, loaded.Deprecations[0], "pulumi config set platformInstall false")
 		})
 	}
-	_, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: map[string]string{"kubeconfig": testKubeconfig, "platform": `{"install":"sometimes"}`},
-		Secrets: []string{"kubeconfig"}})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "platform.install: want true or false, got sometimes")
+	for _, bad := range []map[string]string{{"platform": `{"install":"sometimes"}`}, {"platform.install": "sometimes"}} {
+		bad["kubeconfig"] = testKubeconfig
+		_, err := mocks.Run(Run, mocks.RunConfig{Config: bad, Secrets: []string{"kubeconfig"}})
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `platform.install: want true or false, got "sometimes"`)
+	}
 }

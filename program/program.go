@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/infra"
+	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -21,7 +22,7 @@ func Run(ctx *pulumi.Context) error {
 	return RunWithOutputs(nil)(ctx)
 }
 
-// Outputs are the stack outputs of SPEC §5, by output name.
+// Outputs are the stack outputs, by output name.
 type Outputs map[string]pulumi.Output
 
 // RunWithOutputs is Run that also hands the stack outputs to observe (when not nil) before it returns; tests
@@ -47,7 +48,10 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 	if err = errors.Join(err, cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("invalid stack configuration (nothing was changed):\n%w", err)
 	}
-	for _, w := range Warnings(cfg, time.Now()) {
+	if err := refuseUncreatableCluster(ctx, cfg, time.Now()); err != nil {
+		return nil, err
+	}
+	for _, w := range append(cfg.Deprecations, Warnings(cfg, time.Now())...) {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return nil, err
 		}
@@ -60,11 +64,29 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 	return deploy(ctx, cfg)
 }
 
+// refuseUncreatableCluster stops `pulumi up` before any resource when the stack would create a cluster at a
+// version EKS no longer creates: otherwise the VPC, NAT gateways, ECR pushes, IAM and KMS are created (and billed)
+// before EKS refuses. A preview goes on with the warning, so a pull request's preview of dev still shows the
+// walkthrough's values.
+func refuseUncreatableCluster(ctx *pulumi.Context, cfg Config, now time.Time) error {
+	if ctx.DryRun() || !cfg.ManagesCluster() || !eksfacts.PastExtendedSupport(cfg.KubernetesVersion, now) {
+		return nil
+	}
+	return fmt.Errorf("kubernetesVersion %s: EKS no longer creates clusters at this version, so nothing was changed. "+
+		"Set a supported version with the chart versions tested with it, as Pulumi.prod.yaml does: "+
+		"`pulumi config set kubernetesVersion %s`, `pulumi config set metricsServerChartVersion %s`, "+
+		"`pulumi config set glooChartVersion %s`, `pulumi config set flaggerChartVersion %s`",
+		cfg.KubernetesVersion, supported.kubernetes, supported.metricsServer, supported.gloo, supported.flagger)
+}
+
+// supported is the newer set of versions prod runs and the tests check together (Pulumi.prod.yaml).
+var supported = struct{ kubernetes, metricsServer, gloo, flagger string }{"1.32", "3.12.2", "1.19.0", "1.41.0"}
+
 // Warnings are the problems that do not stop a deployment: a Kubernetes version past or near the end of EKS
 // support.
 func Warnings(cfg Config, now time.Time) []string {
 	var out []string
-	if w := infra.SupportWarning(cfg.KubernetesVersion, now); w != "" {
+	if w := eksfacts.SupportWarning(cfg.KubernetesVersion, now); w != "" {
 		out = append(out, w)
 	}
 	return out
@@ -162,6 +184,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 		Name:        cfg.RepositoryName,
 		SourceImage: cfg.PodinfoSourceImage,
 		Tags:        cfg.PodinfoTags,
+		Digests:     cfg.PodinfoDigests,
 		// The walkthrough deletes the repository with --force; destroy must too.
 		ForceDelete:  true,
 		MutableTags:  cfg.ECRMutableTags,
@@ -195,6 +218,8 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 		Partition:                 cfg.Partition(),
 		PlaintextSecrets:          !cfg.SecretsEncryption,
 		LogTypes:                  cfg.ClusterLogTypes,
+		LogRetentionDays:          cfg.ClusterLogRetention,
+		Admins:                    cfg.ClusterAdmins,
 		Tags:                      tags,
 	})
 	if err != nil {
@@ -206,9 +231,10 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 		image: registry.Images[cfg.PodinfoVersion],
 		// These outputs are the contract other stacks read through infraStack.
 		outputs: Outputs{
-			"repositoryUrl": registry.RepositoryURL,
-			"clusterName":   cluster.ClusterName,
-			"kubeconfig":    cluster.Kubeconfig,
+			"repositoryUrl":        registry.RepositoryURL,
+			"podinfoSourceDigests": registry.SourceDigests,
+			"clusterName":          cluster.ClusterName,
+			"kubeconfig":           cluster.Kubeconfig,
 		},
 	}, nil
 }

@@ -4,44 +4,35 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-type awaited struct {
-	value  any
-	secret bool
-}
-
-func runDev(t *testing.T, overrides map[string]string) (*pulumitest.Graph, map[string]awaited) {
+func runDev(t *testing.T, overrides map[string]string) (*graph.Graph, map[string]mocks.Awaited) {
 	t.Helper()
-	return runWith(t, devConfig(overrides), nil)
+	return runWith(t, mocks.DevConfig(overrides), nil)
 }
 
 // runWith runs the program with cfg (secrets named) and awaits every stack output.
-func runWith(t *testing.T, cfg map[string]string, secrets []string) (*pulumitest.Graph, map[string]awaited) {
+func runWith(t *testing.T, cfg map[string]string, secrets []string) (*graph.Graph, map[string]mocks.Awaited) {
 	t.Helper()
-	outputs := map[string]awaited{}
-	mon, err := pulumitest.Run(RunWithOutputs(func(ctx *pulumi.Context, out Outputs) error {
-		for name, o := range out {
-			res, err := pulumitest.Await(ctx, o)
-			if err != nil {
-				return err
-			}
-			outputs[name] = awaited{res.Value, res.Secret}
-		}
-		return nil
-	}), pulumitest.RunConfig{Config: cfg, Secrets: secrets})
-	require.NoError(t, err)
-	return pulumitest.NewGraph(mon.Registrations()), outputs
+	return mocks.MustRun(t, mocks.RunConfig{Config: cfg, Secrets: secrets}, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
+		var outputs Outputs
+		err := RunWithOutputs(func(_ *pulumi.Context, out Outputs) error {
+			outputs = out
+			return nil
+		})(ctx)
+		return outputs, err
+	})
 }
 
 func TestProgram_Outputs(t *testing.T) {
 	t.Parallel()
 	_, out := runDev(t, nil)
-	repo := pulumitest.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
+	repo := mocks.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
 	host := "a1b2c3-gateway-proxy.us-west-1.elb.amazonaws.com"
 	want := map[string]any{
 		"repositoryUrl":   repo,
@@ -50,14 +41,18 @@ func TestProgram_Outputs(t *testing.T) {
 		"appUrl":          "http://" + host + "/",
 		"curlCommand":     "curl -H 'Host: podinfo.example.com' http://" + host + "/",
 		"podinfoImage":    repo + ":6.0.0",
+		"podinfoSourceDigests": map[string]string{
+			"6.0.0": mocks.SourceDigest("6.0.0"), "6.0.1": mocks.SourceDigest("6.0.1"), "6.0.2": mocks.SourceDigest("6.0.2"),
+			"6.1.0": mocks.SourceDigest("6.1.0"), "6.1.5": mocks.SourceDigest("6.1.5"), "6.1.6": mocks.SourceDigest("6.1.6"),
+		},
 	}
 	for name, v := range want {
-		assert.Equal(t, v, out[name].value, name)
-		assert.False(t, out[name].secret, "%s is not secret", name)
+		assert.Equal(t, v, out[name].Value, name)
+		assert.False(t, out[name].Secret, "%s is not secret", name)
 	}
 	require.Contains(t, out, "kubeconfig")
-	assert.True(t, out["kubeconfig"].secret, "kubeconfig is a secret output")
-	assert.Len(t, out, len(want)+1, "exactly the outputs of SPEC §5")
+	assert.True(t, out["kubeconfig"].Secret, "kubeconfig is a secret output")
+	assert.Len(t, out, len(want)+1, "exactly the walkthrough's outputs, and the mirrored digests")
 }
 
 func TestProgram_ComponentsAndTypeTokens(t *testing.T) {
@@ -87,7 +82,7 @@ func TestProgram_ImagePushesRunBesideTheCluster(t *testing.T) {
 	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
 	cluster := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
 	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
-	pushes := g.Find("docker:index/registryImage:RegistryImage")
+	pushes := g.Find("docker:index/image:Image")
 	require.Len(t, pushes, 6)
 	for _, p := range pushes {
 		assert.True(t, g.DependsOn(p.URN, repo.URN), "%s waits for the repository", p.Name)
@@ -96,8 +91,8 @@ func TestProgram_ImagePushesRunBesideTheCluster(t *testing.T) {
 	}
 	// The Deployment waits for the push of the tag it runs, and for no other.
 	deployment := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
-	assert.True(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/registryImage:RegistryImage", "registry-podinfo-6-0-0-push").URN))
-	assert.False(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/registryImage:RegistryImage", "registry-podinfo-6-1-6-push").URN))
+	assert.True(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "registry-podinfo-6-0-0").URN))
+	assert.False(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "registry-podinfo-6-1-6").URN))
 }
 
 func TestProgram_NodesWaitForNATButTheControlPlaneDoesNot(t *testing.T) {
@@ -115,9 +110,9 @@ func TestProgram_NodesWaitForNATButTheControlPlaneDoesNot(t *testing.T) {
 	assert.True(t, g.DependsOn(nodes.URN, nat[0].URN))
 	assert.False(t, g.DependsOn(cluster.URN, nat[0].URN), "the cluster itself does not wait for NAT")
 	assert.True(t, g.DependsOn(cluster.URN, g.MustOne(t, "aws:ec2/subnet:Subnet", "network-private-us-west-1a").URN))
-	assert.Equal(t, "network-vpc-id", pulumitest.MustLookup(t, cluster.Inputs, "vpcId"), "the cluster uses the dedicated VPC")
+	assert.Equal(t, "network-vpc-id", graph.MustLookup(t, cluster.Inputs, "vpcId"), "the cluster uses the dedicated VPC")
 	assert.Equal(t, []any{"network-private-us-west-1a-id", "network-private-us-west-1b-id"},
-		pulumitest.MustLookup(t, nodes.Inputs, "subnetIds"), "nodes in the private subnets")
+		graph.MustLookup(t, nodes.Inputs, "subnetIds"), "nodes in the private subnets")
 }
 
 func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
@@ -146,35 +141,35 @@ func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
 
 func TestProgram_OptionalSlackAndDatadog(t *testing.T) {
 	t.Parallel()
-	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{
-		Config: devConfig(map[string]string{
+	mon, err := mocks.Run(Run, mocks.RunConfig{
+		Config: mocks.DevConfig(map[string]string{
 			"slackUrl": "https://hooks.slack.com/services/T/B/X", "slackChannel": "general", "slackUser": "flagger",
 			"datadogApiKey": "dd-key",
 		}),
 		Secrets: []string{"slackUrl", "datadogApiKey"},
 	})
 	require.NoError(t, err)
-	g := pulumitest.NewGraph(mon.Registrations())
+	g := graph.NewGraph(mon.Registrations())
 	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
-	assert.Equal(t, "general", pulumitest.MustLookup(t, flagger.Inputs, "values", "slack", "channel"))
-	assert.True(t, pulumitest.IsSecret(flagger.Inputs, "values", "slack", "url"))
-	assert.Equal(t, "ps-eks-66", pulumitest.MustLookup(t, flagger.Inputs, "values", "clusterName"))
+	assert.Equal(t, "general", graph.MustLookup(t, flagger.Inputs, "values", "slack", "channel"))
+	assert.True(t, graph.IsSecret(flagger.Inputs, "values", "slack", "url"))
+	assert.Equal(t, "ps-eks-66", graph.MustLookup(t, flagger.Inputs, "values", "clusterName"))
 	dd := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-datadog")
-	assert.True(t, pulumitest.IsSecret(dd.Inputs, "values", "datadog", "apiKey"))
+	assert.True(t, graph.IsSecret(dd.Inputs, "values", "datadog", "apiKey"))
 	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 4, "metrics-server, gloo, flagger, datadog")
 }
 
 func TestProgram_PodinfoVersionSelectsTheImage(t *testing.T) {
 	t.Parallel()
 	_, out := runDev(t, map[string]string{"podinfoVersion": "6.0.1"})
-	assert.Equal(t, pulumitest.AccountID+".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.1", out["podinfoImage"].value)
+	assert.Equal(t, mocks.AccountID+".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.1", out["podinfoImage"].Value)
 }
 
 func TestProgram_PreviewOfANewStack(t *testing.T) {
 	t.Parallel()
-	mon, err := pulumitest.Run(Run, pulumitest.RunConfig{Config: devConfig(nil), DryRun: true})
+	mon, err := mocks.Run(Run, mocks.RunConfig{Config: mocks.DevConfig(nil), DryRun: true})
 	require.NoError(t, err)
-	g := pulumitest.NewGraph(mon.Registrations())
-	assert.Len(t, g.Find("docker:index/registryImage:RegistryImage"), 6, "a preview shows every push")
+	g := graph.NewGraph(mon.Registrations())
+	assert.Len(t, g.Find("docker:index/image:Image"), 6, "a preview shows every push")
 	assert.Len(t, g.Find("kubernetes:flagger.app/v1beta1:Canary"), 1)
 }

@@ -57,9 +57,9 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	// 5..50 walk keeps its ten steps.
 	stack := newE2EStack(t, tools, "walkthrough", program.Run)
 	for key, value := range map[string]auto.ConfigValue{
-		"kubeconfig":       {Value: string(cluster.Kubeconfig), Secret: true},
-		"platform.install": {Value: "false"},
-		"canaryThreshold":  {Value: "2"},
+		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
+		"platformInstall": {Value: "false"},
+		"canaryThreshold": {Value: "2"},
 	} {
 		require.NoError(t, stack.SetConfig(ctx, key, value))
 	}

@@ -100,7 +100,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	cluster := startCluster(t, tools)
 	u := newCLIUser(t, tools)
 	u.ok("config", "set", "--secret", "kubeconfig", string(cluster.Kubeconfig))
-	u.ok("config", "set", "platform.install", "false")
+	u.ok("config", "set", "platformInstall", "false")
 
 	out := u.ok("preview")
 	assert.Contains(t, out, "+ 12 to create")
@@ -146,10 +146,41 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	assert.Contains(t, out, "integer")
 	u.ok("config", "rm", "canaryMaxWeight")
 
+	// Pulumi.yaml has no fractional type, and the program reads these keys as integers.
+	u.ok("config", "set", "canarySuccessRateMin", "99.5")
+	out, err = u.run("preview")
+	assert.Error(t, err)
+	assert.Contains(t, out, "canarySuccessRateMin")
+	assert.Contains(t, out, "integer")
+	u.ok("config", "rm", "canarySuccessRateMin")
+
+	// The old spelling of platformInstall still works, with a warning that says what to run.
+	u.ok("config", "rm", "platformInstall")
+	u.ok("config", "set", "platform.install", "false")
+	out = u.ok("preview", "--expect-no-changes")
+	assert.Contains(t, out, "platform.install is deprecated")
+	assert.Contains(t, out, "pulumi config set platformInstall false")
+	u.ok("config", "rm", "platform.install")
+	u.ok("config", "set", "platformInstall", "false")
+
 	out = u.ok("destroy", "--yes")
 	assert.Contains(t, out, "12 deleted")
 	require.Eventually(t, func() bool {
 		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), "apps", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, time.Second, "namespace apps is gone")
+
+	// The same stack creating its own cluster at dev's 1.24: up stops before anything is declared (no AWS
+	// plugin is even started), preview goes on to plan it.
+	u.ok("config", "rm", "kubeconfig")
+	u.ok("config", "set", "aws:region", "us-west-1")
+	u.ok("config", "set", "--path", "endpointPublicAccessCidrs[0]", "203.0.113.0/24")
+	out, err = u.run("up", "--yes")
+	assert.Error(t, err)
+	assert.Contains(t, out, "kubernetesVersion 1.24: EKS no longer creates clusters at this version, so nothing was changed")
+	assert.Contains(t, out, "pulumi config set kubernetesVersion 1.32")
+	assert.NotContains(t, out, "created")
+	assert.NotContains(t, out, "panic")
+	exported := u.ok("stack", "export", "--stack", "cli")
+	assert.NotContains(t, exported, "aws:", "nothing of AWS is in the state")
 }

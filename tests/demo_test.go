@@ -50,9 +50,9 @@ func demoCommand(t *testing.T, bin, stateDir, tmp string, args ...string) *exec.
 	return cmd
 }
 
-// TestDemo_RunsTheWalkthroughAndLeavesNothing runs `make demo`'s command start to end, non-interactively, and
-// checks its summary and that it left no process, port or temp state.
-func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
+// walkthroughDemo is `make demo`'s command with threshold 2, its output buffer and the temp dir it uses.
+func walkthroughDemo(t *testing.T) (*exec.Cmd, *syncbuf.Buffer, string) {
+	t.Helper()
 	findE2ETools(t)
 	t.Parallel()
 	bin := buildDemo(t)
@@ -60,6 +60,13 @@ func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
 	out := &syncbuf.Buffer{}
 	cmd := demoCommand(t, bin, t.TempDir(), tmp, "--canary-threshold", "2")
 	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out, tmp
+}
+
+// TestDemo_RunsTheWalkthroughAndLeavesNothing runs `make demo`'s command start to end, non-interactively, and
+// checks its summary and that it left no process, port or temp state.
+func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
+	cmd, out, tmp := walkthroughDemo(t)
 	start := time.Now()
 	require.NoError(t, cmd.Run(), out.String())
 	t.Logf("make demo (%s):\n%s", time.Since(start).Round(time.Second), out)
@@ -80,13 +87,7 @@ func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
 // Ctrl-C would (SIGINT to its process group), and checks that every process it started is gone, its ports are
 // closed and its temp state removed.
 func TestDemo_CtrlCStopsEverything(t *testing.T) {
-	findE2ETools(t)
-	t.Parallel()
-	bin := buildDemo(t)
-	tmp := t.TempDir()
-	out := &syncbuf.Buffer{}
-	cmd := demoCommand(t, bin, t.TempDir(), tmp, "--canary-threshold", "2")
-	cmd.Stdout, cmd.Stderr = out, out
+	cmd, out, tmp := walkthroughDemo(t)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	metav1pulumi "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -100,7 +101,7 @@ func collect(fn func(chan<- events.EngineEvent) error) (map[string]apitype.StepE
 
 // TestRealEngine_AppLayerUpPreviewUpdateDestroy drives the real program with the real Pulumi engine and the real
 // Kubernetes provider against a real kube-apiserver: the app layer onto an existing cluster (kubeconfig mode,
-// platform.install=false, the CRDs installed the way Gloo and Flagger would).
+// platformInstall=false, the CRDs installed the way Gloo and Flagger would).
 func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	tools := findE2ETools(t)
 	server := startCluster(t, tools)
@@ -109,7 +110,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 
 	stack := newE2EStack(t, tools, "e2e", program.Run)
 	require.NoError(t, stack.SetConfig(ctx, "kubeconfig", auto.ConfigValue{Value: string(server.Kubeconfig), Secret: true}))
-	require.NoError(t, stack.SetConfig(ctx, "platform.install", auto.ConfigValue{Value: "false"}))
+	require.NoError(t, stack.SetConfig(ctx, "platformInstall", auto.ConfigValue{Value: "false"}))
 
 	start := time.Now()
 	prev, err := stack.Preview(ctx)
@@ -292,7 +293,7 @@ func TestRealEngine_InfraStackContract(t *testing.T) {
 
 	apps := newE2EStackOn(t, tools, backend, "apps", program.Run)
 	require.NoError(t, apps.SetConfig(ctx, "infraStack", auto.ConfigValue{Value: "organization/progressive-delivery/infra"}))
-	require.NoError(t, apps.SetConfig(ctx, "platform.install", auto.ConfigValue{Value: "false"}))
+	require.NoError(t, apps.SetConfig(ctx, "platformInstall", auto.ConfigValue{Value: "false"}))
 	up, err := apps.Up(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, repositoryURL+":6.0.0", up.Outputs["podinfoImage"].Value)
@@ -301,6 +302,17 @@ func TestRealEngine_InfraStackContract(t *testing.T) {
 	deploy, err := server.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, repositoryURL+":6.0.0", deploy.Spec.Template.Spec.Containers[0].Image, "the image comes from the infra stack's repository")
+
+	// cmd/rollout on the app stack reaches the cluster through the infra stack's kubeconfig output.
+	before, err := apps.Workspace().Stack(ctx)
+	require.NoError(t, err)
+	src, err := rollout.SourceFromStack(ctx, apps)
+	require.NoError(t, err, "the rollout command finds the cluster of an infraStack-mode stack")
+	_, err = src.Get(ctx)
+	require.NoError(t, err, "and reads the Canary there")
+	after, err := apps.Workspace().Stack(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "reading the infra stack's outputs does not select it")
 
 	_, err = apps.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)

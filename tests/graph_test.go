@@ -5,17 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func devGraph(t *testing.T) *pulumitest.Graph {
+func devGraph(t *testing.T) *graph.Graph {
 	t.Helper()
-	mon, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}})
+	mon, err := mocks.Run(program.Run, mocks.RunConfig{Config: mocks.DevConfig(nil)})
 	require.NoError(t, err)
-	return pulumitest.NewGraph(mon.Registrations())
+	return graph.NewGraph(mon.Registrations())
 }
 
 // TestDestroyOrder_KubernetesBeforeNodesClusterAndVPC: pulumi destroy deletes a resource only after everything
@@ -52,20 +53,20 @@ func TestDestroyOrder_KubernetesBeforeNodesClusterAndVPC(t *testing.T) {
 	assert.True(t, g.DependsOn(ns.URN, nodes.URN), "the namespace (and the load balancer) is gone before the nodes")
 
 	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
-	assert.Equal(t, true, pulumitest.MustLookup(t, repo.Inputs, "forceDelete"), "the repository is deleted with its images")
+	assert.Equal(t, true, graph.MustLookup(t, repo.Inputs, "forceDelete"), "the repository is deleted with its images")
 }
 
 // nominalMinutes are the durations of the slow steps; everything else is close to zero.
 var nominalMinutes = map[string]float64{
-	"eks:index:Cluster":                        10,
-	"eks:index:ManagedNodeGroup":               4,
-	"aws:ec2/natGateway:NatGateway":            2,
-	"docker:index/registryImage:RegistryImage": 1,
-	"kubernetes:helm.sh/v3:Release":            2,
+	"eks:index:Cluster":             10,
+	"eks:index:ManagedNodeGroup":    4,
+	"aws:ec2/natGateway:NatGateway": 2,
+	"docker:index/image:Image":      1,
+	"kubernetes:helm.sh/v3:Release": 2,
 }
 
 // criticalPath returns the longest chain of nominal durations through the dependency graph, and that chain.
-func criticalPath(g *pulumitest.Graph) (float64, []string) {
+func criticalPath(g *graph.Graph) (float64, []string) {
 	finish := map[string]float64{}
 	via := map[string]string{}
 	var visit func(string) float64

@@ -10,38 +10,8 @@ import (
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
-
-// virtualService is Gloo's gateway.solo.io/v1 VirtualService, written from Gloo's API reference (the Gloo module
-// is not served by the Go module proxy), for the fields a route-delegating VirtualService may use.
-type virtualService struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata"`
-	Spec              struct {
-		DisplayName string `json:"displayName,omitempty"`
-		VirtualHost struct {
-			Domains []string `json:"domains"`
-			Routes  []struct {
-				Name     string `json:"name,omitempty"`
-				Matchers []struct {
-					Prefix        string   `json:"prefix,omitempty"`
-					Exact         string   `json:"exact,omitempty"`
-					Regex         string   `json:"regex,omitempty"`
-					Methods       []string `json:"methods,omitempty"`
-					CaseSensitive *bool    `json:"caseSensitive,omitempty"`
-				} `json:"matchers"`
-				DelegateAction *struct {
-					Ref *struct {
-						Name      string `json:"name"`
-						Namespace string `json:"namespace"`
-					} `json:"ref,omitempty"`
-				} `json:"delegateAction,omitempty"`
-			} `json:"routes"`
-		} `json:"virtualHost"`
-	} `json:"spec"`
-}
 
 // strictDecode decodes an object into typed API structs, failing on unknown fields and on mistyped values.
 func strictDecode(t *testing.T, obj manifests.Object, into any) error {
@@ -158,7 +128,7 @@ func TestVirtualService_DecodesStrictly(t *testing.T) {
 	t.Parallel()
 	obj, err := manifests.VirtualService(manifests.VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"})
 	require.NoError(t, err)
-	var vs virtualService
+	var vs manifests.GlooVirtualService
 	require.NoError(t, strictDecode(t, obj, &vs))
 	assert.Equal(t, "gateway.solo.io/v1", vs.APIVersion)
 	assert.Equal(t, "VirtualService", vs.Kind)

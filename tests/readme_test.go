@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/mocks"
+	"github.com/progressive-delivery/platform/policy/rules"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
@@ -48,12 +49,12 @@ func TestREADME_OutputsTableMatchesTheProgram(t *testing.T) {
 	raw, err := os.ReadFile("../README.md")
 	require.NoError(t, err)
 	var names []string
-	_, err = pulumitest.Run(program.RunWithOutputs(func(_ *pulumi.Context, out program.Outputs) error {
+	_, err = mocks.Run(program.RunWithOutputs(func(_ *pulumi.Context, out program.Outputs) error {
 		for name := range out {
 			names = append(names, name)
 		}
 		return nil
-	}), pulumitest.RunConfig{Config: map[string]string{"aws:region": "us-west-1", "endpointPublicAccessCidrs": `["0.0.0.0/0"]`}})
+	}), mocks.RunConfig{Config: mocks.DevConfig(nil)})
 	require.NoError(t, err)
 	sort.Strings(names)
 	assert.Equal(t, names, tableKeys(t, string(raw), "Outputs"))
@@ -67,4 +68,16 @@ func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(readme), "go test -timeout 30m ./...                     # the tests")
 	assert.Regexp(t, `(?m)^go test (-count=1 )?-timeout 30m \./\.\.\.$`, string(ci))
+}
+
+func TestREADME_PolicyTableListsEveryRule(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	var names []string
+	for _, r := range rules.All {
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	assert.Equal(t, names, tableKeys(t, string(raw), "Policy pack"))
 }

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/progressive-delivery/platform/infra"
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -33,7 +34,7 @@ func cliString(t *testing.T, v any) string {
 	switch v := v.(type) {
 	case string:
 		return v
-	case []any:
+	case []any, map[string]any:
 		b, err := json.Marshal(v)
 		require.NoError(t, err)
 		return string(b)
@@ -41,29 +42,14 @@ func cliString(t *testing.T, v any) string {
 	return fmt.Sprint(v)
 }
 
-// projectDefaults are the values the CLI passes for keys a stack does not set. A dotted key is a path: the CLI
-// passes "platform.install" as the object "platform" = {"install": ...} (measured with the real CLI).
+// projectDefaults are the values the CLI passes for keys a stack does not set.
 func projectDefaults(t *testing.T, proj *workspace.Project) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	objects := map[string]map[string]any{}
 	for key, ct := range proj.Config {
-		if ct.Default == nil {
-			continue
+		if ct.Default != nil {
+			out[key] = cliString(t, ct.Default)
 		}
-		if head, field, dotted := strings.Cut(key, "."); dotted {
-			if objects[head] == nil {
-				objects[head] = map[string]any{}
-			}
-			objects[head][field] = ct.Default
-			continue
-		}
-		out[key] = cliString(t, ct.Default)
-	}
-	for head, obj := range objects {
-		b, err := json.Marshal(obj)
-		require.NoError(t, err)
-		out[head] = string(b)
 	}
 	return out
 }
@@ -88,11 +74,11 @@ func TestPulumiYAML_DefaultsMatchTheProgram(t *testing.T) {
 	t.Parallel()
 	defaults := projectDefaults(t, loadProject(t))
 	var loaded program.Config
-	_, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	_, err := mocks.Run(func(ctx *pulumi.Context) error {
 		var err error
 		loaded, err = program.LoadConfig(ctx)
 		return err
-	}, pulumitest.RunConfig{Config: defaults})
+	}, mocks.RunConfig{Config: defaults})
 	require.NoError(t, err)
 	assert.Equal(t, program.Defaults(), loaded)
 }
@@ -163,8 +149,9 @@ func TestStacks_DevReproducesTheReference(t *testing.T) {
 	}
 }
 
-// TestStacks_EachStackFileRunsUnderMocks runs the program with each stack file's values. Secrets an operator
-// sets once per stack (the prod Slack webhook) are supplied as secrets, as `pulumi config set --secret` would.
+// TestStacks_EachStackFileRunsUnderMocks previews the program with each stack file's values, as a pull request's
+// preview of a new stack does. Secrets an operator sets once per stack (the prod Slack webhook) are supplied as
+// secrets, as `pulumi config set --secret` would.
 func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
 	t.Parallel()
 	operatorSecrets := map[string]map[string]string{
@@ -184,25 +171,32 @@ func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
 			}
 			var zones []string
 			require.NoError(t, json.Unmarshal([]byte(cfg["zones"]), &zones))
-			mon, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: cfg, Secrets: secrets, Zones: zones})
+			mon, err := mocks.Run(program.Run, mocks.RunConfig{Config: cfg, Secrets: secrets, Zones: zones, DryRun: true})
 			require.NoError(t, err)
-			g := pulumitest.NewGraph(mon.Registrations())
+			g := graph.NewGraph(mon.Registrations())
+			_, upErr := mocks.Run(program.Run, mocks.RunConfig{Config: cfg, Secrets: secrets, Zones: zones})
+			if s.name == "dev" {
+				require.Error(t, upErr, "up of dev's 1.24 is refused before anything is created")
+				assert.Contains(t, upErr.Error(), "EKS no longer creates clusters at this version")
+			} else {
+				assert.NoError(t, upErr)
+			}
 			eks := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
-			assert.Equal(t, cfg["clusterName"], pulumitest.MustLookup(t, eks.Inputs, "name"))
-			assert.Equal(t, cfg["kubernetesVersion"], pulumitest.MustLookup(t, eks.Inputs, "version"))
+			assert.Equal(t, cfg["clusterName"], graph.MustLookup(t, eks.Inputs, "name"))
+			assert.Equal(t, cfg["kubernetesVersion"], graph.MustLookup(t, eks.Inputs, "version"))
 			assert.Len(t, g.Find("aws:ec2/subnet:Subnet"), 2*len(zones))
 			gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
-			assert.Equal(t, cfg["glooChartVersion"], pulumitest.MustLookup(t, gloo.Inputs, "version"))
+			assert.Equal(t, cfg["glooChartVersion"], graph.MustLookup(t, gloo.Inputs, "version"))
 			flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
-			assert.Equal(t, cfg["flaggerChartVersion"], pulumitest.MustLookup(t, flagger.Inputs, "version"))
+			assert.Equal(t, cfg["flaggerChartVersion"], graph.MustLookup(t, flagger.Inputs, "version"))
 			vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
-			assert.Equal(t, []any{cfg["domain"]}, pulumitest.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+			assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
 			if s.name == "prod" {
 				assert.Len(t, g.Find("aws:ec2/natGateway:NatGateway"), len(zones), "prod: a NAT gateway per zone")
-				assert.Equal(t, "deployments", pulumitest.MustLookup(t, flagger.Inputs, "values", "slack", "channel"), "prod: Slack on")
-				assert.True(t, pulumitest.IsSecret(flagger.Inputs, "values", "slack", "url"))
+				assert.Equal(t, "deployments", graph.MustLookup(t, flagger.Inputs, "values", "slack", "channel"), "prod: Slack on")
+				assert.True(t, graph.IsSecret(flagger.Inputs, "values", "slack", "url"))
 				ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
-				assert.Equal(t, float64(3), pulumitest.MustLookup(t, ng.Inputs, "scalingConfig", "minSize"))
+				assert.Equal(t, float64(3), graph.MustLookup(t, ng.Inputs, "scalingConfig", "minSize"))
 			}
 		})
 	}
@@ -218,7 +212,7 @@ func TestStacks_ProdWithoutItsWebhookStopsClearly(t *testing.T) {
 		}
 		var zones []string
 		require.NoError(t, json.Unmarshal([]byte(s.config["zones"]), &zones))
-		_, err := pulumitest.Run(program.Run, pulumitest.RunConfig{Config: s.config, Secrets: s.secrets, Zones: zones})
+		_, err := mocks.Run(program.Run, mocks.RunConfig{Config: s.config, Secrets: s.secrets, Zones: zones})
 		require.Error(t, err)
 		assert.Contains(t, err.Error(), "slackChannel/slackUser: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl")
 		return
@@ -245,8 +239,14 @@ func TestStacks_SecondStackIsAnotherEnvironment(t *testing.T) {
 	assert.Greater(t, prodMin, devMin, "a larger node minimum")
 	// Deliberately against today's date: when this fails, AWS no longer creates prod's version and the stack
 	// file needs a newer one (with chart versions that support it).
-	assert.NotContains(t, infra.SupportWarning(prod.config["kubernetesVersion"], time.Now()), "past EKS extended support")
-	assert.Contains(t, infra.SupportWarning(dev.config["kubernetesVersion"], time.Now()), "past EKS extended support",
+	assert.NotContains(t, eksfacts.SupportWarning(prod.config["kubernetesVersion"], time.Now()), "past EKS extended support")
+	assert.Contains(t, eksfacts.SupportWarning(dev.config["kubernetesVersion"], time.Now()), "past EKS extended support",
 		"dev keeps 1.24 for fidelity and is warned")
 	assert.NotEmpty(t, prod.config["slackChannel"], "Slack on")
+	// The versions a refused up of dev names are prod's, which are tested together.
+	_, err = mocks.Run(program.Run, mocks.RunConfig{Config: dev.config, Secrets: dev.secrets})
+	require.Error(t, err)
+	for _, key := range []string{"kubernetesVersion", "metricsServerChartVersion", "glooChartVersion", "flaggerChartVersion"} {
+		assert.Contains(t, err.Error(), "`pulumi config set "+key+" "+prod.config[key]+"`")
+	}
 }

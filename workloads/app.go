@@ -17,7 +17,7 @@ import (
 // TypeApp is the type token of App.
 const TypeApp = "progressive-delivery:workloads:App"
 
-// DefaultLoadTesterImage is the Flagger load tester of SPEC §4.
+// DefaultLoadTesterImage is the Flagger load tester the walkthrough runs.
 const DefaultLoadTesterImage = "ghcr.io/fluxcd/flagger-loadtester:0.22.0"
 
 // Podinfo's ports.

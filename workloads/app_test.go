@@ -3,47 +3,41 @@ package workloads
 import (
 	"testing"
 
-	"github.com/progressive-delivery/platform/internal/pulumitest"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/manifests"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 const testImage = "111111111111.dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.0"
 
 // runApp deploys the App with two stand-in resources for the Gloo and Flagger releases.
-func runApp(t *testing.T, domain string, analysis *manifests.Analysis) (*pulumitest.Graph, map[string]string, string) {
+func runApp(t *testing.T, domain string, analysis *manifests.Analysis) (*graph.Graph, map[string]string, string) {
 	t.Helper()
-	var image string
-	owners := map[string]string{}
-	mon, err := pulumitest.Run(func(ctx *pulumi.Context) error {
+	g, out := mocks.MustRun(t, mocks.RunConfig{}, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		gloo, err := corev1.NewConfigMap(ctx, "gloo-stand-in", &corev1.ConfigMapArgs{Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("gloo")}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		flagger, err := corev1.NewConfigMap(ctx, "flagger-stand-in", &corev1.ConfigMapArgs{Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("flagger")}})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		app, err := NewApp(ctx, "app", &AppArgs{Image: pulumi.String(testImage), Domain: domain, Analysis: analysis,
 			Gloo: gloo, Flagger: flagger})
 		if err != nil {
-			return err
+			return nil, err
 		}
-		res, err := pulumitest.Await(ctx, app.Image)
-		if err != nil {
-			return err
-		}
-		image, _ = res.Value.(string)
-		return nil
-	}, pulumitest.RunConfig{})
-	require.NoError(t, err)
-	g := pulumitest.NewGraph(mon.Registrations())
-	owners["gloo"] = g.MustOne(t, "kubernetes:core/v1:ConfigMap", "gloo-stand-in").URN
-	owners["flagger"] = g.MustOne(t, "kubernetes:core/v1:ConfigMap", "flagger-stand-in").URN
+		return map[string]pulumi.Output{"image": app.Image}, nil
+	})
+	owners := map[string]string{
+		"gloo":    g.MustOne(t, "kubernetes:core/v1:ConfigMap", "gloo-stand-in").URN,
+		"flagger": g.MustOne(t, "kubernetes:core/v1:ConfigMap", "flagger-stand-in").URN,
+	}
+	image, _ := out["image"].Value.(string)
 	return g, owners, image
 }
 
@@ -53,28 +47,28 @@ func TestApp_PodinfoDeploymentMatchesSpec(t *testing.T) {
 	assert.Equal(t, testImage, image)
 
 	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "app-ns")
-	assert.Equal(t, "apps", pulumitest.MustLookup(t, ns.Inputs, "metadata", "name"))
+	assert.Equal(t, "apps", graph.MustLookup(t, ns.Inputs, "metadata", "name"))
 
 	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
 	in := d.Inputs
-	assert.Equal(t, "podinfo", pulumitest.MustLookup(t, in, "metadata", "name"))
-	assert.Equal(t, "apps", pulumitest.MustLookup(t, in, "metadata", "namespace"))
-	assert.Equal(t, "true", pulumitest.MustLookup(t, in, "metadata", "annotations", "pulumi.com/skipAwait"),
+	assert.Equal(t, "podinfo", graph.MustLookup(t, in, "metadata", "name"))
+	assert.Equal(t, "apps", graph.MustLookup(t, in, "metadata", "namespace"))
+	assert.Equal(t, "true", graph.MustLookup(t, in, "metadata", "annotations", "pulumi.com/skipAwait"),
 		"Flagger scales podinfo to zero; Pulumi must not wait for its pods")
-	_, err := pulumitest.Lookup(in, "spec", "replicas")
+	_, err := graph.Lookup(in, "spec", "replicas")
 	assert.Error(t, err, "no replicas field: the HPA and Flagger own the count")
 	for path, want := range map[string]any{
 		"minReadySeconds": float64(5), "revisionHistoryLimit": float64(5), "progressDeadlineSeconds": float64(60),
 	} {
-		assert.Equal(t, want, pulumitest.MustLookup(t, in, "spec", path), path)
+		assert.Equal(t, want, graph.MustLookup(t, in, "spec", path), path)
 	}
-	assert.Equal(t, "RollingUpdate", pulumitest.MustLookup(t, in, "spec", "strategy", "type"))
-	assert.Equal(t, float64(1), pulumitest.MustLookup(t, in, "spec", "strategy", "rollingUpdate", "maxUnavailable"))
-	assert.Equal(t, map[string]any{"app": "podinfo"}, pulumitest.MustLookup(t, in, "spec", "selector", "matchLabels"))
+	assert.Equal(t, "RollingUpdate", graph.MustLookup(t, in, "spec", "strategy", "type"))
+	assert.Equal(t, float64(1), graph.MustLookup(t, in, "spec", "strategy", "rollingUpdate", "maxUnavailable"))
+	assert.Equal(t, map[string]any{"app": "podinfo"}, graph.MustLookup(t, in, "spec", "selector", "matchLabels"))
 	assert.Equal(t, map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "9797"},
-		pulumitest.MustLookup(t, in, "spec", "template", "metadata", "annotations"))
+		graph.MustLookup(t, in, "spec", "template", "metadata", "annotations"))
 
-	c := pulumitest.MustLookup(t, in, "spec", "template", "spec", "containers", 0).(map[string]any)
+	c := graph.MustLookup(t, in, "spec", "template", "spec", "containers", 0).(map[string]any)
 	assert.Equal(t, "podinfod", c["name"])
 	assert.Equal(t, testImage, c["image"])
 	assert.Equal(t, []any{"./podinfo", "--port=9898", "--port-metrics=9797", "--grpc-port=9999",
@@ -99,22 +93,22 @@ func TestApp_PodinfoDeploymentMatchesSpec(t *testing.T) {
 	assert.Equal(t, restrictedContext(100), c["securityContext"], "podinfo runs as its image's app user, restricted")
 	assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, c["volumeMounts"], "writable /tmp only")
 	assert.Equal(t, []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}},
-		pulumitest.MustLookup(t, in, "spec", "template", "spec", "volumes"))
+		graph.MustLookup(t, in, "spec", "template", "spec", "volumes"))
 
 	pdb := g.MustOne(t, "kubernetes:policy/v1:PodDisruptionBudget", "app-podinfo-pdb")
-	assert.Equal(t, float64(1), pulumitest.MustLookup(t, pdb.Inputs, "spec", "minAvailable"))
-	assert.Equal(t, map[string]any{"app": "podinfo-primary"}, pulumitest.MustLookup(t, pdb.Inputs, "spec", "selector", "matchLabels"),
+	assert.Equal(t, float64(1), graph.MustLookup(t, pdb.Inputs, "spec", "minAvailable"))
+	assert.Equal(t, map[string]any{"app": "podinfo-primary"}, graph.MustLookup(t, pdb.Inputs, "spec", "selector", "matchLabels"),
 		"the budget covers the pods that serve once Flagger takes over")
 
 	hpa := g.MustOne(t, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "app-podinfo-hpa")
-	assert.Equal(t, "podinfo", pulumitest.MustLookup(t, hpa.Inputs, "metadata", "name"))
+	assert.Equal(t, "podinfo", graph.MustLookup(t, hpa.Inputs, "metadata", "name"))
 	assert.Equal(t, map[string]any{"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo"},
-		pulumitest.MustLookup(t, hpa.Inputs, "spec", "scaleTargetRef"))
-	assert.Equal(t, float64(2), pulumitest.MustLookup(t, hpa.Inputs, "spec", "minReplicas"))
-	assert.Equal(t, float64(4), pulumitest.MustLookup(t, hpa.Inputs, "spec", "maxReplicas"))
+		graph.MustLookup(t, hpa.Inputs, "spec", "scaleTargetRef"))
+	assert.Equal(t, float64(2), graph.MustLookup(t, hpa.Inputs, "spec", "minReplicas"))
+	assert.Equal(t, float64(4), graph.MustLookup(t, hpa.Inputs, "spec", "maxReplicas"))
 	assert.Equal(t, map[string]any{"type": "Resource", "resource": map[string]any{"name": "cpu",
 		"target": map[string]any{"type": "Utilization", "averageUtilization": float64(99)}}},
-		pulumitest.MustLookup(t, hpa.Inputs, "spec", "metrics", 0))
+		graph.MustLookup(t, hpa.Inputs, "spec", "metrics", 0))
 }
 
 func restrictedContext(uid int) map[string]any {
@@ -128,12 +122,12 @@ func TestApp_LoadTester(t *testing.T) {
 	t.Parallel()
 	g, _, _ := runApp(t, "podinfo.example.com", nil)
 	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-loadtester")
-	assert.Equal(t, "flagger-loadtester", pulumitest.MustLookup(t, d.Inputs, "metadata", "name"))
-	c := pulumitest.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0).(map[string]any)
+	assert.Equal(t, "flagger-loadtester", graph.MustLookup(t, d.Inputs, "metadata", "name"))
+	c := graph.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0).(map[string]any)
 	assert.Equal(t, "ghcr.io/fluxcd/flagger-loadtester:0.22.0", c["image"])
 	assert.Equal(t, []any{"./loadtester", "-port=8080", "-log-level=info", "-timeout=1h"}, c["command"])
 	assert.Equal(t, map[string]any{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"},
-		pulumitest.MustLookup(t, d.Inputs, "spec", "template", "metadata", "annotations"), "the walkthrough tester's scrape annotations")
+		graph.MustLookup(t, d.Inputs, "spec", "template", "metadata", "annotations"), "the walkthrough tester's scrape annotations")
 	assert.Equal(t, []any{map[string]any{"name": "http", "containerPort": float64(8080)}}, c["ports"])
 	assert.Equal(t, restrictedContext(10001), c["securityContext"], "user 10001, read-only root, restricted")
 	assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, c["volumeMounts"])
@@ -145,10 +139,10 @@ func TestApp_LoadTester(t *testing.T) {
 		assert.Contains(t, cmd, "http://localhost:8080/healthz")
 	}
 	svc := g.MustOne(t, "kubernetes:core/v1:Service", "app-loadtester-svc")
-	assert.Equal(t, "flagger-loadtester", pulumitest.MustLookup(t, svc.Inputs, "metadata", "name"))
-	assert.Equal(t, "ClusterIP", pulumitest.MustLookup(t, svc.Inputs, "spec", "type"))
+	assert.Equal(t, "flagger-loadtester", graph.MustLookup(t, svc.Inputs, "metadata", "name"))
+	assert.Equal(t, "ClusterIP", graph.MustLookup(t, svc.Inputs, "spec", "type"))
 	assert.Equal(t, map[string]any{"name": "http", "port": float64(80), "protocol": "TCP", "targetPort": "http"},
-		pulumitest.MustLookup(t, svc.Inputs, "spec", "ports", 0))
+		graph.MustLookup(t, svc.Inputs, "spec", "ports", 0))
 }
 
 func TestApp_CustomResourcesWaitForTheirCRDOwners(t *testing.T) {
@@ -156,9 +150,9 @@ func TestApp_CustomResourcesWaitForTheirCRDOwners(t *testing.T) {
 	g, owners, _ := runApp(t, "podinfo.example.com", nil)
 	vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
 	assert.Contains(t, vs.Dependencies, owners["gloo"], "the VirtualService waits for the Gloo release")
-	assert.Equal(t, []any{"podinfo.example.com"}, pulumitest.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+	assert.Equal(t, []any{"podinfo.example.com"}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
 	assert.Equal(t, map[string]any{"name": "podinfo", "namespace": "apps"},
-		pulumitest.MustLookup(t, vs.Inputs, "spec", "virtualHost", "routes", 0, "delegateAction", "ref"))
+		graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "routes", 0, "delegateAction", "ref"))
 
 	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
 	assert.Contains(t, canary.Dependencies, owners["flagger"], "the Canary waits for Flagger")
@@ -166,8 +160,8 @@ func TestApp_CustomResourcesWaitForTheirCRDOwners(t *testing.T) {
 	for _, name := range []string{"app-podinfo", "app-loadtester"} {
 		assert.True(t, g.DependsOn(canary.URN, g.MustOne(t, "kubernetes:apps/v1:Deployment", name).URN), name)
 	}
-	assert.Equal(t, "apps", pulumitest.MustLookup(t, canary.Inputs, "metadata", "namespace"))
-	assert.Equal(t, "gloo", pulumitest.MustLookup(t, canary.Inputs, "spec", "provider"))
+	assert.Equal(t, "apps", graph.MustLookup(t, canary.Inputs, "metadata", "namespace"))
+	assert.Equal(t, "gloo", graph.MustLookup(t, canary.Inputs, "spec", "provider"))
 }
 
 func TestApp_CanaryFollowsDomainAndAnalysis(t *testing.T) {
@@ -175,15 +169,15 @@ func TestApp_CanaryFollowsDomainAndAnalysis(t *testing.T) {
 	analysis := manifests.Analysis{Interval: "30s", Threshold: 3, MaxWeight: 60, StepWeight: 10, SuccessRateMin: 95, LatencyMaxMs: 800}
 	g, _, _ := runApp(t, "shop.example.org", &analysis)
 	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
-	a := pulumitest.MustLookup(t, canary.Inputs, "spec", "analysis").(map[string]any)
+	a := graph.MustLookup(t, canary.Inputs, "spec", "analysis").(map[string]any)
 	assert.Equal(t, "30s", a["interval"])
 	assert.Equal(t, float64(3), a["threshold"])
 	assert.Equal(t, float64(60), a["maxWeight"])
 	assert.Equal(t, float64(10), a["stepWeight"])
 	assert.Equal(t, "hey -z 2m -q 5 -c 2 -host shop.example.org http://gateway-proxy.gloo-system",
-		pulumitest.MustLookup(t, canary.Inputs, "spec", "analysis", "webhooks", 1, "metadata", "cmd"))
+		graph.MustLookup(t, canary.Inputs, "spec", "analysis", "webhooks", 1, "metadata", "cmd"))
 	vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
-	assert.Equal(t, []any{"shop.example.org"}, pulumitest.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+	assert.Equal(t, []any{"shop.example.org"}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
 }
 
 func TestApp_CreatesNothingFlaggerOwns(t *testing.T) {
@@ -193,12 +187,12 @@ func TestApp_CreatesNothingFlaggerOwns(t *testing.T) {
 	for _, r := range g.Order {
 		switch r.Type {
 		case "kubernetes:core/v1:Service":
-			name := pulumitest.MustLookup(t, r.Inputs, "metadata", "name").(string)
+			name := graph.MustLookup(t, r.Inputs, "metadata", "name").(string)
 			assert.False(t, flaggerOwned[name], "Service %s belongs to Flagger", name)
 		case "kubernetes:gateway.solo.io/v1:RouteTable", "kubernetes:gloo.solo.io/v1:Upstream":
 			t.Errorf("%s %s belongs to Flagger", r.Type, r.Name)
 		case "kubernetes:apps/v1:Deployment":
-			assert.NotEqual(t, "podinfo-primary", pulumitest.MustLookup(t, r.Inputs, "metadata", "name"))
+			assert.NotEqual(t, "podinfo-primary", graph.MustLookup(t, r.Inputs, "metadata", "name"))
 		}
 	}
 	assert.Len(t, g.Find("kubernetes:core/v1:Service"), 1, "only the load tester's Service")

@@ -16,7 +16,7 @@ const PodinfoName = "podinfo"
 // LoadTesterName names the load tester Deployment and Service.
 const LoadTesterName = "flagger-loadtester"
 
-// PodinfoCommand is podinfo's command line of SPEC §4.
+// PodinfoCommand is podinfo's command line as the walkthrough runs it.
 var PodinfoCommand = []string{
 	"./podinfo", "--port=9898", "--port-metrics=9797", "--grpc-port=9999", "--grpc-service-name=podinfo",
 	"--level=info", "--random-delay=false", "--random-error=false",
@@ -52,7 +52,7 @@ func execProbe(path string) *corev1.ProbeArgs {
 	}
 }
 
-// PodinfoDeployment is the podinfo Deployment of SPEC §4. It has no replicas field (the HPA and Flagger own the
+// PodinfoDeployment is the walkthrough's podinfo Deployment. It has no replicas field (the HPA and Flagger own the
 // count) and skips Pulumi's readiness wait: once Flagger takes over it scales this Deployment to zero and serves
 // from podinfo-primary, so its pods are never the thing to wait for.
 func PodinfoDeployment(namespace pulumi.StringInput, image pulumi.StringInput) *appsv1.DeploymentArgs {

@@ -128,9 +128,9 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	}
 	s.stack = &stack
 	for key, value := range map[string]auto.ConfigValue{
-		"kubeconfig":       {Value: string(s.cluster.Kubeconfig), Secret: true},
-		"platform.install": {Value: "false"},
-		"canaryThreshold":  {Value: fmt.Sprint(s.threshold)},
+		"kubeconfig":      {Value: string(s.cluster.Kubeconfig), Secret: true},
+		"platformInstall": {Value: "false"},
+		"canaryThreshold": {Value: fmt.Sprint(s.threshold)},
 	} {
 		if err := stack.SetConfig(ctx, key, value); err != nil {
 			return fmt.Errorf("setting %s: %w", key, err)

@@ -42,14 +42,32 @@ type statusFlags struct {
 	json           bool
 }
 
+// stackFlags is the flag set of a subcommand with the flags every subcommand takes: the stack and the project
+// directory.
+func stackFlags(name, stackUsage string, stderr io.Writer, stack, workDir *string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(stack, "stack", "dev", stackUsage)
+	fs.StringVar(workDir, "work-dir", ".", "directory holding Pulumi.yaml")
+	return fs
+}
+
+// parseArgs parses args and refuses positional arguments.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
 func parseRelease(args []string, stderr io.Writer) (releaseFlags, error) {
 	var f releaseFlags
-	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.stack, "stack", "dev", "stack to release on (a Pulumi.<stack>.yaml)")
+	fs := stackFlags("rollout", "stack to release on (a Pulumi.<stack>.yaml)", stderr, &f.stack, &f.workDir)
 	fs.StringVar(&f.version, "version", "", "podinfo version to release; one of the stack's mirrored tags (podinfoTags)")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Minute, "how long to follow the canary after pulumi up")
-	fs.StringVar(&f.workDir, "work-dir", ".", "directory holding Pulumi.yaml")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rollout [flags]          release a podinfo version and follow the canary
        rollout status [flags]   print the canary's state once
@@ -62,11 +80,8 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return f, err
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if f.version == "" {
 		return f, errors.New("--version is required (e.g. --version 6.0.1)")
@@ -79,16 +94,10 @@ Flags:
 
 func parseStatus(args []string, stderr io.Writer) (statusFlags, error) {
 	var f statusFlags
-	fs := flag.NewFlagSet("rollout status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&f.stack, "stack", "dev", "stack whose canary to show")
-	fs.StringVar(&f.workDir, "work-dir", ".", "directory holding Pulumi.yaml")
+	fs := stackFlags("rollout status", "stack whose canary to show", stderr, &f.stack, &f.workDir)
 	fs.BoolVar(&f.json, "json", false, "print the state as JSON")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return f, err
-	}
-	if fs.NArg() > 0 {
-		return f, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return f, checkStack(f.stack, f.workDir)
 }

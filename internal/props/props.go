@@ -3,16 +3,23 @@ package props
 
 import "github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
-// Plain converts a property value to plain Go values (map[string]any, []any, string, float64, bool, nil),
-// unwrapping secrets and known outputs; unknown values become nil and resource references their URN.
+// Unknown stands for a value that is not known yet: in a preview, what the provider computes when it creates the
+// resource (IDs, ARNs) and everything derived from it.
+type Unknown struct{}
+
+// Plain converts a property value to plain Go values (map[string]any, []any, string, float64, bool, nil, Unknown),
+// unwrapping secrets and known outputs; resource references become their URN.
 func Plain(v resource.PropertyValue) any {
 	switch {
 	case v.IsSecret():
 		return Plain(v.SecretValue().Element)
 	case v.IsOutput():
+		if !v.OutputValue().Known {
+			return Unknown{}
+		}
 		return Plain(v.OutputValue().Element)
 	case v.IsComputed():
-		return nil
+		return Unknown{}
 	case v.IsObject():
 		out := map[string]any{}
 		for k, e := range v.ObjectValue() {
@@ -35,4 +42,25 @@ func Plain(v resource.PropertyValue) any {
 func PlainMap(m resource.PropertyMap) map[string]any {
 	out, _ := Plain(resource.NewObjectProperty(m)).(map[string]any)
 	return out
+}
+
+// ContainsUnknown reports whether v, or anything inside it, is Unknown.
+func ContainsUnknown(v any) bool {
+	switch t := v.(type) {
+	case Unknown:
+		return true
+	case map[string]any:
+		for _, e := range t {
+			if ContainsUnknown(e) {
+				return true
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if ContainsUnknown(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,7 +1,9 @@
 package simcluster
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -57,4 +59,31 @@ func (n Node) object() *corev1.Node {
 		},
 		Status: corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
 	}
+}
+
+// addNodes registers the fake nodes and waits until kwok reports them Ready.
+func (c *Cluster) addNodes(ctx context.Context, nodes []Node) error {
+	for _, n := range nodes {
+		if _, err := c.Core.CoreV1().Nodes().Create(ctx, n.object(), metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("creating node %s: %w", n.Name, err)
+		}
+	}
+	return c.poll(ctx, time.Minute, "nodes Ready (kwok)", func(ctx context.Context) (bool, error) {
+		for _, n := range nodes {
+			node, err := c.Core.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil || !nodeReady(node) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+func nodeReady(n *corev1.Node) bool {
+	for _, cond := range n.Status.Conditions {
+		if cond.Type == corev1.NodeReady {
+			return cond.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

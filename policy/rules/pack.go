@@ -16,7 +16,7 @@ const PackName = "progressive-delivery"
 func fromAnalyzer(r policyx.AnalyzerResource) Resource {
 	properties := props.PlainMap(resource.ToResourcePropertyMap(r.Properties))
 	id, _ := properties["id"].(string)
-	return Resource{Type: r.Type, Name: r.Name, URN: r.URN, ID: id, Props: properties}
+	return Resource{Type: r.Type, Name: r.Name, URN: r.URN, ID: id, Parent: r.Parent, Props: properties}
 }
 
 // Pack builds the policy pack: each resource rule validates one resource, each stack rule the whole stack, and

@@ -1,7 +1,11 @@
 package rules
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/internal/props"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,22 +25,43 @@ func m(kv ...any) map[string]any {
 
 func l(items ...any) []any { return items }
 
-func repo(mutability string, scan bool, encryption string) Resource {
-	return res("aws:ecr/repository:Repository", "repo", m("name", "podinfo", "imageTagMutability", mutability,
+func repo(mutability any, scan any, encryption any) Resource {
+	return res(ecrRepository, "repo", m("name", "podinfo", "imageTagMutability", mutability,
 		"imageScanningConfiguration", m("scanOnPush", scan), "encryptionConfigurations", l(m("encryptionType", encryption))))
 }
 
-func eksComp(props map[string]any) Resource {
-	base := m("version", "1.33", "encryptionConfigKeyArn", "arn:aws:kms:key", "enabledClusterLogTypes",
-		l("api", "audit", "authenticator", "controllerManager", "scheduler"), "endpointPrivateAccess", true,
-		"endpointPublicAccess", true, "publicAccessCidrs", l("203.0.113.0/24"), "createOidcProvider", true)
-	for k, v := range props {
-		base[k] = v
+var u = props.Unknown{}
+
+// eksCluster is the aws:eks/cluster:Cluster pulumi-eks creates, with prod's settings, beside its OIDC provider.
+func eksCluster(vpc map[string]any, props map[string]any) Resource {
+	v := m("endpointPrivateAccess", true, "endpointPublicAccess", true, "publicAccessCidrs", l("203.0.113.0/24"))
+	for k, val := range vpc {
+		v[k] = val
 	}
-	return res(eksComponent, "cluster-eks", base)
+	base := m("name", "ps-eks-66", "version", "1.33", "vpcConfig", v,
+		"encryptionConfig", m("provider", m("keyArn", "arn:aws:kms:key"), "resources", l("secrets")),
+		"enabledClusterLogTypes", l("api", "audit", "authenticator", "controllerManager", "scheduler"))
+	for k, val := range props {
+		base[k] = val
+	}
+	r := res(eksfacts.ClusterType, "cluster-eks-eksCluster", base)
+	r.Parent = "urn:pulumi:prod::progressive-delivery::eks:index:Cluster::cluster-eks"
+	return r
 }
 
-func container(extra map[string]any) map[string]any {
+func oidcProvider(parent string, url any) Resource {
+	r := res(eksfacts.OIDCProviderType, "cluster-eks-oidcProvider", m("clientIdLists", l("sts.amazonaws.com"), "url", url))
+	r.Parent = parent
+	return r
+}
+
+func irsa(parent string, url any, issuer any) []Resource {
+	c := eksCluster(nil, m("identities", l(m("oidcs", l(m("issuer", issuer))))))
+	c.Parent = ""
+	return []Resource{c, oidcProvider(parent, url)}
+}
+
+func containerSpec(extra map[string]any) map[string]any {
 	c := m("name", "app", "image", "ghcr.io/x/app:1.2.3",
 		"resources", m("requests", m("cpu", "100m", "memory", "64Mi"), "limits", m("cpu", "1", "memory", "128Mi")),
 		"livenessProbe", m("exec", m("command", l("true"))), "readinessProbe", m("exec", m("command", l("true"))),
@@ -52,87 +77,117 @@ func container(extra map[string]any) map[string]any {
 	return c
 }
 
-func workload(ns string, c map[string]any) Resource {
+func workload(ns any, c map[string]any) Resource {
 	return res(deployment, "app", m("metadata", m("name", "app", "namespace", ns),
 		"spec", m("template", m("metadata", m("labels", m("app", "app")), "spec", m("containers", l(c))))))
 }
 
-func launchTemplate(tokens string, hop float64, encrypted string) Resource {
+func launchTemplateOf(tokens any, hop any, encrypted any) Resource {
 	return res("aws:ec2/launchTemplate:LaunchTemplate", "lt", m("metadataOptions", m("httpTokens", tokens, "httpPutResponseHopLimit", hop),
 		"blockDeviceMappings", l(m("ebs", m("encrypted", encrypted)))))
 }
 
-func nodeSet(policies ...string) []Resource {
-	role := res("aws:iam/role:Role", "node-role", m("name", "node-role"))
-	out := []Resource{role, res(ngComponent, "nodes", m("nodeRole", role.URN))}
+func nodeGroup(props map[string]any) Resource {
+	return res(eksfacts.NodeGroupType, "cluster-nodes", props)
+}
+
+// nodeSet is a node group, its role found by ARN, and the role's attachments.
+func nodeSet(roleArn any, policies ...string) []Resource {
+	role := res("aws:iam/role:Role", "node-role", m("name", "node-role-1a2b", "arn", "arn:aws:iam::111111111111:role/node-role-1a2b"))
+	out := []Resource{role, nodeGroup(m("nodeRoleArn", roleArn, "launchTemplate", m("id", "lt-1")))}
 	for _, p := range policies {
-		out = append(out, res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "attach-"+p, m("role", "node-role", "policyArn", "arn:aws:iam::aws:policy/"+p)))
+		out = append(out, res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "attach-"+p, m("role", "node-role-1a2b", "policyArn", "arn:aws:iam::aws:policy/"+p)))
 	}
 	return out
 }
 
-func subnets(publicNodes bool) []Resource {
+var nodePolicies = []string{"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}
+
+func subnets(nodeSubnets any) []Resource {
 	public := res("aws:ec2/subnet:Subnet", "public-a", m("mapPublicIpOnLaunch", true))
 	private := res("aws:ec2/subnet:Subnet", "private-a", m())
-	use := private.ID
-	if publicNodes {
-		use = public.ID
+	ids := nodeSubnets
+	switch nodeSubnets {
+	case "public":
+		ids = l(public.ID)
+	case "private":
+		ids = l(private.ID)
 	}
-	return []Resource{public, private, res(ngComponent, "nodes", m("subnetIds", l(use)))}
+	return []Resource{public, private, nodeGroup(m("subnetIds", ids))}
 }
 
-func canaryWithPDB(selector string) []Resource {
-	out := []Resource{res("kubernetes:flagger.app/v1beta1:Canary", "canary", m("spec", m("targetRef", m("name", "podinfo"))))}
-	if selector != "" {
-		out = append(out, res("kubernetes:policy/v1:PodDisruptionBudget", "pdb", m("spec", m("selector", m("matchLabels", m("app", selector))))))
+func canaryWithPDB(selector any) []Resource {
+	out := []Resource{res(canary, "canary", m("spec", m("targetRef", m("name", "podinfo"))))}
+	if selector != nil {
+		out = append(out, res(pdb, "pdb", m("spec", m("selector", m("matchLabels", m("app", selector))))))
 	}
 	return out
 }
 
-func lifecycle(status string) []Resource {
-	return []Resource{repo("IMMUTABLE", true, "KMS"), res("aws:ecr/lifecyclePolicy:LifecyclePolicy", "lc", m("repository", "podinfo",
+func lifecycle(repository any, status string) []Resource {
+	return []Resource{repo("IMMUTABLE", true, "KMS"), res(ecrLifecycle, "lc", m("repository", repository,
 		"policy", `{"rules":[{"rulePriority":1,"selection":{"tagStatus":"`+status+`","countType":"sinceImagePushed","countUnit":"days","countNumber":14},"action":{"type":"expire"}}]}`))}
 }
 
-// cases holds, for every rule, resources it accepts and resources it rejects.
-var cases = map[string]struct{ pass, fail []Resource }{
-	"ecr-scan-on-push":                  {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("IMMUTABLE", false, "KMS")}},
-	"ecr-immutable-tags":                {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("MUTABLE", true, "KMS")}},
-	"ecr-kms-encryption":                {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("IMMUTABLE", true, "AES256")}},
-	"ecr-lifecycle-keeps-tagged-images": {lifecycle("untagged"), lifecycle("any")},
+const eksParent = "urn:pulumi:prod::progressive-delivery::eks:index:Cluster::cluster-eks"
+
+// cases holds, for every rule, resources it accepts, resources it rejects, and the rejected resources with the
+// values it reads not known yet (a preview of a new stack), which it must not reject.
+var cases = map[string]struct{ pass, fail, unknown []Resource }{
+	"ecr-scan-on-push":   {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("IMMUTABLE", false, "KMS")}, []Resource{repo("IMMUTABLE", u, "KMS")}},
+	"ecr-immutable-tags": {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("MUTABLE", true, "KMS")}, []Resource{repo(u, true, "KMS")}},
+	"ecr-kms-encryption": {[]Resource{repo("IMMUTABLE", true, "KMS")}, []Resource{repo("IMMUTABLE", true, "AES256")}, []Resource{repo("IMMUTABLE", true, u)}},
+	"ecr-lifecycle-keeps-tagged-images": {lifecycle("podinfo", "untagged"),
+		append(lifecycle("podinfo", "any"), res(ecrRepository, "other", m("name", "other"))), lifecycle(u, "any")},
 	"kms-key-rotation": {[]Resource{res("aws:kms/key:Key", "k", m("enableKeyRotation", true))},
-		[]Resource{res("aws:kms/key:Key", "k", m("enableKeyRotation", false))}},
-	"eks-secrets-encryption": {[]Resource{eksComp(nil), res(eksCluster, "c", m("encryptionConfig", m("resources", l("secrets"))))},
-		[]Resource{eksComp(m("encryptionConfigKeyArn", nil)), res(eksCluster, "c", m())}},
-	"eks-control-plane-logging": {[]Resource{eksComp(nil)}, []Resource{eksComp(m("enabledClusterLogTypes", l("api")))}},
-	"eks-private-endpoint": {[]Resource{eksComp(nil), res(eksCluster, "c", m("vpcConfig", m("endpointPrivateAccess", true)))},
-		[]Resource{eksComp(m("endpointPrivateAccess", false))}},
-	"eks-public-access-restricted": {[]Resource{eksComp(nil), eksComp(m("endpointPublicAccess", false, "publicAccessCidrs", nil))},
-		[]Resource{eksComp(m("publicAccessCidrs", l("0.0.0.0/0"))), eksComp(m("publicAccessCidrs", nil))}},
-	"eks-irsa":                 {[]Resource{eksComp(nil)}, []Resource{eksComp(m("createOidcProvider", false))}},
-	"eks-supported-version":    {[]Resource{eksComp(nil)}, []Resource{eksComp(m("version", "1.24"))}},
-	"nodes-in-private-subnets": {subnets(false), subnets(true)},
-	"private-subnets-no-public-ips": {[]Resource{res("aws:ec2/subnet:Subnet", "p", m("tags", m("kubernetes.io/role/internal-elb", "1")))},
-		[]Resource{res("aws:ec2/subnet:Subnet", "p", m("tags", m("kubernetes.io/role/internal-elb", "1"), "mapPublicIpOnLaunch", true))}},
-	"launch-template-imdsv2":            {[]Resource{launchTemplate("required", 1, "true")}, []Resource{launchTemplate("optional", 1, "true")}},
-	"launch-template-hop-limit":         {[]Resource{launchTemplate("required", 1, "true")}, []Resource{launchTemplate("required", 2, "true")}},
-	"launch-template-encrypted-volumes": {[]Resource{launchTemplate("required", 1, "true")}, []Resource{launchTemplate("required", 1, "false")}},
-	"managed-nodes-use-launch-template": {[]Resource{res(ngComponent, "n", m("launchTemplate", m("id", "lt-1")))},
-		[]Resource{res(ngComponent, "n", m("diskSize", 100.0))}},
-	"node-role-minimal-policies": {nodeSet("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"),
-		nodeSet("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly", "AmazonS3FullAccess")},
-	"iam-no-admin-or-s3-full-access": {[]Resource{res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", m("policyArn", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"))},
-		[]Resource{res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "a", m("policyArn", "arn:aws:iam::aws:policy/AmazonS3FullAccess")),
-			res("aws:iam/role:Role", "r", m("managedPolicyArns", l("arn:aws:iam::aws:policy/AdministratorAccess")))}},
-	"k8s-pod-security-restricted": {[]Resource{workload("apps", container(nil))},
-		[]Resource{workload("apps", container(m("securityContext", m("privileged", true)))), workload("apps", container(m("securityContext", nil)))}},
-	"k8s-resources": {[]Resource{workload("apps", container(nil))}, []Resource{workload("apps", container(m("resources", m("requests", m("cpu", "1")))))}},
-	"k8s-probes":    {[]Resource{workload("apps", container(nil))}, []Resource{workload("apps", container(m("livenessProbe", nil)))}},
-	"k8s-image-pinned": {[]Resource{workload("apps", container(nil)), workload("apps", container(m("image", "ghcr.io/x/app@sha256:"+repeat64())))},
-		[]Resource{workload("apps", container(m("image", "ghcr.io/x/app:latest"))), workload("apps", container(m("image", "ghcr.io/x/app")))}},
-	"k8s-no-default-namespace": {[]Resource{workload("apps", container(nil)), res("kubernetes:helm.sh/v3:Release", "r", m("namespace", "gloo-system"))},
-		[]Resource{workload("default", container(nil)), workload("", container(nil)), res("kubernetes:helm.sh/v3:Release", "r", m())}},
-	"k8s-serving-pods-have-pdb": {canaryWithPDB("podinfo-primary"), canaryWithPDB("podinfo")},
+		[]Resource{res("aws:kms/key:Key", "k", m("enableKeyRotation", false))}, []Resource{res("aws:kms/key:Key", "k", m("enableKeyRotation", u))}},
+	"eks-secrets-encryption": {[]Resource{eksCluster(nil, nil)},
+		[]Resource{eksCluster(nil, m("encryptionConfig", nil)), eksCluster(nil, m("encryptionConfig", m("provider", m("keyArn", ""), "resources", l("secrets"))))},
+		[]Resource{eksCluster(nil, m("encryptionConfig", u))}},
+	"eks-control-plane-logging": {[]Resource{eksCluster(nil, nil)},
+		[]Resource{eksCluster(nil, m("enabledClusterLogTypes", l("api"))), eksCluster(nil, m("enabledClusterLogTypes", nil))},
+		[]Resource{eksCluster(nil, m("enabledClusterLogTypes", u))}},
+	"eks-private-endpoint": {[]Resource{eksCluster(nil, nil)},
+		[]Resource{eksCluster(m("endpointPrivateAccess", false), nil), eksCluster(m("endpointPrivateAccess", nil), nil)},
+		[]Resource{eksCluster(m("endpointPrivateAccess", u), nil)}},
+	"eks-public-access-restricted": {[]Resource{eksCluster(nil, nil), eksCluster(m("endpointPublicAccess", false, "publicAccessCidrs", nil), nil)},
+		[]Resource{eksCluster(m("publicAccessCidrs", l("0.0.0.0/0")), nil), eksCluster(m("publicAccessCidrs", nil), nil),
+			eksCluster(m("endpointPublicAccess", nil, "publicAccessCidrs", nil), nil)},
+		[]Resource{eksCluster(m("publicAccessCidrs", u), nil), eksCluster(m("endpointPublicAccess", u, "publicAccessCidrs", l("0.0.0.0/0")), nil)}},
+	"eks-irsa": {append(irsa(eksParent, "https://oidc.eks/1", "other"), oidcProvider(eksParent, u)), irsa("", "https://oidc.eks/1", "https://oidc.eks/2"),
+		irsa("", u, "https://oidc.eks/2")},
+	"eks-supported-version": {[]Resource{eksCluster(nil, nil), eksCluster(nil, m("version", nil))},
+		[]Resource{eksCluster(nil, m("version", "1.24"))}, []Resource{eksCluster(nil, m("version", u))}},
+	"nodes-in-private-subnets": {subnets("private"), subnets("public"), subnets(u)},
+	"private-subnets-no-public-ips": {[]Resource{res(subnet, "p", m("tags", m("kubernetes.io/role/internal-elb", "1")))},
+		[]Resource{res(subnet, "p", m("tags", m("kubernetes.io/role/internal-elb", "1"), "mapPublicIpOnLaunch", true))},
+		[]Resource{res(subnet, "p", m("tags", u, "mapPublicIpOnLaunch", true))}},
+	"launch-template-imdsv2":            {[]Resource{launchTemplateOf("required", 1.0, "true")}, []Resource{launchTemplateOf("optional", 1.0, "true")}, []Resource{launchTemplateOf(u, 1.0, "true")}},
+	"launch-template-hop-limit":         {[]Resource{launchTemplateOf("required", 1.0, "true")}, []Resource{launchTemplateOf("required", 2.0, "true")}, []Resource{launchTemplateOf("required", u, "true")}},
+	"launch-template-encrypted-volumes": {[]Resource{launchTemplateOf("required", 1.0, "true")}, []Resource{launchTemplateOf("required", 1.0, "false")}, []Resource{launchTemplateOf("required", 1.0, u)}},
+	"managed-nodes-use-launch-template": {[]Resource{nodeGroup(m("launchTemplate", m("id", "lt-1"))), nodeGroup(m("launchTemplate", m("id", u, "version", u)))},
+		[]Resource{nodeGroup(m("diskSize", 100.0))}, []Resource{nodeGroup(m("launchTemplate", u))}},
+	"node-role-minimal-policies": {nodeSet("arn:aws:iam::111111111111:role/node-role-1a2b", nodePolicies...),
+		nodeSet("arn:aws:iam::111111111111:role/node-role-1a2b", append(nodePolicies, "AmazonS3FullAccess")...),
+		nodeSet(u, append(nodePolicies, "AmazonS3FullAccess")...)},
+	"iam-no-admin-or-s3-full-access": {[]Resource{res(policyAttachment, "a", m("policyArn", "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"))},
+		[]Resource{res(policyAttachment, "a", m("policyArn", "arn:aws:iam::aws:policy/AmazonS3FullAccess")),
+			res(iamRole, "r", m("managedPolicyArns", l("arn:aws:iam::aws:policy/AdministratorAccess")))},
+		[]Resource{res(policyAttachment, "a", m("policyArn", u))}},
+	"k8s-pod-security-restricted": {[]Resource{workload("apps", containerSpec(nil)), workload("apps", containerSpec(m("image", u)))},
+		[]Resource{workload("apps", containerSpec(m("securityContext", m("privileged", true)))), workload("apps", containerSpec(m("securityContext", nil)))},
+		[]Resource{workload("apps", containerSpec(m("securityContext", u)))}},
+	"k8s-resources": {[]Resource{workload("apps", containerSpec(nil))}, []Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1")))))},
+		[]Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1"), "limits", u))))}},
+	"k8s-probes": {[]Resource{workload("apps", containerSpec(nil))}, []Resource{workload("apps", containerSpec(m("livenessProbe", nil)))},
+		[]Resource{workload("apps", containerSpec(m("livenessProbe", u)))}},
+	"k8s-image-pinned": {[]Resource{workload("apps", containerSpec(nil)), workload("apps", containerSpec(m("image", "ghcr.io/x/app@sha256:"+repeat64())))},
+		[]Resource{workload("apps", containerSpec(m("image", "ghcr.io/x/app:latest"))), workload("apps", containerSpec(m("image", "ghcr.io/x/app")))},
+		[]Resource{workload("apps", containerSpec(m("image", u)))}},
+	"k8s-no-default-namespace": {[]Resource{workload("apps", containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m("namespace", "gloo-system"))},
+		[]Resource{workload("default", containerSpec(nil)), workload("", containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m())},
+		[]Resource{workload(u, containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m("namespace", u))}},
+	"k8s-serving-pods-have-pdb": {canaryWithPDB("podinfo-primary"), canaryWithPDB("podinfo"), canaryWithPDB(u)},
 }
 
 func repeat64() string {
@@ -170,12 +225,17 @@ func TestRules_PassAndFail(t *testing.T) {
 			assert.NotEmpty(t, rule.Description)
 			assert.True(t, (rule.Check == nil) != (rule.CheckStack == nil), "exactly one of Check and CheckStack")
 			assert.Empty(t, violationsOf(rule, c.pass), "passing fixture")
+			require.NotEmpty(t, c.unknown, "rule %s has a fixture with values not known yet", rule.Name)
 			if rule.CheckStack != nil {
 				assert.NotEmpty(t, violationsOf(rule, c.fail), "failing fixture")
+				assert.Empty(t, violationsOf(rule, c.unknown), "a value not known yet is no violation")
 				return
 			}
 			for _, r := range c.fail {
 				assert.NotEmpty(t, violationsOf(rule, []Resource{r}), "failing fixture %v", r.Props)
+			}
+			for _, r := range c.unknown {
+				assert.Empty(t, violationsOf(rule, []Resource{r}), "a value not known yet is no violation: %v", r.Props)
 			}
 		})
 	}
@@ -190,7 +250,7 @@ func TestRules_PodSecurityNamesTheFailedCheck(t *testing.T) {
 			rule = r
 		}
 	}
-	msgs := rule.Check(workload("apps", container(m("securityContext", m("runAsNonRoot", true)))))
+	msgs := rule.Check(workload("apps", containerSpec(m("securityContext", m("runAsNonRoot", true)))))
 	require.NotEmpty(t, msgs)
 	joined := ""
 	for _, s := range msgs {
@@ -203,11 +263,13 @@ func TestRules_PodSecurityNamesTheFailedCheck(t *testing.T) {
 
 func TestWaived_MatchesStackAndResource(t *testing.T) {
 	t.Parallel()
-	urn := "urn:pulumi:dev::progressive-delivery::progressive-delivery:infra:Cluster$eks:index:Cluster::cluster-eks"
+	urn := "urn:pulumi:dev::progressive-delivery::progressive-delivery:infra:Cluster$eks:index:Cluster$aws:eks/cluster:Cluster::cluster-eks-eksCluster"
 	_, ok := Waived("eks-supported-version", urn)
 	assert.True(t, ok)
-	_, ok = Waived("eks-supported-version", "urn:pulumi:prod::progressive-delivery::progressive-delivery:infra:Cluster$eks:index:Cluster::cluster-eks")
+	_, ok = Waived("eks-supported-version", strings.Replace(urn, ":dev::", ":prod::", 1))
 	assert.False(t, ok, "waivers are per stack")
+	_, ok = Waived("eks-supported-version", "urn:pulumi:dev::progressive-delivery::progressive-delivery:infra:Cluster$eks:index:Cluster::cluster-eks")
+	assert.False(t, ok, "waivers are on the resource that carries the value, not the pulumi-eks component")
 	_, ok = Waived("eks-secrets-encryption", urn)
 	assert.False(t, ok, "waivers are per rule")
 }

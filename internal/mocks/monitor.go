@@ -1,17 +1,21 @@
-// Package pulumitest runs Pulumi programs under pulumi.WithMocks and records what they declare, so tests can
-// assert properties, parents, providers and dependency edges of the resulting resource graph.
-package pulumitest
+// Package mocks runs Pulumi programs under pulumi.WithMocks and records what they declare, as the engine would
+// see it: inputs, provider outputs, values not known in a preview of a new stack, and the AWS resources pulumi-eks
+// creates inside its components.
+package mocks
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/progressive-delivery/platform/internal/graph"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 )
 
 // Project and Stack name the mocked program's URNs.
@@ -23,25 +27,6 @@ const (
 // AccountID is the AWS account the mocks pretend to be.
 const AccountID = "111111111111"
 
-// Registration is one resource the program registered (or read) under mocks.
-type Registration struct {
-	Type         string
-	Name         string
-	URN          string
-	Inputs       resource.PropertyMap
-	Parent       string
-	Dependencies []string
-	// Provider is the URN of the explicit provider, or "" for the default provider.
-	Provider string
-	Custom   bool
-	Remote   bool
-	// References are the URNs of resources passed as inputs (e.g. a node group's cluster). A remote component's
-	// children read them, so the engine orders them like dependencies.
-	References []string
-	// ReadID is set for resources read with Get (ReadResource), not created.
-	ReadID string
-}
-
 // Monitor is a pulumi.MockResourceMonitor that records every registration and answers the outputs the program
 // reads from remote components, providers and invokes.
 type Monitor struct {
@@ -49,23 +34,32 @@ type Monitor struct {
 	Region string
 	// Zones answers getAvailabilityZones; default the region's a and b zones.
 	Zones []string
-	// DryRun leaves out the outputs a provider computes on create, as in a preview of a new stack.
+	// DryRun plays a preview of a new stack: no resource has an ID yet, and what a provider computes on create
+	// (ARNs, URLs, digests) is not known.
 	DryRun bool
 
 	mu    sync.Mutex
-	regs  []Registration
+	regs  []graph.Registration
+	state map[string]resource.PropertyMap
 	calls []pulumi.MockCallArgs
 }
 
 // NewResource records a registration and returns its outputs.
 func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
-	reg := Registration{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom}
+	reg := graph.Registration{Type: args.TypeToken, Name: args.Name, Inputs: args.Inputs, Custom: args.Custom}
 	parent := ""
 	switch {
 	case args.RegisterRPC != nil:
 		parent = args.RegisterRPC.GetParent()
 		reg.Dependencies = args.RegisterRPC.GetDependencies()
 		reg.Remote = args.RegisterRPC.GetRemote()
+		// The SDK's mock drops values that are not known; the engine keeps them, marked computed.
+		inputs, err := plugin.UnmarshalProperties(args.RegisterRPC.GetObject(),
+			plugin.MarshalOptions{KeepUnknowns: true, KeepSecrets: true, KeepResources: true})
+		if err != nil {
+			return "", nil, err
+		}
+		reg.Inputs = inputs
 	case args.ReadRPC != nil:
 		parent = args.ReadRPC.GetParent()
 		reg.Dependencies = args.ReadRPC.GetDependencies()
@@ -76,32 +70,72 @@ func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.Pr
 	reg.References = references(resource.NewObjectProperty(args.Inputs))
 	reg.Provider = providerURN(args.Provider)
 	outputs := m.outputs(args)
-	if reg.ReadID != "" {
+	switch {
+	case reg.ReadID != "":
 		// A read has no inputs; what the program (and a policy) sees is the state it returns.
 		reg.Inputs = outputs
+		reg.State = outputs
+	case reg.Custom:
+		reg.State = reg.Inputs.Copy()
+		for k, v := range outputs {
+			if _, isInput := reg.State[k]; !isInput || !m.DryRun {
+				reg.State[k] = v
+			}
+		}
+	default:
+		reg.State = resource.PropertyMap{}
+	}
+
+	reg.ID = args.Name + "-id"
+	if args.ID != "" {
+		reg.ID = args.ID
+	} else if m.DryRun && reg.Custom {
+		reg.ID = ""
+	}
+	children, err := m.construct(reg)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s %s: %w", reg.Type, reg.Name, err)
 	}
 
 	m.mu.Lock()
-	m.regs = append(m.regs, reg)
-	m.mu.Unlock()
-
-	id := args.Name + "-id"
-	if args.ID != "" {
-		id = args.ID
+	if m.state == nil {
+		m.state = map[string]resource.PropertyMap{}
 	}
-	return id, outputs, nil
+	for _, r := range append([]graph.Registration{reg}, children...) {
+		m.regs = append(m.regs, r)
+		m.state[r.URN] = r.State
+	}
+	m.mu.Unlock()
+	return reg.ID, outputs, nil
 }
 
-// Call answers invokes: the ECR authorization token, the region and its zones.
+// stateOf is the recorded state of the resource urn refers to.
+func (m *Monitor) stateOf(urn string) resource.PropertyMap {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state[urn]
+}
+
+// tokenSerial numbers the ECR tokens handed out, so no two are equal.
+var tokenSerial atomic.Int64
+
+// SourceDigest is the digest the mocked upstream registry gives tag.
+func SourceDigest(tag string) string {
+	sum := sha256.Sum256([]byte(tag))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// Call answers invokes: the ECR authorization token, upstream image digests, the region and its zones.
 func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.calls = append(m.calls, args)
 	m.mu.Unlock()
 	switch args.Token {
 	case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+		// ECR hands out a new 12-hour token on every call.
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"userName":      "AWS",
-			"password":      "mock-ecr-password",
+			"password":      fmt.Sprintf("mock-ecr-password-%d", tokenSerial.Add(1)),
 			"proxyEndpoint": "https://" + AccountID + ".dkr.ecr." + m.region() + ".amazonaws.com",
 		}), nil
 	case "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -110,6 +144,9 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			names = append(names, z)
 		}
 		return resource.NewPropertyMapFromMap(map[string]any{"names": names}), nil
+	case "docker:index/getRegistryImage:getRegistryImage":
+		name := args.Args["name"].StringValue()
+		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "sha256Digest": SourceDigest(name[strings.LastIndex(name, ":")+1:])}), nil
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": m.region()}), nil
 	}
@@ -134,6 +171,10 @@ func (m *Monitor) zones() []string {
 func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 	out := args.Inputs.Copy()
 	set := func(k string, v any) { out[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	if m.DryRun && args.ID == "" && args.TypeToken != "pulumi:pulumi:StackReference" {
+		// Nothing exists yet: outputs are the inputs, the rest is computed on create.
+		return out
+	}
 	switch args.TypeToken {
 	case "aws:ecr/repository:Repository":
 		name := args.Inputs["name"].StringValue()
@@ -143,19 +184,15 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 	case "aws:iam/role:Role":
 		set("arn", "arn:aws:iam::"+AccountID+":role/"+args.Name)
 		set("name", args.Name)
-	case "docker:index/registryImage:RegistryImage":
-		set("sha256Digest", "sha256:"+strings.Repeat("0", 64))
-	case "docker:index/remoteImage:RemoteImage":
-		set("imageId", "sha256:"+strings.Repeat("1", 64))
-		set("repoDigest", args.Inputs["name"].StringValue()+"@sha256:"+strings.Repeat("1", 64))
+	case "docker:index/image:Image":
+		name := args.Inputs["imageName"].StringValue()
+		set("baseImageName", name)
+		set("repoDigest", name[:strings.LastIndex(name, ":")]+"@sha256:"+strings.Repeat("0", 64))
 	case "eks:index:Cluster":
 		kubeconfig := `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"mock","cluster":{"server":"https://mock.eks.amazonaws.com"}}]}`
 		set("kubeconfigJson", kubeconfig)
 		set("kubeconfig", map[string]any{"apiVersion": "v1", "kind": "Config"})
 	case "kubernetes:helm.sh/v3:Release":
-		if m.DryRun {
-			break
-		}
 		status := map[string]any{"status": "deployed"}
 		if ns, ok := args.Inputs["namespace"]; ok && ns.IsString() {
 			status["namespace"] = ns.StringValue()
@@ -187,10 +224,10 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 }
 
 // Registrations returns a copy of every registration so far, in registration order.
-func (m *Monitor) Registrations() []Registration {
+func (m *Monitor) Registrations() []graph.Registration {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]Registration(nil), m.regs...)
+	return append([]graph.Registration(nil), m.regs...)
 }
 
 // Calls returns a copy of every invoke so far.
@@ -240,143 +277,4 @@ func providerURN(ref string) string {
 		return ref[:i]
 	}
 	return ref
-}
-
-// Graph indexes registrations by URN.
-type Graph struct {
-	ByURN map[string]Registration
-	Order []Registration
-}
-
-// NewGraph indexes the given registrations.
-func NewGraph(regs []Registration) *Graph {
-	g := &Graph{ByURN: make(map[string]Registration, len(regs)), Order: regs}
-	for _, r := range regs {
-		g.ByURN[r.URN] = r
-	}
-	return g
-}
-
-// Find returns the registrations of a type token, optionally filtered by logical name.
-func (g *Graph) Find(typ string) []Registration {
-	var out []Registration
-	for _, r := range g.Order {
-		if r.Type == typ {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
-// One returns the single registration of typ named name, or an error naming what was found.
-func (g *Graph) One(typ, name string) (Registration, error) {
-	var names []string
-	for _, r := range g.Order {
-		if r.Type == typ {
-			if r.Name == name {
-				return r, nil
-			}
-			names = append(names, r.Name)
-		}
-	}
-	return Registration{}, fmt.Errorf("no %s named %q (have %v)", typ, name, names)
-}
-
-// Children returns the URNs of every descendant of urn.
-func (g *Graph) Children(urn string) []string {
-	var out []string
-	for _, r := range g.Order {
-		if r.Parent == urn {
-			out = append(out, r.URN)
-			out = append(out, g.Children(r.URN)...)
-		}
-	}
-	return out
-}
-
-// DirectDeps returns what a resource waits for: its explicit and data dependencies and its explicit provider,
-// with a dependency on a component expanded to the component's descendants (as the engine does).
-func (g *Graph) DirectDeps(urn string) []string {
-	r := g.ByURN[urn]
-	seen := map[string]bool{}
-	var out []string
-	add := func(u string) {
-		if u != "" && !seen[u] && u != urn {
-			seen[u] = true
-			out = append(out, u)
-		}
-	}
-	for _, d := range append(append([]string{}, r.Dependencies...), r.References...) {
-		add(d)
-		if dep, ok := g.ByURN[d]; ok && !dep.Custom && !dep.Remote {
-			for _, c := range g.Children(d) {
-				add(c)
-			}
-		}
-	}
-	add(r.Provider)
-	sort.Strings(out)
-	return out
-}
-
-// DependsOn reports whether from waits, directly or transitively, for to.
-func (g *Graph) DependsOn(from, to string) bool {
-	seen := map[string]bool{}
-	var walk func(string) bool
-	walk = func(u string) bool {
-		if seen[u] {
-			return false
-		}
-		seen[u] = true
-		for _, d := range g.DirectDeps(u) {
-			if d == to || walk(d) {
-				return true
-			}
-		}
-		return false
-	}
-	return walk(from)
-}
-
-// RunConfig configures one mocked run of a program.
-type RunConfig struct {
-	// Config holds project keys without the project prefix ("zones") and namespaced keys as is ("aws:region").
-	Config map[string]string
-	// Secrets lists keys of Config that were set with --secret.
-	Secrets []string
-	// DryRun runs the program as `pulumi preview` does.
-	DryRun bool
-	// Zones the mocked account sees; default the region's a and b zones.
-	Zones []string
-}
-
-// Run runs program under mocks and returns the monitor with what it recorded and the program's error.
-func Run(program pulumi.RunFunc, rc RunConfig) (*Monitor, error) {
-	cfg := map[string]string{}
-	var secrets []string
-	for k, v := range rc.Config {
-		cfg[qualify(k)] = v
-	}
-	for _, k := range rc.Secrets {
-		secrets = append(secrets, qualify(k))
-	}
-	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun}
-	err := pulumi.RunErr(program, pulumi.WithMocks(Project, Stack, mon), func(ri *pulumi.RunInfo) {
-		ri.Config = cfg
-		ri.ConfigSecretKeys = secrets
-		ri.DryRun = rc.DryRun
-	})
-	return mon, err
-}
-
-func qualify(key string) string {
-	if strings.Contains(key, ":") {
-		return key
-	}
-	return Project + ":" + key
-}
-
-// Await resolves an output inside a running program.
-func Await(ctx *pulumi.Context, o pulumi.Output) (internals.UnsafeAwaitOutputResult, error) {
-	return internals.UnsafeAwaitOutput(ctx.Context(), o)
 }

@@ -1,4 +1,4 @@
-package infra
+package eksfacts
 
 import (
 	"fmt"
@@ -38,6 +38,16 @@ func CheckKubernetesVersion(v string) error {
 	return nil
 }
 
+// PastExtendedSupport reports whether EKS has stopped creating clusters at version v by time now.
+func PastExtendedSupport(v string, now time.Time) bool {
+	s, ok := eksSupport[v]
+	if !ok {
+		return false
+	}
+	ext, _ := time.Parse(time.DateOnly, s.extendedEnd)
+	return !now.Before(ext)
+}
+
 // SupportWarning says whether EKS still supports version v at time now, or "" when it is in standard support
 // (or newer than the calendar this program knows).
 func SupportWarning(v string, now time.Time) string {
@@ -46,9 +56,8 @@ func SupportWarning(v string, now time.Time) string {
 		return ""
 	}
 	std, _ := time.Parse(time.DateOnly, s.standardEnd)
-	ext, _ := time.Parse(time.DateOnly, s.extendedEnd)
 	switch {
-	case !now.Before(ext):
+	case PastExtendedSupport(v, now):
 		return fmt.Sprintf("kubernetesVersion %s is past EKS extended support (ended %s): AWS no longer creates "+
 			"clusters at this version and upgrades existing ones; use it only to reproduce the reference", v, s.extendedEnd)
 	case !now.Before(std):

@@ -1,0 +1,91 @@
+package infra
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
+	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// nodeAssumeRolePolicy lets EC2 instances assume the node role.
+func nodeAssumeRolePolicy() string {
+	doc, _ := json.Marshal(map[string]any{
+		"Version": "2012-10-17",
+		"Statement": []map[string]any{{
+			"Effect":    "Allow",
+			"Principal": map[string]any{"Service": "ec2.amazonaws.com"},
+			"Action":    "sts:AssumeRole",
+		}},
+	})
+	return string(doc)
+}
+
+// newNodeLaunchTemplate carries what a managed node group can only get from a launch template: IMDSv2 required
+// with a hop limit of 1, so pods cannot reach the node role's credentials through the instance metadata service
+// (EKS Best Practices), and an encrypted gp3 root volume of the configured size. There is no SSH key: node
+// access goes through `kubectl debug node/...`.
+func newNodeLaunchTemplate(ctx *pulumi.Context, name string, args *ClusterArgs, parent pulumi.ResourceOption) (*ec2.LaunchTemplate, error) {
+	ltArgs := &ec2.LaunchTemplateArgs{
+		Description: pulumi.String("managed node group " + args.NodeGroup.Name + " of " + args.Name),
+		MetadataOptions: ec2.LaunchTemplateMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		BlockDeviceMappings: ec2.LaunchTemplateBlockDeviceMappingArray{ec2.LaunchTemplateBlockDeviceMappingArgs{
+			DeviceName: pulumi.String("/dev/xvda"),
+			Ebs: ec2.LaunchTemplateBlockDeviceMappingEbsArgs{
+				VolumeSize:          pulumi.Int(args.NodeGroup.DiskSizeGiB),
+				VolumeType:          pulumi.String("gp3"),
+				Encrypted:           pulumi.String("true"),
+				DeleteOnTermination: pulumi.String("true"),
+			},
+		}},
+		TagSpecifications: ec2.LaunchTemplateTagSpecificationArray{ec2.LaunchTemplateTagSpecificationArgs{
+			ResourceType: pulumi.String("instance"),
+			Tags:         pulumi.StringMap{"Name": pulumi.String(args.Name + "-" + args.NodeGroup.Name)},
+		}},
+		Tags: pulumi.ToStringMap(args.Tags),
+	}
+	lt, err := ec2.NewLaunchTemplate(ctx, name+"-node-template", ltArgs, parent)
+	if err != nil {
+		return nil, fmt.Errorf("creating node launch template: %w", err)
+	}
+	return lt, nil
+}
+
+// adminAccessEntries makes each principal a cluster admin (AmazonEKSClusterAdminPolicy, cluster scope). Entries
+// are keyed by the principal's name, so reordering the list changes nothing.
+func adminAccessEntries(principals []string, partition string) map[string]eks.AccessEntryArgs {
+	if len(principals) == 0 {
+		return nil
+	}
+	entries := map[string]eks.AccessEntryArgs{}
+	for _, arn := range principals {
+		key := "admin-" + strings.Trim(nonKeyChars.ReplaceAllString(arn[strings.LastIndex(arn, ":")+1:], "-"), "-")
+		if _, taken := entries[key]; taken {
+			// The same name in another account.
+			key = fmt.Sprintf("%s-%d", key, len(entries))
+		}
+		entries[key] = eks.AccessEntryArgs{
+			PrincipalArn: pulumi.String(arn),
+			AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
+				"cluster-admin": eks.AccessPolicyAssociationArgs{
+					PolicyArn:   pulumi.Sprintf("arn:%s:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", partition),
+					AccessScope: awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
+				},
+			},
+		}
+	}
+	return entries
+}
+
+var (
+	nonKeyChars       = regexp.MustCompile(`[^A-Za-z0-9-]+`)
+	accessEntriesOnly = eks.AuthenticationModeApi
+)

@@ -1,0 +1,291 @@
+package mocks
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/internal/graph"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// construct plays the pulumi-eks 2.8.1 provider for its remote components: the engine records the component with
+// an empty state and, as its children, the AWS resources pulumi-eks's cluster.js and nodegroup.js create, with
+// the inputs they pass. Other registrations have no children here.
+func (m *Monitor) construct(c graph.Registration) ([]graph.Registration, error) {
+	if !c.Remote {
+		return nil, nil
+	}
+	switch c.Type {
+	case "eks:index:Cluster":
+		return m.constructCluster(c)
+	case "eks:index:ManagedNodeGroup":
+		return m.constructManagedNodeGroup(c)
+	}
+	return nil, nil
+}
+
+// children builds registrations under one parent, with the state the engine would keep.
+type children struct {
+	m   *Monitor
+	out []graph.Registration
+}
+
+// add registers a child of parent; computedOutputs are what AWS returns on create (absent in a preview).
+func (b *children) add(parent, typ, name string, custom bool, inputs resource.PropertyMap, computedOutputs map[string]any) graph.Registration {
+	r := graph.Registration{Type: typ, Name: name, Parent: parent, URN: urnOf(parent, typ, name), Custom: custom, Inputs: inputs,
+		Constructed: true}
+	r.State = resource.PropertyMap{}
+	if custom {
+		r.State = inputs.Copy()
+		if !b.m.DryRun {
+			r.ID = name + "-id"
+			for k, v := range computedOutputs {
+				r.State[resource.PropertyKey(k)] = resource.NewPropertyValue(v)
+			}
+		}
+	}
+	b.out = append(b.out, r)
+	return r
+}
+
+// output is a property of a child's state, computed while it is not known.
+func output(r graph.Registration, key string) resource.PropertyValue {
+	if v, ok := r.State[resource.PropertyKey(key)]; ok {
+		return v
+	}
+	return computed()
+}
+
+func computed() resource.PropertyValue { return resource.MakeComputed(resource.NewProperty("")) }
+
+// derived is the result of a pulumi-eks apply over v: computed while v holds anything not known.
+func derived(v resource.PropertyValue, f func() resource.PropertyValue) resource.PropertyValue {
+	if v.ContainsUnknowns() {
+		return computed()
+	}
+	return f()
+}
+
+func obj(kv map[string]resource.PropertyValue) resource.PropertyValue {
+	out := resource.PropertyMap{}
+	for k, v := range kv {
+		if !v.IsNull() {
+			out[resource.PropertyKey(k)] = v
+		}
+	}
+	return resource.NewProperty(out)
+}
+
+func str(s string) resource.PropertyValue { return resource.NewProperty(s) }
+
+func strList(ss ...string) resource.PropertyValue {
+	var out []resource.PropertyValue
+	for _, s := range ss {
+		out = append(out, str(s))
+	}
+	return resource.NewProperty(out)
+}
+
+// elements is the elements of an array input, secrets unwrapped.
+func elements(v resource.PropertyValue) []resource.PropertyValue {
+	for v.IsSecret() {
+		v = v.SecretValue().Element
+	}
+	if !v.IsArray() {
+		return nil
+	}
+	return v.ArrayValue()
+}
+
+func serviceAssumeRolePolicy(service string) string {
+	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
+		"Action": []string{"sts:AssumeRole"}, "Effect": "Allow", "Principal": map[string]any{"Service": []string{service}},
+	}}})
+	return string(doc)
+}
+
+// supportsConfigMap and supportsAccessEntries are authenticationMode.js's checks; no mode means CONFIG_MAP.
+func supportsConfigMap(mode string) bool {
+	return mode == "" || mode == "CONFIG_MAP" || mode == "API_AND_CONFIG_MAP"
+}
+
+func supportsAccessEntries(mode string) bool { return mode == "API" || mode == "API_AND_CONFIG_MAP" }
+
+func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, error) {
+	in := c.Inputs
+	mode := ""
+	if v := in["authenticationMode"]; v.IsString() {
+		mode = v.StringValue()
+	}
+	// authenticationMode.js's validateAuthenticationMode, which fails the component's construction.
+	if !supportsConfigMap(mode) && len(elements(in["instanceRoles"])) > 0 {
+		return nil, fmt.Errorf("pulumi-eks: the 'instanceRoles' property does not support non-empty values when 'authenticationMode' is set to '%s'", mode)
+	}
+	if !supportsAccessEntries(mode) && !in["accessEntries"].IsNull() {
+		return nil, errors.New("pulumi-eks: the 'accessEntries' property is not supported when 'authenticationMode' is not set")
+	}
+	b := &children{m: m}
+	name := c.Name
+
+	serviceRole := b.add(c.URN, "eks:index:ServiceRole", name+"-eksRole", false, resource.PropertyMap{}, nil)
+	role := b.add(serviceRole.URN, "aws:iam/role:Role", name+"-eksRole-role", true, resource.PropertyMap{
+		"description":      str("Allows EKS to manage clusters on your behalf."),
+		"assumeRolePolicy": str(serviceAssumeRolePolicy("eks.amazonaws.com")),
+		"tags":             in["tags"],
+	}, map[string]any{"arn": "arn:aws:iam::" + AccountID + ":role/" + name + "-eksRole-role-1a2b3c", "name": name + "-eksRole-role-1a2b3c"})
+	policyID := "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
+	sum := sha1.Sum([]byte(policyID))
+	b.add(serviceRole.URN, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name+"-eksRole-"+hex.EncodeToString(sum[:]), true,
+		resource.PropertyMap{"policyArn": str(policyID), "role": output(role, "name")}, nil)
+
+	clusterSG := b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-eksClusterSecurityGroup", true, resource.PropertyMap{
+		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "tags": in["tags"],
+	}, nil)
+	subnetIDs := append(slices.Clone(elements(in["publicSubnetIds"])), elements(in["privateSubnetIds"])...)
+	sgID := computed()
+	if clusterSG.ID != "" {
+		sgID = str(clusterSG.ID)
+	}
+	clusterInputs := resource.PropertyMap{
+		"name":    in["name"],
+		"roleArn": output(role, "arn"),
+		"vpcConfig": obj(map[string]resource.PropertyValue{
+			"securityGroupIds":      resource.NewProperty([]resource.PropertyValue{sgID}),
+			"subnetIds":             resource.NewProperty(subnetIDs),
+			"endpointPrivateAccess": in["endpointPrivateAccess"],
+			"endpointPublicAccess":  in["endpointPublicAccess"],
+			"publicAccessCidrs":     in["publicAccessCidrs"],
+		}),
+		"version":                in["version"],
+		"enabledClusterLogTypes": in["enabledClusterLogTypes"],
+		"tags":                   in["tags"],
+	}
+	if key := in["encryptionConfigKeyArn"]; !key.IsNull() {
+		clusterInputs["encryptionConfig"] = derived(key, func() resource.PropertyValue {
+			return obj(map[string]resource.PropertyValue{"provider": obj(map[string]resource.PropertyValue{"keyArn": key}), "resources": strList("secrets")})
+		})
+	}
+	if mode != "" {
+		clusterInputs["accessConfig"] = obj(map[string]resource.PropertyValue{
+			"authenticationMode": str(mode), "bootstrapClusterCreatorAdminPermissions": resource.NewProperty(true),
+		})
+	}
+	issuer := "https://oidc.eks." + m.region() + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	cluster := b.add(c.URN, eksfacts.ClusterType, eksfacts.ClusterResourceName(name), true, clusterInputs, map[string]any{
+		"arn":        "arn:aws:eks:" + m.region() + ":" + AccountID + ":cluster/" + in["name"].StringValue(),
+		"endpoint":   "https://EXAMPLED539D4633E53DE1B71EXAMPLE.gr7." + m.region() + ".eks.amazonaws.com",
+		"identities": []any{map[string]any{"oidcs": []any{map[string]any{"issuer": issuer}}}},
+	})
+
+	if supportsConfigMap(mode) {
+		b.add(c.URN, "kubernetes:core/v1:ConfigMap", name+"-nodeAccess", true, resource.PropertyMap{
+			"metadata": obj(map[string]resource.PropertyValue{"name": str("aws-auth"), "namespace": str("kube-system")}),
+			"data":     computed(),
+		}, nil)
+	}
+	if supportsAccessEntries(mode) {
+		b.accessEntries(c.URN, name, output(cluster, "name"), in["accessEntries"])
+	}
+	if v := in["useDefaultVpcCni"]; !v.IsBool() || !v.BoolValue() {
+		b.add(c.URN, "eks:index:VpcCni", name+"-vpc-cni", true, resource.PropertyMap{"kubeconfig": computed()}, nil)
+	}
+	if v := in["createOidcProvider"]; v.IsBool() && v.BoolValue() {
+		b.add(c.URN, eksfacts.OIDCProviderType, eksfacts.OIDCProviderName(name), true, resource.PropertyMap{
+			"clientIdLists":   strList("sts.amazonaws.com"),
+			"url":             derived(output(cluster, "identities"), func() resource.PropertyValue { return str(issuer) }),
+			"thumbprintLists": strList("9e99a48a9960b14926bb7f3b02e22da2b0ab7280"),
+		}, nil)
+	}
+	b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-nodeSecurityGroup", true, resource.PropertyMap{
+		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "tags": in["tags"],
+	}, nil)
+	return b.out, nil
+}
+
+// accessEntries is authenticationMode.js's createAccessEntries: one AccessEntry per key, and under it one
+// AccessPolicyAssociation per access policy.
+func (b *children) accessEntries(parent, component string, clusterName, entries resource.PropertyValue) {
+	if !entries.IsObject() {
+		return
+	}
+	keys := entries.ObjectValue().StableKeys()
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	for _, key := range keys {
+		e := entries.ObjectValue()[key]
+		if !e.IsObject() {
+			continue
+		}
+		entry := e.ObjectValue()
+		inputs := resource.PropertyMap{"clusterName": clusterName, "principalArn": entry["principalArn"]}
+		for _, k := range []resource.PropertyKey{"type", "kubernetesGroups"} {
+			if v, ok := entry[k]; ok {
+				inputs[k] = v
+			}
+		}
+		if v, ok := entry["username"]; ok {
+			inputs["userName"] = v
+		}
+		created := b.add(parent, eksfacts.AccessEntryType, component+"-"+string(key), true, inputs, nil)
+		policies := entry["accessPolicies"]
+		if !policies.IsObject() {
+			continue
+		}
+		for _, pk := range policies.ObjectValue().StableKeys() {
+			p := policies.ObjectValue()[pk]
+			if !p.IsObject() {
+				continue
+			}
+			b.add(created.URN, eksfacts.AccessPolicyType, component+"-"+string(key)+"-"+string(pk), true, resource.PropertyMap{
+				"clusterName": clusterName, "principalArn": entry["principalArn"],
+				"policyArn": p.ObjectValue()["policyArn"], "accessScope": p.ObjectValue()["accessScope"],
+			}, nil)
+		}
+	}
+}
+
+// constructManagedNodeGroup is nodegroup.js's createManagedNodeGroupInternal: the aws:eks/nodeGroup:NodeGroup
+// takes the component's name, the cluster's name and the role's ARN.
+func (m *Monitor) constructManagedNodeGroup(c graph.Registration) ([]graph.Registration, error) {
+	in := c.Inputs
+	role, cluster := in["nodeRole"], in["cluster"]
+	if role.IsNull() == in["nodeRoleArn"].IsNull() {
+		return nil, errors.New("pulumi-eks: an IAM role, or role ARN must be provided to create a managed node group")
+	}
+	roleArn := in["nodeRoleArn"]
+	if role.IsResourceReference() {
+		roleArn = stateValue(m.stateOf(string(role.ResourceReferenceValue().URN)), "arn")
+	}
+	clusterName := in["clusterName"]
+	if clusterName.IsNull() && cluster.IsResourceReference() {
+		urn := string(cluster.ResourceReferenceValue().URN)
+		clusterURN := urnOf(urn, eksfacts.ClusterType, eksfacts.ClusterResourceName(resourceName(urn)))
+		clusterName = stateValue(m.stateOf(clusterURN), "name")
+	}
+	inputs := resource.PropertyMap{"clusterName": clusterName, "nodeRoleArn": roleArn}
+	for _, k := range []resource.PropertyKey{"nodeGroupName", "subnetIds", "instanceTypes", "launchTemplate", "scalingConfig",
+		"tags", "labels", "taints", "diskSize", "amiType", "capacityType", "version", "remoteAccess"} {
+		if v, ok := in[k]; ok {
+			inputs[k] = v
+		}
+	}
+	b := &children{m: m}
+	b.add(c.URN, eksfacts.NodeGroupType, c.Name, true, inputs, map[string]any{
+		"arn": "arn:aws:eks:" + m.region() + ":" + AccountID + ":nodegroup/" + c.Name,
+	})
+	return b.out, nil
+}
+
+func stateValue(state resource.PropertyMap, key resource.PropertyKey) resource.PropertyValue {
+	if v, ok := state[key]; ok {
+		return v
+	}
+	return computed()
+}
+
+func resourceName(urn string) string { return resource.URN(urn).Name() }

@@ -1,0 +1,84 @@
+package simcluster
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// FlaggerOptions configures the Flagger controller.
+type FlaggerOptions struct {
+	// MetricsServer is the Prometheus URL of the built-in checks; default the in-cluster address the Flagger
+	// chart with Gloo sets, which HTTP_PROXY sends to the stand-in.
+	MetricsServer string
+	// ExtraArgs are more flags (e.g. -event-webhook).
+	ExtraArgs []string
+}
+
+// MetricsServerURL is where Flagger's Prometheus would be in the cluster (the Flagger chart's own Prometheus).
+const MetricsServerURL = "http://flagger-prometheus.gloo-system:9090"
+
+// StartFlagger runs the real Flagger controller with meshProvider gloo. Flagger's HTTP clients (webhooks and
+// Prometheus) honour HTTP_PROXY and Go sends only loopback destinations direct, so every in-cluster URL it
+// calls reaches the stand-in while the API server (on loopback) is reached directly.
+func (c *Cluster) StartFlagger(ctx context.Context, o FlaggerOptions) error {
+	if o.MetricsServer == "" {
+		o.MetricsServer = MetricsServerURL
+	}
+	addr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	_, c.flaggerPort, _ = net.SplitHostPort(addr)
+	c.flaggerArgs = append([]string{"-kubeconfig", c.KubeconfigPath, "-mesh-provider=gloo",
+		"-metrics-server=" + o.MetricsServer, "-port=" + c.flaggerPort, "-enable-leader-election=false",
+		"-control-loop-interval=2s", "-log-level=info"}, o.ExtraArgs...)
+	return c.runFlagger(ctx)
+}
+
+// RestartFlagger kills Flagger (as a crash would) and starts it again with the same flags.
+func (c *Cluster) RestartFlagger(ctx context.Context) error {
+	if c.flagger == nil {
+		return errors.New("flagger is not running")
+	}
+	if err := c.flagger.kill(); err != nil {
+		return err
+	}
+	return c.runFlagger(ctx)
+}
+
+// StopFlagger stops the Flagger controller.
+func (c *Cluster) StopFlagger() error {
+	if c.flagger == nil {
+		return nil
+	}
+	return c.flagger.stop(10 * time.Second)
+}
+
+func (c *Cluster) runFlagger(ctx context.Context) error {
+	env := []string{"HTTP_PROXY=" + c.StandIn.URL, "http_proxy=" + c.StandIn.URL, "NO_PROXY=", "no_proxy="}
+	p, err := c.start("flagger", env, c.tools.Path("flagger"), c.flaggerArgs...)
+	if err != nil {
+		return err
+	}
+	c.flagger = p
+	client := &http.Client{Timeout: 2 * time.Second}
+	return c.poll(ctx, time.Minute, "flagger /healthz", func(context.Context) (bool, error) {
+		resp, err := client.Get("http://127.0.0.1:" + c.flaggerPort + "/healthz")
+		if err != nil {
+			return false, nil
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
+}
+
+// FlaggerLog is Flagger's log so far.
+func (c *Cluster) FlaggerLog() string {
+	if c.flagger == nil {
+		return ""
+	}
+	return c.flagger.logTail(1 << 20)
+}

@@ -1,0 +1,235 @@
+package program
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/progressive-delivery/platform/infra"
+	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/manifests"
+	"golang.org/x/mod/semver"
+)
+
+var (
+	regionPattern       = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d+$`)
+	instanceTypePattern = regexp.MustCompile(`^([a-z]+)(\d+)([a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$`)
+	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
+	nodeGroupPattern    = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
+	repositoryPattern   = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	imagePattern        = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
+	digestPattern       = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	imageTagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// An IAM role or user; an assumed-role session ARN (arn:aws:sts::...:assumed-role/...) is not a principal EKS
+	// access entries take.
+	principalPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
+	stackRefPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$`)
+)
+
+// logRetentionDays are the retention periods CloudWatch Logs accepts.
+var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+
+// gravitonFamily matches instance families with an AWS Graviton (arm64) processor, e.g. m6g, c7gn, t4g.
+var gravitonFamily = regexp.MustCompile(`^[a-z]+\d+g[a-z]*$`)
+
+// checkChartVersion accepts an exact SemVer 2 version: a range would let a preview drift without a config change.
+func checkChartVersion(key, v string) error {
+	if !semver.IsValid("v"+v) || semver.Canonical("v"+v) != "v"+strings.SplitN(v, "+", 2)[0] {
+		return fmt.Errorf("%s: want an exact chart version such as 1.2.3, got %q", key, v)
+	}
+	return nil
+}
+
+// Validate checks every value and reports all problems together, each naming the key, the bad value and what is
+// allowed.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	if c.InfraStack != "" && c.KubeconfigSet {
+		add("infraStack/kubeconfig: both set; set at most one source of an existing cluster (neither creates one)")
+	}
+	if c.InfraStack != "" && !stackRefPattern.MatchString(c.InfraStack) {
+		add("infraStack: want a stack name such as organization/progressive-delivery/dev, got %q", c.InfraStack)
+	}
+	if c.Region == "" {
+		if c.ManagesCluster() {
+			add("aws:region: not set; run `pulumi config set aws:region us-west-1`")
+		}
+	} else if !regionPattern.MatchString(c.Region) {
+		add("aws:region: want an AWS region such as us-west-1, got %q", c.Region)
+	}
+	if len(c.Zones) < 2 || len(c.Zones) > infra.MaxZones {
+		add("zones: want 2 to %d availability zones (EKS needs two), got %d %v", infra.MaxZones, len(c.Zones), c.Zones)
+	}
+	seen := map[string]bool{}
+	for _, z := range c.Zones {
+		if seen[z] {
+			add("zones: %q is listed twice; want distinct zones", z)
+		}
+		seen[z] = true
+		if c.Region != "" && !regexp.MustCompile(`^`+regexp.QuoteMeta(c.Region)+`[a-z]$`).MatchString(z) {
+			add("zones: %q is not a zone of region %s; want names like %sa, %sb", z, c.Region, c.Region, c.Region)
+		}
+	}
+	if _, _, err := infra.SubnetCIDRs(c.VpcCIDR, max(len(c.Zones), 1)); err != nil {
+		add("vpcCidr: %v", err)
+	}
+	for _, cidr := range c.PublicAccessCIDRs {
+		if p, err := netip.ParsePrefix(cidr); err != nil || !p.Addr().Is4() || p.Masked() != p {
+			add("endpointPublicAccessCidrs: want IPv4 network CIDRs such as 203.0.113.0/24, got %q", cidr)
+		}
+	}
+	if len(c.PublicAccessCIDRs) == 0 && c.ManagesCluster() {
+		// No default: the secure choice depends on where pulumi runs, and 0.0.0.0/0 must be a decision.
+		add("endpointPublicAccessCidrs: not set; list the CIDRs pulumi and kubectl run from (e.g. your egress IP /32 and CI's), " +
+			"or 0.0.0.0/0 to open the endpoint to the internet as the walkthrough did")
+	}
+	for _, lt := range c.ClusterLogTypes {
+		if !slices.Contains(eksfacts.AllLogTypes, lt) {
+			add("clusterLogTypes: want a subset of %v, got %q", eksfacts.AllLogTypes, lt)
+		}
+	}
+	if !slices.Contains(logRetentionDays, c.ClusterLogRetention) {
+		add("clusterLogRetentionDays: want one of CloudWatch's retention periods %v, got %d", logRetentionDays, c.ClusterLogRetention)
+	}
+	admins := map[string]bool{}
+	for _, arn := range c.ClusterAdmins {
+		switch {
+		case !principalPattern.MatchString(arn):
+			add("clusterAdmins: want IAM role or user ARNs such as arn:aws:iam::123456789012:role/platform-admins "+
+				"(for an assumed-role session, the role's ARN), got %q", arn)
+		case admins[arn]:
+			add("clusterAdmins: %q is listed twice", arn)
+		case c.Partition() != strings.Split(arn, ":")[1]:
+			add("clusterAdmins: %q is not in partition %s of region %s", arn, c.Partition(), c.Region)
+		}
+		admins[arn] = true
+	}
+	if !clusterNamePattern.MatchString(c.ClusterName) {
+		add("clusterName: want 1-100 letters, digits, '-' or '_', starting with a letter or digit, got %q", c.ClusterName)
+	}
+	if err := eksfacts.CheckKubernetesVersion(c.KubernetesVersion); err != nil {
+		add("kubernetesVersion: %v", err)
+	}
+
+	ng := c.NodeGroup
+	if !nodeGroupPattern.MatchString(ng.Name) {
+		add("nodeGroupName: want 1-63 letters, digits, '-' or '_', got %q", ng.Name)
+	}
+	if m := instanceTypePattern.FindStringSubmatch(ng.InstanceType); m == nil {
+		add("nodeInstanceType: want an EC2 instance type such as m5.2xlarge, got %q", ng.InstanceType)
+	} else if gravitonFamily.MatchString(m[1] + m[2] + m[3]) {
+		add("nodeInstanceType: %q is an arm64 (Graviton) type; the node group runs x86_64 AMIs and amd64 images, want e.g. m5.2xlarge", ng.InstanceType)
+	}
+	if ng.DiskSizeGiB < 20 || ng.DiskSizeGiB > 16384 {
+		add("nodeDiskSize: want 20..16384 GiB (EKS AMI minimum, EBS maximum), got %d", ng.DiskSizeGiB)
+	}
+	if ng.MinSize < 1 || ng.MinSize > ng.DesiredSize || ng.DesiredSize > ng.MaxSize {
+		add("nodeMinSize/nodeDesiredSize/nodeMaxSize: want 1 <= min <= desired <= max, got min %d, desired %d, max %d",
+			ng.MinSize, ng.DesiredSize, ng.MaxSize)
+	}
+	if ng.MaxSize > 100 {
+		add("nodeMaxSize: want at most 100 nodes per managed node group here, got %d", ng.MaxSize)
+	}
+
+	if len(c.RepositoryName) < 2 || len(c.RepositoryName) > 256 || !repositoryPattern.MatchString(c.RepositoryName) {
+		add("repositoryName: want an ECR repository name (2-256 lowercase letters, digits, '.', '_', '-', '/'), got %q", c.RepositoryName)
+	}
+	if !imagePattern.MatchString(c.PodinfoSourceImage) {
+		add("podinfoSourceImage: want an image name without tag such as ghcr.io/stefanprodan/podinfo, got %q", c.PodinfoSourceImage)
+	}
+	if len(c.PodinfoTags) == 0 {
+		add("podinfoTags: want at least one tag to mirror")
+	}
+	for _, t := range c.PodinfoTags {
+		if !imageTagPattern.MatchString(t) {
+			add("podinfoTags: %q is not a valid image tag", t)
+		}
+	}
+	for _, tag := range slices.Sorted(maps.Keys(c.PodinfoDigests)) {
+		if !slices.Contains(c.PodinfoTags, tag) {
+			add("podinfoDigests: %q is not one of the mirrored tags %v", tag, c.PodinfoTags)
+		}
+		if d := c.PodinfoDigests[tag]; !digestPattern.MatchString(d) {
+			add("podinfoDigests: %s: want a digest such as sha256:<64 hex digits>, got %q", tag, d)
+		}
+	}
+	if !slices.Contains(c.PodinfoTags, c.PodinfoVersion) {
+		add("podinfoVersion: want one of the mirrored tags %v, got %q", c.PodinfoTags, c.PodinfoVersion)
+	}
+	if err := checkDomain(c.Domain); err != nil {
+		add("domain: %v", err)
+	}
+	if !strings.Contains(c.LoadTesterImage, ":") || strings.ContainsAny(c.LoadTesterImage, " \t") {
+		add("loadTesterImage: want an image with a pinned tag such as ghcr.io/fluxcd/flagger-loadtester:0.22.0, got %q", c.LoadTesterImage)
+	}
+	errs = append(errs, validateAnalysis(c.Analysis)...)
+
+	for _, cv := range []struct{ key, v string }{
+		{"metricsServerChartVersion", c.MetricsServerChartVersion},
+		{"glooChartVersion", c.GlooChartVersion},
+		{"flaggerChartVersion", c.FlaggerChartVersion},
+		{"datadogChartVersion", c.DatadogChartVersion},
+	} {
+		if err := checkChartVersion(cv.key, cv.v); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if (c.SlackChannel != "" || c.SlackUser != "") && !c.SlackURLSet {
+		add("slackChannel/slackUser: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl https://hooks.slack.com/...`")
+	}
+	if c.DatadogSet {
+		if err := checkDomain(c.DatadogSite); err != nil {
+			add("datadogSite: %v", err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkDomain accepts a fully qualified DNS host name (RFC 1123), at least two labels.
+func checkDomain(d string) error {
+	if d == "" {
+		return errors.New("want a DNS name such as podinfo.example.com, got an empty value")
+	}
+	labels := strings.Split(d, ".")
+	if len(d) > 253 || len(labels) < 2 {
+		return fmt.Errorf("want a DNS name of two or more labels such as podinfo.example.com, got %q", d)
+	}
+	for _, l := range labels {
+		if !dnsLabelPattern.MatchString(l) {
+			return fmt.Errorf("want a DNS name of lowercase letters, digits and '-' such as podinfo.example.com, got %q", d)
+		}
+	}
+	return nil
+}
+
+// validateAnalysis reports every analysis value that Flagger would reject or that cannot progress.
+func validateAnalysis(a manifests.Analysis) []error {
+	var errs []error
+	if d, err := time.ParseDuration(a.Interval); err != nil || d < time.Second {
+		errs = append(errs, fmt.Errorf("canaryInterval: want a duration of at least 1s such as 10s, got %q", a.Interval))
+	}
+	if a.Threshold < 1 {
+		errs = append(errs, fmt.Errorf("canaryThreshold: want at least 1 failed check, got %d", a.Threshold))
+	}
+	if a.MaxWeight < 1 || a.MaxWeight > 100 {
+		errs = append(errs, fmt.Errorf("canaryMaxWeight: want 1..100 (percent), got %d", a.MaxWeight))
+	}
+	if a.StepWeight < 1 || a.StepWeight > a.MaxWeight {
+		errs = append(errs, fmt.Errorf("canaryStepWeight: want 1..canaryMaxWeight (%d), got %d", a.MaxWeight, a.StepWeight))
+	}
+	if a.SuccessRateMin <= 0 || a.SuccessRateMin > 100 {
+		errs = append(errs, fmt.Errorf("canarySuccessRateMin: want a percentage in (0, 100], got %v", a.SuccessRateMin))
+	}
+	if a.LatencyMaxMs <= 0 {
+		errs = append(errs, fmt.Errorf("canaryLatencyMaxMs: want a positive number of milliseconds, got %v", a.LatencyMaxMs))
+	}
+	return errs
+}
