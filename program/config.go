@@ -163,6 +163,11 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		errs = append(errs, s.read(cfg, s.key))
 	}
 	errs = append(errs, c.readOldPlatformInstall(cfg))
+	if cfg.Get("nodeSshKeyName") != "" {
+		// Ignoring it would leave the user believing SSH works.
+		errs = append(errs, errors.New("nodeSshKeyName: no longer supported (nodes have no SSH key); reach a node with "+
+			"`kubectl debug node/<name> -it --image=busybox` and run `pulumi config rm nodeSshKeyName`"))
+	}
 	var err error
 	c.SlackURL, c.SlackURLSet, err = secret(ctx, cfg, "slackUrl", checkSlackURL)
 	errs = append(errs, err)
@@ -175,7 +180,7 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 
 // readOldPlatformInstall accepts platform.install, the spelling before platformInstall, for one more release:
 // as the literal key (`pulumi config set platform.install false`) or as the object `pulumi config set --path`
-// writes. platformInstall, when set, wins.
+// writes.
 func (c *Config) readOldPlatformInstall(cfg *config.Config) error {
 	raw, set := cfg.Get("platform.install"), cfg.Get("platform.install") != ""
 	if !set && cfg.Get("platform") != "" {
@@ -196,9 +201,9 @@ func (c *Config) readOldPlatformInstall(cfg *config.Config) error {
 	}
 	c.Deprecations = append(c.Deprecations, "platform.install is deprecated and will be removed in the next release: run "+
 		"`pulumi config rm platform.install` (or `rm --path platform.install`) and `pulumi config set platformInstall "+raw+"`")
-	if _, err := cfg.Try("platformInstall"); errors.Is(err, config.ErrMissingVar) {
-		c.PlatformInstall = old
-	}
+	// The old key wins: the CLI always passes platformInstall (Pulumi.yaml's default), so a stack that still
+	// sets the old key has not chosen the new one.
+	c.PlatformInstall = old
 	return nil
 }
 

@@ -72,6 +72,7 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"admin in another partition", map[string]string{"clusterAdmins": `["arn:aws-cn:iam::123456789012:role/a"]`}, nil,
 			`clusterAdmins: "arn:aws-cn:iam::123456789012:role/a" is not in partition aws of region us-west-1`},
 		{"admins not a list", map[string]string{"clusterAdmins": `arn:aws:iam::123456789012:role/a`}, nil, `clusterAdmins: want a list of strings`},
+		{"removed ssh key", map[string]string{"nodeSshKeyName": "ops"}, nil, "nodeSshKeyName: no longer supported (nodes have no SSH key)"},
 		{"log retention", map[string]string{"clusterLogRetentionDays": "10"}, nil, "clusterLogRetentionDays: want one of CloudWatch's retention periods [1 3 5 7 14 30"},
 		{"success rate fraction", map[string]string{"canarySuccessRateMin": "99.5"}, nil, `canarySuccessRateMin: want an integer, got "99.5"`},
 		{"digest malformed", map[string]string{"podinfoDigests": `{"6.0.1":"abc"}`}, nil, `podinfoDigests: 6.0.1: want a digest such as sha256:<64 hex digits>, got "abc"`},

@@ -88,7 +88,7 @@ func TestMode_PlatformInstallAndItsOldSpelling(t *testing.T) {
 		{"platformInstall false", map[string]string{"platformInstall": "false"}, 0, false},
 		{"old literal key", map[string]string{"platform.install": "false"}, 0, true},
 		{"old key as config set --path writes it", map[string]string{"platform": `{"install":false}`}, 0, true},
-		{"the new key wins", map[string]string{"platformInstall": "true", "platform.install": "false"}, 2, true},
+		{"the old key wins over the default the CLI passes", map[string]string{"platformInstall": "true", "platform.install": "false"}, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -94,15 +95,15 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 				return ExitFailed
 			}
 		case err := <-errs:
-			if err != nil && (lastErr == nil || err.Error() != lastErr.Error()) {
-				fmt.Fprintf(printer.Out, "watch error (retrying): %v\n", err)
+			if err != nil && (lastErr == nil || cause(err) != cause(lastErr)) {
+				fmt.Fprintf(printer.Out, "watch error (retrying): %s\n", cause(err))
 			}
 			lastErr = err
 		case <-ctx.Done():
 			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				msg := fmt.Sprintf("timed out after %s in phase %s", o.Timeout, phaseOrUnknown(last))
 				if lastErr != nil {
-					msg += "; last error: " + lastErr.Error()
+					msg += "; last error: " + cause(lastErr)
 				} else if d := reason(last); last.Phase != "" && d != "no reason reported" {
 					msg += ": " + d
 				}
@@ -113,6 +114,14 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 			return ExitInterrupted
 		}
 	}
+}
+
+// cause is what a watch error says without the request's URL, which changes with every retry.
+func cause(err error) string {
+	if u := (*url.Error)(nil); errors.As(err, &u) {
+		return u.Err.Error()
+	}
+	return err.Error()
 }
 
 func phaseOrUnknown(s Snapshot) string {

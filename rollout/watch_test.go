@@ -3,7 +3,9 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +313,37 @@ func TestFollow_ShowsWarningsThatChangeNoStatus(t *testing.T) {
 		t.Fatalf("a warning is not a verdict, yet Follow returned %d", c)
 	default:
 	}
+}
+
+func TestFollow_ShowsEachWatchErrorCauseOnce(t *testing.T) {
+	t.Parallel()
+	refused := func(timeout int) error {
+		return &url.Error{Op: "Get", URL: fmt.Sprintf("https://127.0.0.1:6443/apis?timeoutSeconds=%d&watch=true", timeout),
+			Err: errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")}
+	}
+	src := scriptedErrors{errs: []error{refused(362), refused(581), refused(436)}}
+	out := &bytes.Buffer{}
+	code := Follow(context.Background(), src, NewPrinter(out), FollowOptions{Timeout: 300 * time.Millisecond})
+	assert.Equal(t, ExitTimeout, code)
+	assert.Equal(t, 1, strings.Count(out.String(), "watch error (retrying)"), "retries of one outage are one line:\n%s", out)
+	assert.Contains(t, out.String(), "watch error (retrying): dial tcp 127.0.0.1:6443: connect: connection refused\n")
+	assert.Contains(t, out.String(), "timed out after 300ms in phase unknown (no canary seen); last error: dial tcp 127.0.0.1:6443: connect: connection refused")
+	assert.NotContains(t, out.String(), "timeoutSeconds", "no request URL")
+}
+
+// scriptedErrors reports errs, in order, and no snapshot.
+type scriptedErrors struct{ errs []error }
+
+func (s scriptedErrors) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error) {
+	snaps, errs := make(chan Snapshot), make(chan error)
+	go func() {
+		for _, e := range s.errs {
+			select {
+			case errs <- e:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return snaps, errs
 }

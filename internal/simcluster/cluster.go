@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,9 @@ type Cluster struct {
 	flagger     *process
 	flaggerArgs []string
 	flaggerPort string
+	// apiServer is kube-apiserver once StartAPIServer has restarted it; apiServerArgs are envtest's arguments.
+	apiServer     *process
+	apiServerArgs []string
 }
 
 // Start brings the cluster up and returns once the nodes are Ready and pods can be admitted. On error everything
@@ -208,6 +212,11 @@ func (c *Cluster) start(name string, env []string, path string, args ...string) 
 	return p, nil
 }
 
+// forget drops a process that was stopped on purpose, so that its exit is not taken for a crash.
+func (c *Cluster) forget(stopped *process) {
+	c.processes = slices.DeleteFunc(c.processes, func(p *process) bool { return p == stopped })
+}
+
 // waitForDefaultServiceAccount returns once the serviceaccount controller runs: pods are refused until then.
 func (c *Cluster) waitForDefaultServiceAccount(ctx context.Context) error {
 	return c.poll(ctx, time.Minute, "the default ServiceAccount (kube-controller-manager)", func(ctx context.Context) (bool, error) {
@@ -252,6 +261,10 @@ func (c *Cluster) Stop() error {
 		errs = append(errs, c.processes[i].stop(10*time.Second))
 	}
 	c.processes = nil
+	if c.apiServer != nil {
+		errs = append(errs, c.apiServer.stop(30*time.Second))
+		c.apiServer = nil
+	}
 	if c.env != nil {
 		errs = append(errs, c.env.Stop())
 		c.env = nil

@@ -46,6 +46,7 @@ func (c *Cluster) RestartFlagger(ctx context.Context) error {
 	if err := c.flagger.kill(); err != nil {
 		return err
 	}
+	c.forget(c.flagger)
 	return c.runFlagger(ctx)
 }
 
@@ -54,7 +55,10 @@ func (c *Cluster) StopFlagger() error {
 	if c.flagger == nil {
 		return nil
 	}
-	return c.flagger.stop(10 * time.Second)
+	err := c.flagger.stop(10 * time.Second)
+	c.forget(c.flagger)
+	c.flagger = nil
+	return err
 }
 
 func (c *Cluster) runFlagger(ctx context.Context) error {
