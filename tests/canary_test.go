@@ -202,18 +202,25 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	assert.Less(t, time.Since(testStart), 6*time.Minute, "the scenario stays under 6 minutes")
 }
 
-// waitForCanary waits until Flagger reports phase on apps/podinfo.
+// waitForCanary waits up to two minutes until Flagger reports phase on apps/podinfo.
 func waitForCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, phase flaggerv1.CanaryPhase) {
 	t.Helper()
+	waitForCanaryWithin(ctx, t, cluster, phase, 2*time.Minute)
+}
+
+func waitForCanaryWithin(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, phase flaggerv1.CanaryPhase, d time.Duration) {
+	t.Helper()
 	var last string
-	require.Eventually(t, func() bool {
+	var lastErr error
+	ok := assert.Eventually(t, func() bool {
 		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
-		if err != nil {
+		if lastErr = err; err != nil {
 			return false
 		}
 		last = phaseOf(obj)
 		return last == string(phase)
-	}, 2*time.Minute, 500*time.Millisecond, "canary never reached %s (last %q)", phase, last)
+	}, d, 500*time.Millisecond)
+	require.True(t, ok, "canary never reached %s (last phase %q, last error %v)", phase, last, lastErr)
 }
 
 func phaseOf(obj *unstructured.Unstructured) string {

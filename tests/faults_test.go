@@ -209,16 +209,24 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 		}
 		require.True(t, time.Now().Before(deadline), "the first up takes the lock:\n%s", firstOut)
 	}
+	before := appObjects(ctx, t, cluster)
+	second := time.Now()
 	out, err := u.run("up", "--yes", "--skip-preview")
 	require.Error(t, err, "a second up while one runs")
+	refusedIn := time.Since(second)
 	assert.Contains(t, out, "the stack is currently locked by 1 lock(s)")
 	assert.NotContains(t, out, "creating")
 	require.NoError(t, first.Wait(), firstOut.String())
 	assert.Contains(t, firstOut.String(), "12 created", "the first up finishes normally")
-	assert.Equal(t, declaredApp, appObjects(ctx, t, cluster))
+	after := appObjects(ctx, t, cluster)
+	assert.Equal(t, declaredApp, after)
+	line := fmt.Sprintf("fault %q: refused in %s, nothing to recover, the first up finished; objects before the second %v, after both %v",
+		"a second up during an up", refusedIn.Round(100*time.Millisecond), before, after)
+	t.Log(line)
+	fmt.Println(line)
 
 	// 2. Interrupted destroy: killed once deleting has started.
-	before := appObjects(ctx, t, cluster)
+	before = appObjects(ctx, t, cluster)
 	cmd, cmdOut := u.start("destroy", "--yes", "--skip-preview")
 	killWhen(t, cmd, cmdOut, "the Canary's deletion", func() bool {
 		_, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
@@ -231,7 +239,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, 500*time.Millisecond, "namespace apps is gone")
-	after := appObjects(ctx, t, cluster)
+	after = appObjects(ctx, t, cluster)
 	assert.Equal(t, map[string]int{"deployments": 0, "services": 0, "hpas": 0, "pdbs": 0, "canaries": 0, "virtualservices": 0}, after)
 	assert.Empty(t, u.stateKinds(), "the state holds no object")
 	assert.Empty(t, u.state().Deployment.PendingOperations)
@@ -315,7 +323,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	cluster := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
 	stack := newE2EStack(t, tools, "faults", program.Run)
@@ -342,6 +350,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	}()
 	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 10 }, 3*time.Minute, 200*time.Millisecond,
 		"the canary reaches weight 10:\n%s", out)
+	before := appObjects(ctx, t, cluster)
 	stopped := time.Now()
 	require.NoError(t, cluster.StopAPIServer())
 	time.Sleep(15 * time.Second)
@@ -373,8 +382,9 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	primary, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image, "Flagger's promotion happened")
-	line := fmt.Sprintf("fault \"API server restart mid-canary\": down %s; fault \"Flagger killed mid-canary\": back in %s; 6.0.1 promoted",
-		apiGap.Round(100*time.Millisecond), flaggerGap.Round(100*time.Millisecond))
+	line := fmt.Sprintf("fault \"API server restart mid-canary\": down %s; fault \"Flagger killed mid-canary\": back in %s; "+
+		"6.0.1 promoted; objects before %v, after %v", apiGap.Round(100*time.Millisecond), flaggerGap.Round(100*time.Millisecond),
+		before, appObjects(ctx, t, cluster))
 	t.Log(line)
 	fmt.Println(line)
 
@@ -400,8 +410,15 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	assert.Regexp(t, `timed out after 45s in phase Progressing; last error: .*connection refused`, out.String())
 	assert.NotContains(t, out.String(), "rollout succeeded")
 	assert.NotContains(t, out.String(), "rollout failed")
+	back := time.Now()
 	require.NoError(t, cluster.StartAPIServer(ctx))
-	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded)
+	// After a minute away the controllers' and kwok's clients back off before they reconnect, so the canary's
+	// pods take a while to be Ready again; then the ten steps run.
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded, 5*time.Minute)
+	line = fmt.Sprintf("fault \"API server away past --timeout\": exit 2; Flagger finished 6.0.2 %s after the server was back",
+		time.Since(back).Round(time.Second))
+	t.Log(line)
+	fmt.Println(line)
 	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.2", primary.Spec.Template.Spec.Containers[0].Image, "Flagger finished 6.0.2")
