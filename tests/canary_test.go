@@ -55,14 +55,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 
 	// Stack config only, as a user of an existing cluster sets it. canaryThreshold 2 shortens the rollback; the
 	// 5..50 walk keeps its ten steps.
-	stack := newE2EStack(t, tools, "walkthrough", program.Run)
-	for key, value := range map[string]auto.ConfigValue{
-		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
-		"platformInstall": {Value: "false"},
-		"canaryThreshold": {Value: "2"},
-	} {
-		require.NoError(t, stack.SetConfig(ctx, key, value))
-	}
+	stack := walkthroughStack(ctx, t, tools, cluster, "walkthrough")
 
 	// 1. Initialization.
 	phaseStart := time.Now()
@@ -200,6 +193,21 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	fmt.Println(summary)
 	t.Log(summary)
 	assert.Less(t, time.Since(testStart), 6*time.Minute, "the scenario stays under 6 minutes")
+}
+
+// walkthroughStack is a stack of the program on the simulated cluster, with stack config only: the kubeconfig,
+// no platform install, and canaryThreshold 2.
+func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *simcluster.Cluster, name string) auto.Stack {
+	t.Helper()
+	stack := newE2EStack(t, tools, name, program.Run)
+	for key, value := range map[string]auto.ConfigValue{
+		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
+		"platformInstall": {Value: "false"},
+		"canaryThreshold": {Value: "2"},
+	} {
+		require.NoError(t, stack.SetConfig(ctx, key, value))
+	}
+	return stack
 }
 
 // waitForCanary waits up to two minutes until Flagger reports phase on apps/podinfo.

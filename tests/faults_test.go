@@ -18,7 +18,6 @@ import (
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -326,14 +325,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
 	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
-	stack := newE2EStack(t, tools, "faults", program.Run)
-	for key, value := range map[string]auto.ConfigValue{
-		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
-		"platformInstall": {Value: "false"},
-		"canaryThreshold": {Value: "2"},
-	} {
-		require.NoError(t, stack.SetConfig(ctx, key, value))
-	}
+	stack := walkthroughStack(ctx, t, tools, cluster, "faults")
 	_, err := stack.Up(ctx)
 	require.NoError(t, err)
 	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
