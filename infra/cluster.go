@@ -33,6 +33,9 @@ type Cluster struct {
 	// after the nodes and destroyed before them.
 	Provider  *kubernetes.Provider
 	NodeGroup *eks.ManagedNodeGroup
+	// OIDCIssuer is the issuer URL of the cluster's OIDC provider, which IRSA roles trust; known once the
+	// cluster exists.
+	OIDCIssuer pulumi.StringOutput
 }
 
 // NodeGroupSpec configures the managed node group.
@@ -240,6 +243,11 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	c.Kubeconfig = pulumi.ToSecret(cluster.KubeconfigJson).(pulumi.StringOutput)
 	c.Provider = provider
 	c.NodeGroup = nodeGroup
+	// Read back from EKS rather than from the component's core.oidcProvider: the name is taken from the
+	// kubeconfig so the lookup waits until the cluster exists (a new stack's preview skips it).
+	existingName := cluster.KubeconfigJson.ApplyT(func(string) string { return clusterName }).(pulumi.StringOutput)
+	c.OIDCIssuer = awseks.LookupClusterOutput(ctx, awseks.LookupClusterOutputArgs{Name: existingName}, pulumi.Parent(c)).
+		Identities().Index(pulumi.Int(0)).Oidcs().Index(pulumi.Int(0)).Issuer()
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"clusterName": c.ClusterName,
 		"kubeconfig":  c.Kubeconfig,

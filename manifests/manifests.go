@@ -49,6 +49,10 @@ type CanaryParams struct {
 	GatewayURL string
 	// LoadTesterURL is the in-cluster URL of the Flagger load tester, e.g. http://flagger-loadtester.apps/.
 	LoadTesterURL string
+	// Metrics is where the two checks come from; the zero value is Flagger's built-in Prometheus checks.
+	Metrics MetricsSource
+	// Alerts are the AlertProviders (in Namespace) Flagger notifies; none leaves Flagger's global notifier.
+	Alerts []Alert
 }
 
 // VirtualServiceParams are the stack values of the VirtualService.
@@ -88,6 +92,13 @@ func Canary(p CanaryParams) (Object, error) {
 		return nil, fmt.Errorf("canary.yaml: no load-test webhook with metadata")
 	}
 	(*an.Webhooks[i].Metadata)["cmd"] = fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL)
+	useTemplates(an, p.Metrics, p.Namespace, c.Spec.Service.Port)
+	for _, a := range p.Alerts {
+		an.Alerts = append(an.Alerts, flaggerv1.CanaryAlert{
+			Name: a.Name, Severity: flaggerv1.AlertSeverity(a.Severity),
+			ProviderRef: flaggerv1.CrossNamespaceObjectReference{Name: a.Name, Namespace: p.Namespace},
+		})
+	}
 	return toObject(&c)
 }
 

@@ -37,3 +37,23 @@ func TestRender_OmitsServerOwnedFields(t *testing.T) {
 	assert.NotContains(t, vs, "status")
 	assert.Equal(t, map[string]any{"name": "podinfo", "namespace": "apps"}, vs["metadata"])
 }
+
+func TestMetricTemplates_TwoPerProviderDecodedStrictly(t *testing.T) {
+	original := metricTemplatesYAML
+	t.Cleanup(func() { metricTemplatesYAML = original })
+	for _, provider := range []string{Datadog, CloudWatch} {
+		objs, err := MetricTemplates("apps", MetricsSource{Provider: provider})
+		require.NoError(t, err)
+		require.Len(t, objs, 2, provider)
+	}
+	objs, err := MetricTemplates("apps", MetricsSource{Provider: Prometheus})
+	require.NoError(t, err)
+	assert.Empty(t, objs, "Prometheus is Flagger's built-in checks")
+
+	metricTemplatesYAML = []byte(strings.Replace(string(original), "    type: datadog\n  query:", "    type: datadog\n  qeury:", 1))
+	_, err = MetricTemplates("apps", MetricsSource{Provider: Datadog})
+	assert.ErrorContains(t, err, "metrictemplates.yaml", "a misspelled field stops the program")
+	metricTemplatesYAML = []byte(strings.Replace(string(original), "name: request-duration-cloudwatch", "name: request-duration-cloudwatch\n  labels: {a: b}", 1))
+	_, err = MetricTemplates("apps", MetricsSource{Provider: CloudWatch})
+	assert.NoError(t, err, "metadata fields are allowed")
+}

@@ -50,12 +50,24 @@ type Config struct {
 	DatadogChartVersion       string
 	DatadogSite               string
 
+	// MetricsProvider is where the canary's checks come from: one of manifests.MetricsProviders.
+	MetricsProvider string
+
 	SlackChannel, SlackUser string
+	// SlackSeverity and TeamsSeverity are the least severity each alert channel gets: info, warn or error.
+	SlackSeverity, TeamsSeverity string
 	// Secrets are held as outputs and never printed; the Set flags say whether they were given.
-	SlackURL      pulumi.StringOutput
-	SlackURLSet   bool
-	DatadogAPIKey pulumi.StringOutput
-	DatadogSet    bool
+	SlackURL    pulumi.StringOutput
+	SlackURLSet bool
+	TeamsURL    pulumi.StringOutput
+	TeamsURLSet bool
+	// AlertWebhookURL receives every canary event (Flagger's event webhook).
+	AlertWebhookURL    pulumi.StringOutput
+	AlertWebhookURLSet bool
+	DatadogAPIKey      pulumi.StringOutput
+	DatadogSet         bool
+	DatadogAppKey      pulumi.StringOutput
+	DatadogAppKeySet   bool
 
 	// InfraStack and Kubeconfig select an existing cluster instead of creating one; at most one is set.
 	InfraStack    string
@@ -102,6 +114,10 @@ func Defaults() Config {
 		FlaggerChartVersion:       "1.33.0",
 		DatadogChartVersion:       "3.69.3",
 		DatadogSite:               "datadoghq.com",
+		MetricsProvider:           manifests.Prometheus,
+		SlackUser:                 "flagger",
+		SlackSeverity:             "info",
+		TeamsSeverity:             "info",
 		PlatformInstall:           true,
 	}
 }
@@ -145,8 +161,11 @@ func (c *Config) settings() []setting {
 		{"flaggerChartVersion", text(&c.FlaggerChartVersion)},
 		{"datadogChartVersion", text(&c.DatadogChartVersion)},
 		{"datadogSite", text(&c.DatadogSite)},
+		{"metricsProvider", text(&c.MetricsProvider)},
 		{"slackChannel", text(&c.SlackChannel)},
 		{"slackUser", text(&c.SlackUser)},
+		{"slackSeverity", text(&c.SlackSeverity)},
+		{"teamsSeverity", text(&c.TeamsSeverity)},
 		{"infraStack", text(&c.InfraStack)},
 		{"platformInstall", boolean(&c.PlatformInstall)},
 	}
@@ -169,9 +188,15 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 			"`kubectl debug node/<name> -it --image=busybox` and run `pulumi config rm nodeSshKeyName`"))
 	}
 	var err error
-	c.SlackURL, c.SlackURLSet, err = secret(ctx, cfg, "slackUrl", checkSlackURL)
+	c.SlackURL, c.SlackURLSet, err = secret(ctx, cfg, "slackUrl", checkHTTPSURL)
+	errs = append(errs, err)
+	c.TeamsURL, c.TeamsURLSet, err = secret(ctx, cfg, "teamsUrl", checkHTTPSURL)
+	errs = append(errs, err)
+	c.AlertWebhookURL, c.AlertWebhookURLSet, err = secret(ctx, cfg, "alertWebhookUrl", checkWebhookURL)
 	errs = append(errs, err)
 	c.DatadogAPIKey, c.DatadogSet, err = secret(ctx, cfg, "datadogApiKey", nil)
+	errs = append(errs, err)
+	c.DatadogAppKey, c.DatadogAppKeySet, err = secret(ctx, cfg, "datadogAppKey", nil)
 	errs = append(errs, err)
 	c.Kubeconfig, c.KubeconfigSet, err = secret(ctx, cfg, "kubeconfig", nil)
 	errs = append(errs, err)
@@ -207,14 +232,27 @@ func (c *Config) readOldPlatformInstall(cfg *config.Config) error {
 	return nil
 }
 
-func checkSlackURL(v string) error {
+// checkHTTPSURL accepts an https incoming-webhook URL (Slack, Teams). The value itself is a credential: the
+// message describes it without printing it.
+func checkHTTPSURL(v string) error {
 	u, err := url.Parse(v)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		// The value itself is a credential: describe it without printing it.
 		return errors.New("want an https:// incoming-webhook URL (value not shown: it is a secret)")
 	}
 	return nil
 }
+
+// checkWebhookURL accepts any http(s) URL: an event receiver may well be inside the cluster.
+func checkWebhookURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL (value not shown: it is a secret)")
+	}
+	return nil
+}
+
+// DatadogAPI is the Datadog API base URL of the configured site.
+func (c Config) DatadogAPI() string { return "https://api." + c.DatadogSite }
 
 // Partition returns the AWS partition of the region, for managed policy ARNs.
 func (c Config) Partition() string {

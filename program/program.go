@@ -11,6 +11,7 @@ import (
 
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -119,6 +120,8 @@ type target struct {
 	image pulumi.StringInput
 	// outputs are the stack outputs of the infrastructure side.
 	outputs Outputs
+	// flaggerRole is the IAM role ARN for Flagger's service account; nil unless the checks read CloudWatch.
+	flaggerRole pulumi.StringInput
 }
 
 func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
@@ -144,9 +147,10 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		if name, ok := outputs["clusterName"]; ok {
 			platformArgs.ClusterName = name.(pulumi.StringOutput)
 		}
-		if cfg.SlackURLSet {
-			platformArgs.Slack = &workloads.SlackArgs{URL: cfg.SlackURL, Channel: cfg.SlackChannel, User: cfg.SlackUser}
+		if t.flaggerRole != nil {
+			platformArgs.FlaggerRoleARN = t.flaggerRole
 		}
+		platformArgs.GatewayMetricsToDatadog = cfg.MetricsProvider == manifests.Datadog
 		if cfg.DatadogSet {
 			platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
 		}
@@ -161,14 +165,30 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	}
 
 	analysis := cfg.Analysis
-	app, err := workloads.NewApp(ctx, "app", &workloads.AppArgs{
+	appArgs := &workloads.AppArgs{
 		Image:           t.image,
 		Domain:          cfg.Domain,
 		Analysis:        &analysis,
 		LoadTesterImage: cfg.LoadTesterImage,
 		Gloo:            gloo,
 		Flagger:         flagger,
-	}, onCluster)
+		Metrics: &workloads.MetricsArgs{
+			Source: manifests.MetricsSource{
+				Provider: cfg.MetricsProvider, DatadogAPI: cfg.DatadogAPI(), Region: cfg.Region, EKSCluster: cfg.ClusterName,
+			},
+			DatadogAPIKey: cfg.DatadogAPIKey, DatadogAppKey: cfg.DatadogAppKey,
+		},
+	}
+	if cfg.SlackURLSet {
+		appArgs.Slack = &workloads.AlertArgs{URL: cfg.SlackURL, Severity: cfg.SlackSeverity, Channel: cfg.SlackChannel, User: cfg.SlackUser}
+	}
+	if cfg.TeamsURLSet {
+		appArgs.Teams = &workloads.AlertArgs{URL: cfg.TeamsURL, Severity: cfg.TeamsSeverity}
+	}
+	if cfg.AlertWebhookURLSet {
+		appArgs.EventWebhookURL = cfg.AlertWebhookURL
+	}
+	app, err := workloads.NewApp(ctx, "app", appArgs, onCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -225,8 +245,23 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
+	var flaggerRole pulumi.StringInput
+	if cfg.MetricsProvider == manifests.CloudWatch {
+		reader, err := infra.NewMetricsReader(ctx, "flagger-metrics-reader", &infra.MetricsReaderArgs{
+			OIDCIssuer:              cluster.OIDCIssuer,
+			ServiceAccountNamespace: workloads.GatewayNamespace,
+			ServiceAccountName:      workloads.FlaggerServiceAccount,
+			Partition:               cfg.Partition(),
+			Tags:                    tags,
+		})
+		if err != nil {
+			return nil, err
+		}
+		flaggerRole = reader.RoleARN
+	}
 	return &target{
-		provider: cluster.Provider,
+		provider:    cluster.Provider,
+		flaggerRole: flaggerRole,
 		// The tag's reference is known once that tag is pushed, so the Deployment waits for its image.
 		image: registry.Images[cfg.PodinfoVersion],
 		// These outputs are the contract other stacks read through infraStack.

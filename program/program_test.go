@@ -139,26 +139,6 @@ func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
 	assert.False(t, g.DependsOn(flagger.URN, gloo.URN), "Gloo and Flagger install in parallel")
 }
 
-func TestProgram_OptionalSlackAndDatadog(t *testing.T) {
-	t.Parallel()
-	mon, err := mocks.Run(Run, mocks.RunConfig{
-		Config: mocks.DevConfig(map[string]string{
-			"slackUrl": "https://hooks.slack.com/services/T/B/X", "slackChannel": "general", "slackUser": "flagger",
-			"datadogApiKey": "dd-key",
-		}),
-		Secrets: []string{"slackUrl", "datadogApiKey"},
-	})
-	require.NoError(t, err)
-	g := graph.NewGraph(mon.Registrations())
-	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
-	assert.Equal(t, "general", graph.MustLookup(t, flagger.Inputs, "values", "slack", "channel"))
-	assert.True(t, graph.IsSecret(flagger.Inputs, "values", "slack", "url"))
-	assert.Equal(t, "ps-eks-66", graph.MustLookup(t, flagger.Inputs, "values", "clusterName"))
-	dd := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-datadog")
-	assert.True(t, graph.IsSecret(dd.Inputs, "values", "datadog", "apiKey"))
-	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 4, "metrics-server, gloo, flagger, datadog")
-}
-
 func TestProgram_PodinfoVersionSelectsTheImage(t *testing.T) {
 	t.Parallel()
 	_, out := runDev(t, map[string]string{"podinfoVersion": "6.0.1"})

@@ -182,14 +182,20 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	if (c.SlackChannel != "" || c.SlackUser != "") && !c.SlackURLSet {
-		add("slackChannel/slackUser: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl https://hooks.slack.com/...`")
+	if c.SlackChannel != "" && !c.SlackURLSet {
+		add("slackChannel: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl https://hooks.slack.com/...`")
+	}
+	if c.SlackURLSet && (c.SlackChannel == "" || c.SlackUser == "") {
+		// Flagger's Slack notifier refuses an empty channel or user name and then sends nothing.
+		add("slackChannel/slackUser: slackUrl is set, so both are needed (Flagger sends nothing without them), got channel %q, user %q; "+
+			"e.g. `pulumi config set slackChannel deployments`", c.SlackChannel, c.SlackUser)
 	}
 	if c.DatadogSet {
 		if err := checkDomain(c.DatadogSite); err != nil {
 			add("datadogSite: %v", err)
 		}
 	}
+	errs = append(errs, c.validateAnalysisSources()...)
 	return errors.Join(errs...)
 }
 
@@ -230,6 +236,40 @@ func validateAnalysis(a manifests.Analysis) []error {
 	}
 	if a.LatencyMaxMs <= 0 {
 		errs = append(errs, fmt.Errorf("canaryLatencyMaxMs: want a positive number of milliseconds, got %v", a.LatencyMaxMs))
+	}
+	return errs
+}
+
+// validateAnalysisSources checks the metrics provider and the alert channels against what each needs.
+func (c Config) validateAnalysisSources() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.MetricsProvider {
+	case manifests.Prometheus:
+	case manifests.Datadog:
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"datadogApiKey", c.DatadogSet}, {"datadogAppKey", c.DatadogAppKeySet}} {
+			if !k.set {
+				add("%s: not set, and metricsProvider datadog needs it; set it with `pulumi config set --secret %s <key>`", k.key, k.key)
+			}
+		}
+	case manifests.CloudWatch:
+		if !c.ManagesCluster() {
+			add("metricsProvider: cloudwatch needs a cluster this stack creates (Flagger reads CloudWatch through an IAM " +
+				"role for its service account, via the cluster's OIDC provider); this stack deploys onto an existing " +
+				"cluster (infraStack or kubeconfig set). Use prometheus or datadog here, or set it on the stack that creates the cluster")
+		} else if !c.PlatformInstall {
+			add("metricsProvider: cloudwatch needs platformInstall true: the IAM role goes on the service account of the Flagger this stack installs")
+		}
+	default:
+		add("metricsProvider: want one of %s, got %q", strings.Join(manifests.MetricsProviders, ", "), c.MetricsProvider)
+	}
+	for _, a := range []struct{ key, severity string }{{"slackSeverity", c.SlackSeverity}, {"teamsSeverity", c.TeamsSeverity}} {
+		if !slices.Contains(manifests.AlertSeverities, a.severity) {
+			add("%s: want one of %s (the least severity sent), got %q", a.key, strings.Join(manifests.AlertSeverities, ", "), a.severity)
+		}
 	}
 	return errs
 }

@@ -31,7 +31,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	cluster.StandIn.SetMetrics(simcluster.Metrics{Unanswerable: true})
-	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
+	startFlagger(ctx, t, cluster)
 	const ns = "bad-input"
 	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -45,13 +45,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	cluster := startCluster(t, tools)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
-	t.Cleanup(func() {
-		if t.Failed() {
-			log := cluster.FlaggerLog()
-			t.Logf("flagger log (tail):\n%s", log[max(0, len(log)-6000):])
-		}
-	})
+	startFlagger(ctx, t, cluster)
 
 	// Stack config only, as a user of an existing cluster sets it. canaryThreshold 2 shortens the rollback; the
 	// 5..50 walk keeps its ten steps.

@@ -64,6 +64,18 @@ func startCluster(t *testing.T, tools simcluster.Tools) *simcluster.Cluster {
 	return c
 }
 
+// startFlagger runs the real Flagger on cluster; its log tail is printed when the test fails.
+func startFlagger(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) {
+	t.Helper()
+	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			log := cluster.FlaggerLog()
+			t.Logf("flagger log (tail):\n%s", log[max(0, len(log)-6000):])
+		}
+	})
+}
+
 // newE2EStack creates a stack of prog on a file backend of its own, driven by the real CLI.
 func newE2EStack(t *testing.T, tools simcluster.Tools, name string, prog pulumi.RunFunc) auto.Stack {
 	t.Helper()

@@ -324,7 +324,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	cluster := startCluster(t, tools)
 	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
 	defer cancel()
-	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
+	startFlagger(ctx, t, cluster)
 	stack := walkthroughStack(ctx, t, tools, cluster, "faults")
 	_, err := stack.Up(ctx)
 	require.NoError(t, err)

@@ -149,3 +149,41 @@ func TestPolicyPack_WaiversAreExplained(t *testing.T) {
 		assert.Greater(t, len(w.Reason), 40, "waiver %s/%s says why", w.Stack, w.Policy)
 	}
 }
+
+// TestPolicyPack_AnalysisProvidersAddNoViolation: prod switched to Datadog or CloudWatch checks (the CloudWatch
+// role included) still passes the whole pack, in a preview and after up.
+func TestPolicyPack_AnalysisProvidersAddNoViolation(t *testing.T) {
+	t.Parallel()
+	var prod stackFile
+	for _, s := range loadStacks(t) {
+		if s.name == "prod" {
+			prod = s
+		}
+	}
+	require.Equal(t, "prod", prod.name)
+	for provider, extra := range map[string]map[string]string{
+		"cloudwatch": {},
+		"datadog":    {"datadogApiKey": "api", "datadogAppKey": "app"},
+	} {
+		s := prod
+		s.config = maps.Clone(prod.config)
+		s.config["metricsProvider"] = provider
+		s.secrets = slices.Clone(prod.secrets)
+		for k, v := range extra {
+			s.config[k] = v
+			s.secrets = append(s.secrets, k)
+		}
+		for _, preview := range []bool{true, false} {
+			resources := stackResources(t, s, preview)
+			violations, used := rules.Evaluate(resources)
+			assert.Empty(t, violations, "%s (preview %v)", provider, preview)
+			assert.Empty(t, used, "prod has no waiver")
+			if provider == "cloudwatch" {
+				assert.True(t, slices.ContainsFunc(resources, func(r rules.Resource) bool {
+					return r.Type == "aws:iam/role:Role" && r.Name == "flagger-metrics-reader-role"
+				}),
+					"the pack saw the role")
+			}
+		}
+	}
+}

@@ -193,8 +193,9 @@ func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
 			assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
 			if s.name == "prod" {
 				assert.Len(t, g.Find("aws:ec2/natGateway:NatGateway"), len(zones), "prod: a NAT gateway per zone")
-				assert.Equal(t, "deployments", graph.MustLookup(t, flagger.Inputs, "values", "slack", "channel"), "prod: Slack on")
-				assert.True(t, graph.IsSecret(flagger.Inputs, "values", "slack", "url"))
+				slack := g.MustOne(t, "kubernetes:flagger.app/v1beta1:AlertProvider", "app-analysis-slack-alerts")
+				assert.Equal(t, "deployments", graph.MustLookup(t, slack.Inputs, "spec", "channel"), "prod: Slack on")
+				assert.True(t, graph.IsSecret(g.MustOne(t, "kubernetes:core/v1:Secret", "app-analysis-slack").Inputs, "stringData", "address"))
 				ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
 				assert.Equal(t, float64(3), graph.MustLookup(t, ng.Inputs, "scalingConfig", "minSize"))
 			}
@@ -214,7 +215,7 @@ func TestStacks_ProdWithoutItsWebhookStopsClearly(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(s.config["zones"]), &zones))
 		_, err := mocks.Run(program.Run, mocks.RunConfig{Config: s.config, Secrets: s.secrets, Zones: zones})
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "slackChannel/slackUser: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl")
+		assert.Contains(t, err.Error(), "slackChannel: set, but slackUrl is not; set it with `pulumi config set --secret slackUrl")
 		return
 	}
 	t.Fatal("Pulumi.prod.yaml not found")

@@ -53,6 +53,12 @@ type AppArgs struct {
 	// Optional. The releases that install the VirtualService CRD (Gloo) and the Canary CRD (Flagger); nil when
 	// someone else installed them.
 	Gloo, Flagger pulumi.Resource
+	// Optional; default Flagger's built-in Prometheus checks.
+	Metrics *MetricsArgs
+	// Optional. Slack and Microsoft Teams AlertProviders.
+	Slack, Teams *AlertArgs
+	// Optional. URL Flagger posts every canary event to (Flagger's event webhook); pass a secret.
+	EventWebhookURL pulumi.StringInput
 }
 
 // NewApp deploys podinfo and its canary onto the cluster of the inherited Kubernetes provider.
@@ -117,20 +123,39 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("creating virtual service: %w", err)
 	}
 
+	// Flagger's built-in checks without alert providers need no analysis object: no component then, so such a
+	// stack's resources stay what they were.
+	checks := &CanaryAnalysis{}
+	if args.Slack != nil || args.Teams != nil || (args.Metrics != nil && args.Metrics.Source.Provider != "" &&
+		args.Metrics.Source.Provider != manifests.Prometheus) {
+		checks, err = NewCanaryAnalysis(ctx, name+"-analysis", &CanaryAnalysisArgs{
+			NamespaceName: namespace, Namespace: nsName, Metrics: args.Metrics, Slack: args.Slack, Teams: args.Teams,
+			Flagger: args.Flagger,
+		}, parent)
+		if err != nil {
+			return nil, err
+		}
+	}
 	canaryObject, err := manifests.Canary(manifests.CanaryParams{
 		Namespace:     namespace,
 		Analysis:      analysis,
 		Domain:        args.Domain,
 		GatewayURL:    GatewayURL,
 		LoadTesterURL: fmt.Sprintf("http://%s.%s/", LoadTesterName, namespace),
+		Metrics:       checks.Metrics,
+		Alerts:        checks.Alerts,
 	})
 	if err != nil {
 		return nil, err
 	}
+	if args.EventWebhookURL != nil {
+		addEventWebhook(canaryObject, args.EventWebhookURL)
+	}
 	// The Canary needs Flagger (its CRD and controller) and Gloo too: Flagger answers a Canary by creating Gloo
-	// upstreams and a RouteTable. Its target, autoscaler and load tester exist first so the first analysis runs.
+	// upstreams and a RouteTable. Its target, autoscaler, load tester and analysis objects exist first so the
+	// first analysis runs.
 	canary, err := newCustomResource(ctx, name+"-canary", canaryObject, nsName, parent,
-		pulumi.DependsOn(present(args.Flagger, args.Gloo, deployment, hpa, testerService)))
+		pulumi.DependsOn(present(append([]pulumi.Resource{args.Flagger, args.Gloo, deployment, hpa, testerService}, checks.Objects...)...)))
 	if err != nil {
 		return nil, fmt.Errorf("creating canary: %w", err)
 	}
@@ -162,8 +187,7 @@ func present(resources ...pulumi.Resource) []pulumi.Resource {
 // newCustomResource declares a decoded manifest, placing it in the given namespace output so it waits for it.
 func newCustomResource(ctx *pulumi.Context, name string, obj manifests.Object, namespace pulumi.StringInput,
 	opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	meta, _ := obj["metadata"].(map[string]any)
-	objName, _ := meta["name"].(string)
+	objName := objectName(obj)
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	if objName == "" || apiVersion == "" || kind == "" {
@@ -181,4 +205,15 @@ func newCustomResource(ctx *pulumi.Context, name string, obj manifests.Object, n
 		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: namespace},
 		OtherFields: fields,
 	}, opts...)
+}
+
+// addEventWebhook adds Flagger's event webhook to the Canary: Flagger posts every event of the canary to url. The
+// URL is a credential, so it goes in as a secret output and stays secret in Pulumi's state and previews.
+func addEventWebhook(canary manifests.Object, url pulumi.StringInput) {
+	spec, _ := canary["spec"].(map[string]any)
+	analysis, _ := spec["analysis"].(map[string]any)
+	hooks, _ := analysis["webhooks"].([]any)
+	analysis["webhooks"] = append(hooks, map[string]any{
+		"name": "events", "type": "event", "url": pulumi.ToSecret(url),
+	})
 }

@@ -1,5 +1,5 @@
 // Package workloads declares what runs on the cluster: the progressive-delivery platform (Gloo, Flagger and its
-// Prometheus, optional Datadog) and the podinfo application that Flagger releases.
+// Prometheus, optional Datadog) and the podinfo application that Flagger releases, with its canary analysis.
 package workloads
 
 import (
@@ -27,6 +27,9 @@ const GatewayNamespace = "gloo-system"
 // GatewayService is the Gloo gateway proxy Service, a LoadBalancer.
 const GatewayService = "gateway-proxy"
 
+// FlaggerServiceAccount is the service account the Flagger chart creates for release "flagger".
+const FlaggerServiceAccount = "flagger"
+
 // GatewayURL is the in-cluster URL of the gateway proxy, where the load test sends its traffic.
 const GatewayURL = "http://" + GatewayService + "." + GatewayNamespace
 
@@ -47,14 +50,6 @@ type Platform struct {
 	GatewayHostname pulumi.StringOutput `pulumi:"gatewayHostname"`
 }
 
-// SlackArgs configures Flagger's Slack notifications.
-type SlackArgs struct {
-	// Required. Incoming webhook URL; pass a secret.
-	URL pulumi.StringInput
-	// Optional. Channel and user name of the messages.
-	Channel, User string
-}
-
 // DatadogArgs configures the Datadog agent release.
 type DatadogArgs struct {
 	// Required. Pinned chart version.
@@ -73,26 +68,39 @@ type PlatformArgs struct {
 	GlooChartVersion, FlaggerChartVersion string
 	// Optional. Cluster name shown in Flagger's notifications.
 	ClusterName pulumi.StringInput
-	// Optional. Slack notifications, in the same Flagger release.
-	Slack *SlackArgs
+	// Optional. IAM role of Flagger's service account (IRSA), for reading CloudWatch metrics.
+	FlaggerRoleARN pulumi.StringInput
+	// Optional. Has the Datadog agent collect the gateway proxy's Envoy metrics, which the Datadog canary
+	// checks query.
+	GatewayMetricsToDatadog bool
 	// Optional. Datadog agent release.
 	Datadog *DatadogArgs
 }
 
+// gatewayEnvoyCheck is the Datadog agent's Envoy check (autodiscovery annotation) on the gateway proxy's stats
+// listener; distributions make the P99 of the request time queryable.
+const gatewayEnvoyCheck = `{"envoy":{"instances":[{"openmetrics_endpoint":"http://%%host%%:8081/metrics",` +
+	`"histogram_buckets_as_distributions":true}]}}`
+
 // GlooValues are the Gloo chart values: Flagger creates its own upstreams, so discovery is off, and the gateway
-// proxy is the cluster's public entry point.
-func GlooValues() pulumi.Map {
+// proxy is the cluster's public entry point. With toDatadog the Datadog agent collects the proxy's Envoy metrics.
+func GlooValues(toDatadog bool) pulumi.Map {
+	proxy := pulumi.Map{"service": pulumi.Map{"type": pulumi.String("LoadBalancer")}}
+	if toDatadog {
+		proxy["podTemplate"] = pulumi.Map{"extraAnnotations": pulumi.Map{
+			"ad.datadoghq.com/gateway-proxy.checks": pulumi.String(gatewayEnvoyCheck),
+		}}
+	}
 	return pulumi.Map{
-		"discovery": pulumi.Map{"enabled": pulumi.Bool(false)},
-		"gatewayProxies": pulumi.Map{"gatewayProxy": pulumi.Map{
-			"service": pulumi.Map{"type": pulumi.String("LoadBalancer")},
-		}},
+		"discovery":      pulumi.Map{"enabled": pulumi.Bool(false)},
+		"gatewayProxies": pulumi.Map{"gatewayProxy": proxy},
 	}
 }
 
-// FlaggerValues are the Flagger chart values: Gloo as the router, its own Prometheus, and optional Slack, all in
-// one release.
-func FlaggerValues(clusterName pulumi.StringInput, slack *SlackArgs) pulumi.Map {
+// FlaggerValues are the Flagger chart values: Gloo as the router and its own Prometheus. A role ARN goes on
+// Flagger's service account (IRSA). Notifications are the Canary's AlertProviders, not chart values, so they
+// work with a Flagger installed by someone else too.
+func FlaggerValues(clusterName, roleARN pulumi.StringInput) pulumi.Map {
 	values := pulumi.Map{
 		"meshProvider": pulumi.String("gloo"),
 		"prometheus":   pulumi.Map{"install": pulumi.Bool(true)},
@@ -100,15 +108,8 @@ func FlaggerValues(clusterName pulumi.StringInput, slack *SlackArgs) pulumi.Map 
 	if clusterName != nil {
 		values["clusterName"] = clusterName
 	}
-	if slack != nil {
-		s := pulumi.Map{"url": slack.URL}
-		if slack.Channel != "" {
-			s["channel"] = pulumi.String(slack.Channel)
-		}
-		if slack.User != "" {
-			s["user"] = pulumi.String(slack.User)
-		}
-		values["slack"] = s
+	if roleARN != nil {
+		values["serviceAccount"] = pulumi.Map{"annotations": pulumi.Map{"eks.amazonaws.com/role-arn": roleARN}}
 	}
 	return values
 }
@@ -141,7 +142,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		Version:        pulumi.String(args.GlooChartVersion),
 		Namespace:      ns.Metadata.Name().Elem(),
 		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(GlooRepo)},
-		Values:         GlooValues(),
+		Values:         GlooValues(args.GatewayMetricsToDatadog),
 		Timeout:        pulumi.Int(releaseTimeoutSeconds),
 	}, parent)
 	if err != nil {
@@ -156,7 +157,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 		Version:        pulumi.String(args.FlaggerChartVersion),
 		Namespace:      ns.Metadata.Name().Elem(),
 		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(FlaggerRepo)},
-		Values:         FlaggerValues(args.ClusterName, args.Slack),
+		Values:         FlaggerValues(args.ClusterName, args.FlaggerRoleARN),
 		Timeout:        pulumi.Int(releaseTimeoutSeconds),
 	}, parent)
 	if err != nil {

@@ -1,6 +1,7 @@
 package workloads
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/progressive-delivery/platform/internal/graph"
@@ -53,7 +54,7 @@ func TestPlatform_GlooAndFlaggerReleases(t *testing.T) {
 	assert.Equal(t, "gloo", values["meshProvider"])
 	assert.Equal(t, map[string]any{"install": true}, values["prometheus"])
 	assert.Equal(t, "ps-eks-66", values["clusterName"])
-	assert.NotContains(t, values, "slack", "no Slack values unless configured")
+	assert.NotContains(t, values, "slack", "notifications are AlertProviders, not chart values")
 
 	assert.Len(t, g.Find("kubernetes:helm.sh/v3:Release"), 2, "one Gloo and one Flagger release, no Datadog by default")
 
@@ -63,23 +64,35 @@ func TestPlatform_GlooAndFlaggerReleases(t *testing.T) {
 	assert.Equal(t, "a1b2c3-gateway-proxy.us-west-1.elb.amazonaws.com", hostname)
 }
 
-func TestPlatform_SlackInTheSameFlaggerRelease(t *testing.T) {
+func TestPlatform_CloudWatchRoleOnFlaggersServiceAccountAndEnvoyChecksForDatadog(t *testing.T) {
 	t.Parallel()
+	const roleARN = "arn:aws:iam::123456789012:role/flagger-metrics-reader"
 	g, _ := runPlatform(t, &PlatformArgs{GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
-		Slack: &SlackArgs{URL: pulumi.ToSecret(pulumi.String("https://hooks.slack.com/services/T/B/X")).(pulumi.StringOutput),
-			Channel: "general", User: "flagger"}})
-	flaggers := 0
-	for _, r := range g.Find("kubernetes:helm.sh/v3:Release") {
-		if graph.MustLookup(t, r.Inputs, "chart") == "flagger" {
-			flaggers++
-		}
-	}
-	assert.Equal(t, 1, flaggers, "Slack does not add a second Flagger release")
+		FlaggerRoleARN: pulumi.String(roleARN), GatewayMetricsToDatadog: true})
 	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
-	assert.Equal(t, map[string]any{"url": "https://hooks.slack.com/services/T/B/X", "channel": "general", "user": "flagger"},
-		graph.MustLookup(t, flagger.Inputs, "values", "slack"))
+	assert.Equal(t, map[string]any{"eks.amazonaws.com/role-arn": roleARN},
+		graph.MustLookup(t, flagger.Inputs, "values", "serviceAccount", "annotations"), "IRSA: Flagger's service account assumes the role")
 	assert.Equal(t, "gloo", graph.MustLookup(t, flagger.Inputs, "values", "meshProvider"), "mesh values kept")
-	assert.True(t, graph.IsSecret(flagger.Inputs, "values", "slack", "url"), "the webhook stays secret")
+
+	gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
+	check := graph.MustLookup(t, gloo.Inputs, "values", "gatewayProxies", "gatewayProxy", "podTemplate", "extraAnnotations",
+		"ad.datadoghq.com/gateway-proxy.checks").(string)
+	var parsed struct {
+		Envoy struct {
+			Instances []map[string]any `json:"instances"`
+		} `json:"envoy"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(check), &parsed), "the autodiscovery annotation is JSON")
+	require.Len(t, parsed.Envoy.Instances, 1)
+	assert.Equal(t, "http://%%host%%:8081/metrics", parsed.Envoy.Instances[0]["openmetrics_endpoint"], "Gloo's Envoy stats listener")
+	assert.Equal(t, true, parsed.Envoy.Instances[0]["histogram_buckets_as_distributions"], "P99 needs distributions")
+	assert.Equal(t, "LoadBalancer", graph.MustLookup(t, gloo.Inputs, "values", "gatewayProxies", "gatewayProxy", "service", "type"))
+
+	plain, _ := runPlatform(t, &PlatformArgs{GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0"})
+	_, err := graph.Lookup(plain.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger").Inputs, "values", "serviceAccount")
+	assert.Error(t, err, "no role unless the checks read CloudWatch")
+	_, err = graph.Lookup(plain.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo").Inputs, "values", "gatewayProxies", "gatewayProxy", "podTemplate")
+	assert.Error(t, err, "no Datadog check unless the checks read Datadog")
 }
 
 func TestPlatform_Datadog(t *testing.T) {

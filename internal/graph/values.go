@@ -50,19 +50,23 @@ func MustLookup(t testing.TB, inputs resource.PropertyMap, path ...any) any {
 }
 
 // IsSecret reports whether the value at path is marked secret (anywhere along the path).
-func IsSecret(inputs resource.PropertyMap, path ...string) bool {
+func IsSecret(inputs resource.PropertyMap, path ...any) bool {
 	v := resource.NewObjectProperty(inputs)
-	for _, key := range path {
+	for _, step := range path {
 		for v.IsSecret() || v.IsOutput() {
 			if v.IsSecret() {
 				return true
 			}
 			v = v.OutputValue().Element
 		}
-		if !v.IsObject() {
+		switch i, isIndex := step.(int); {
+		case isIndex && v.IsArray() && i < len(v.ArrayValue()):
+			v = v.ArrayValue()[i]
+		case !isIndex && v.IsObject():
+			v = v.ObjectValue()[resource.PropertyKey(fmt.Sprint(step))]
+		default:
 			return false
 		}
-		v = v.ObjectValue()[resource.PropertyKey(key)]
 	}
 	return v.IsSecret() || (v.IsOutput() && v.OutputValue().Secret)
 }

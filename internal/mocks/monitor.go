@@ -147,6 +147,13 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "docker:index/getRegistryImage:getRegistryImage":
 		name := args.Args["name"].StringValue()
 		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "sha256Digest": SourceDigest(name[strings.LastIndex(name, ":")+1:])}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{"accountId": AccountID, "arn": "arn:aws:iam::" + AccountID + ":user/ci"}), nil
+	case "aws:eks/getCluster:getCluster":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"name":       args.Args["name"].StringValue(),
+			"identities": []any{map[string]any{"oidcs": []any{map[string]any{"issuer": OIDCIssuer(m.region())}}}},
+		}), nil
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": m.region()}), nil
 	}

@@ -176,7 +176,7 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 			"authenticationMode": str(mode), "bootstrapClusterCreatorAdminPermissions": resource.NewProperty(true),
 		})
 	}
-	issuer := "https://oidc.eks." + m.region() + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+	issuer := OIDCIssuer(m.region())
 	cluster := b.add(c.URN, eksfacts.ClusterType, eksfacts.ClusterResourceName(name), true, clusterInputs, map[string]any{
 		"arn":        "arn:aws:eks:" + m.region() + ":" + AccountID + ":cluster/" + in["name"].StringValue(),
 		"endpoint":   "https://EXAMPLED539D4633E53DE1B71EXAMPLE.gr7." + m.region() + ".eks.amazonaws.com",
@@ -289,3 +289,8 @@ func stateValue(state resource.PropertyMap, key resource.PropertyKey) resource.P
 }
 
 func resourceName(urn string) string { return resource.URN(urn).Name() }
+
+// OIDCIssuer is the OIDC issuer URL EKS gives every mocked cluster in region.
+func OIDCIssuer(region string) string {
+	return "https://oidc.eks." + region + ".amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+}

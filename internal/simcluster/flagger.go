@@ -20,9 +20,10 @@ type FlaggerOptions struct {
 // MetricsServerURL is where Flagger's Prometheus would be in the cluster (the Flagger chart's own Prometheus).
 const MetricsServerURL = "http://flagger-prometheus.gloo-system:9090"
 
-// StartFlagger runs the real Flagger controller with meshProvider gloo. Flagger's HTTP clients (webhooks and
-// Prometheus) honour HTTP_PROXY and Go sends only loopback destinations direct, so every in-cluster URL it
-// calls reaches the stand-in while the API server (on loopback) is reached directly.
+// StartFlagger runs the real Flagger controller with meshProvider gloo. Flagger's HTTP clients (webhooks,
+// Prometheus, Datadog, CloudWatch, Slack) honour HTTP_PROXY and HTTPS_PROXY and Go sends only loopback
+// destinations direct, so every URL it calls reaches the stand-in while the API server (on loopback) is reached
+// directly.
 func (c *Cluster) StartFlagger(ctx context.Context, o FlaggerOptions) error {
 	if o.MetricsServer == "" {
 		o.MetricsServer = MetricsServerURL
@@ -62,7 +63,12 @@ func (c *Cluster) StopFlagger() error {
 }
 
 func (c *Cluster) runFlagger(ctx context.Context) error {
-	env := []string{"HTTP_PROXY=" + c.StandIn.URL, "http_proxy=" + c.StandIn.URL, "NO_PROXY=", "no_proxy="}
+	env := []string{"HTTP_PROXY=" + c.StandIn.URL, "http_proxy=" + c.StandIn.URL, "NO_PROXY=", "no_proxy=",
+		// Datadog, CloudWatch and Slack are HTTPS: tunnelled to the stand-in, whose CA Flagger trusts alone.
+		"HTTPS_PROXY=" + c.StandIn.URL, "https_proxy=" + c.StandIn.URL, "SSL_CERT_FILE=" + c.StandIn.CAFile,
+		"AWS_CA_BUNDLE=" + c.StandIn.CAFile,
+		// What IRSA gives Flagger on EKS; the stand-in only reads the signature's scope.
+		"AWS_ACCESS_KEY_ID=STANDINACCESSKEY", "AWS_SECRET_ACCESS_KEY=stand-in-secret", "AWS_EC2_METADATA_DISABLED=true"}
 	p, err := c.start("flagger", env, c.tools.Path("flagger"), c.flaggerArgs...)
 	if err != nil {
 		return err

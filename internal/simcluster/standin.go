@@ -36,28 +36,41 @@ var BadMetrics = Metrics{SuccessRate: 62.5, LatencyMs: 42}
 type Call struct {
 	// Host is where Flagger meant to send it (flagger-loadtester.apps, flagger-prometheus.gloo-system:9090).
 	Host string
-	// Kind is "webhook" or "query".
+	// Kind is "webhook" (the load tester), "event" (Flagger's event webhook), "query" or "alert" (a Slack or
+	// Teams message).
 	Kind string
-	// Name is the canary a webhook is called for, or the check a query answers ("request-success-rate",
-	// "request-duration", "probe").
+	// Provider is the metrics API a query went to (prometheus, datadog, cloudwatch) or the alert's channel type
+	// (slack, msteams).
+	Provider string
+	// Name is the canary a webhook or event is called for, the check a query answers ("request-success-rate",
+	// "request-duration", "probe") or the Slack channel of an alert.
 	Name string
-	// Command is the webhook's metadata.cmd; Query the PromQL text.
+	// Command is the webhook's metadata.cmd; Query the query text.
 	Command, Query string
+	// Message and EventType are an event's or alert's text and its type (Normal/Warning; Slack's colour).
+	Message, EventType string
+	// Credential is what authenticated a query: Datadog's API/application keys, CloudWatch's signature header.
+	Credential string
 	// Phase is the canary phase a webhook was called in.
 	Phase string
 	At    time.Time
 }
 
-// StandIn plays, on one loopback port, the two services Flagger talks to outside the API server: Prometheus
-// (the /api/v1/query endpoint) and the Flagger load tester (webhook POSTs). It is a stand-in, not Prometheus:
-// it answers with the values set by SetMetrics and records every call. Flagger reaches it through HTTP_PROXY.
+// StandIn plays, on one loopback port, the services Flagger talks to outside the API server: Prometheus (the
+// /api/v1/query endpoint), the Flagger load tester (webhook POSTs), an event-webhook receiver, and, over HTTPS,
+// the Datadog and CloudWatch metrics APIs and Slack and Teams incoming webhooks. It is a stand-in, not those
+// services: it answers with the values set by SetMetrics and records every call. Flagger reaches it through
+// HTTP_PROXY and HTTPS_PROXY, trusting CAFile for the HTTPS ones.
 type StandIn struct {
 	URL string
+	// CAFile is the PEM file of the CA that signs the stand-in's HTTPS certificates.
+	CAFile string
 
-	server *http.Server
-	mu     sync.Mutex
-	values Metrics
-	calls  []Call
+	server    *http.Server
+	intercept *interceptor
+	mu        sync.Mutex
+	values    Metrics
+	calls     []Call
 }
 
 // StartStandIn listens on addr (host:port on loopback; port 0 picks a free one).
@@ -73,13 +86,17 @@ func StartStandIn(addr string, initial Metrics) (*StandIn, error) {
 		return nil, fmt.Errorf("stand-in: %w", err)
 	}
 	s := &StandIn{URL: "http://" + l.Addr().String(), values: initial}
+	if s.intercept, err = newInterceptor(s); err != nil {
+		return nil, errors.Join(fmt.Errorf("stand-in: %w", err), l.Close())
+	}
+	s.CAFile = s.intercept.CAFile
 	s.server = &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = s.server.Serve(l) }()
 	return s, nil
 }
 
 // Close stops the server.
-func (s *StandIn) Close() error { return s.server.Close() }
+func (s *StandIn) Close() error { return errors.Join(s.server.Close(), s.intercept.close()) }
 
 // SetMetrics changes the values every later query gets.
 func (s *StandIn) SetMetrics(m Metrics) {
@@ -126,7 +143,18 @@ func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if host == "" {
 		host = r.Host
 	}
+	hostname := strings.Split(host, ":")[0]
 	switch {
+	case r.Method == http.MethodConnect:
+		s.intercept.connect(w, r)
+	case strings.HasPrefix(hostname, "api.") && strings.Contains(hostname, "datadoghq."):
+		s.datadog(w, r, hostname)
+	case strings.HasPrefix(hostname, "monitoring.") && strings.HasSuffix(hostname, ".amazonaws.com"):
+		s.cloudWatch(w, r, hostname)
+	case hostname == "hooks.slack.com":
+		s.notification(w, r, hostname, "slack")
+	case strings.HasSuffix(hostname, ".webhook.office.com"):
+		s.notification(w, r, hostname, "msteams")
 	case r.Method == http.MethodPost:
 		s.webhook(w, r, host)
 	case r.URL.Path == "/api/v1/query":
@@ -149,7 +177,11 @@ func (s *StandIn) webhook(w http.ResponseWriter, r *http.Request, host string) {
 		http.Error(w, "not a Flagger webhook payload: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.record(Call{Host: host, Kind: "webhook", Name: p.Name, Command: p.Metadata["cmd"], Phase: string(p.Phase)})
+	call := Call{Host: host, Kind: "webhook", Name: p.Name, Command: p.Metadata["cmd"], Phase: string(p.Phase)}
+	if message, isEvent := p.Metadata["eventMessage"]; isEvent {
+		call.Kind, call.Message, call.EventType = "event", message, p.Metadata["eventType"]
+	}
+	s.record(call)
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, "ok")
 }
@@ -167,7 +199,7 @@ func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
 	case strings.Contains(q, "envoy_cluster_upstream_rq"):
 		name, value = "request-success-rate", m.SuccessRate
 	}
-	s.record(Call{Host: host, Kind: "query", Name: name, Query: q})
+	s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
 	var result []any
 	if name != "" && (name == "probe" || !m.Unanswerable) {
 		result = []any{map[string]any{

@@ -65,7 +65,7 @@ func TestStandIn_AnswersFlaggersGlooQueriesAndRecordsCalls(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	calls := s.Calls()
 	require.Len(t, calls, 7)
-	assert.Equal(t, Call{Host: "flagger-prometheus.gloo-system:9090", Kind: "query", Name: "request-success-rate", Query: successRate, At: calls[1].At}, calls[1])
+	assert.Equal(t, Call{Host: "flagger-prometheus.gloo-system:9090", Kind: "query", Provider: "prometheus", Name: "request-success-rate", Query: successRate, At: calls[1].At}, calls[1])
 	last := calls[6]
 	assert.Equal(t, "webhook", last.Kind)
 	assert.Equal(t, "flagger-loadtester.apps", last.Host)

@@ -1,0 +1,158 @@
+package simcluster
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// The hosted APIs the stand-in plays, besides Prometheus and the load tester. It is a stand-in, not these
+// services: it answers their request shapes with the values set by SetMetrics and records what it was sent.
+
+// checkOf names the canary check a metrics query answers, from the metric names in it.
+func checkOf(query string) string {
+	switch {
+	case strings.Contains(query, "upstream_rq_time"):
+		return "request-duration"
+	case strings.Contains(query, "upstream_rq"):
+		return "request-success-rate"
+	}
+	return ""
+}
+
+// value is what a check gets now; ok is false when the metrics are set unanswerable.
+func (s *StandIn) value(check string) (v float64, ok bool) {
+	m := s.Metrics()
+	if m.Unanswerable {
+		return 0, false
+	}
+	if check == "request-duration" {
+		return m.LatencyMs, true
+	}
+	return m.SuccessRate, true
+}
+
+// datadog answers Datadog's key validation and metrics query API (api.<site>/api/v1/...).
+func (s *StandIn) datadog(w http.ResponseWriter, r *http.Request, host string) {
+	apiKey, appKey := r.Header.Get("DD-API-KEY"), r.Header.Get("DD-APPLICATION-KEY")
+	call := Call{Host: host, Provider: "datadog", Credential: apiKey + "/" + appKey}
+	if apiKey == "" || appKey == "" {
+		s.record(withKind(call, "query", "rejected"))
+		http.Error(w, `{"errors":["Forbidden"]}`, http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	switch r.URL.Path {
+	case "/api/v1/validate":
+		s.record(withKind(call, "query", "probe"))
+		_, _ = io.WriteString(w, `{"valid":true}`)
+	case "/api/v1/query":
+		call.Query = r.URL.Query().Get("query")
+		check := checkOf(call.Query)
+		s.record(withKind(call, "query", check))
+		series := []any{}
+		if v, ok := s.value(check); ok && check != "" {
+			series = append(series, map[string]any{"pointlist": [][]float64{{float64(time.Now().UnixMilli()), v}}})
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "series": series})
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+var cloudWatchQueryField = regexp.MustCompile(`^MetricDataQueries\.member\.(\d+)\.(Id|Expression|MetricStat\.Metric\.MetricName)$`)
+
+// cloudWatch answers CloudWatch's GetMetricData (query protocol, as aws-sdk-go v1 sends it) with one result for
+// the query that returns data.
+func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string) {
+	if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "GetMetricData" {
+		http.Error(w, "want Action=GetMetricData", http.StatusBadRequest)
+		return
+	}
+	// Signature V4's credential scope says which region and service Flagger signed for.
+	call := Call{Host: host, Provider: "cloudwatch", Credential: r.Header.Get("Authorization")}
+	ids, expressions := map[string]string{}, map[string]string{}
+	var metricNames []string
+	for key, values := range r.PostForm {
+		m := cloudWatchQueryField.FindStringSubmatch(key)
+		if m == nil || len(values) == 0 {
+			continue
+		}
+		switch m[2] {
+		case "Id":
+			ids[m[1]] = values[0]
+		case "Expression":
+			expressions[m[1]] = values[0]
+		default:
+			metricNames = append(metricNames, values[0])
+		}
+	}
+	type result struct {
+		ID         string    `xml:"Id"`
+		StatusCode string    `xml:"StatusCode"`
+		Timestamps []string  `xml:"Timestamps>member"`
+		Values     []float64 `xml:"Values>member"`
+	}
+	var results []result
+	if len(ids) == 0 {
+		// Flagger's availability check sends no query.
+		s.record(withKind(call, "query", "probe"))
+	} else {
+		call.Query = strings.Join(metricNames, ",")
+		check := checkOf(call.Query)
+		s.record(withKind(call, "query", check))
+		// Only expressions return data here; the metric queries they combine have ReturnData false.
+		for n := range expressions {
+			res := result{ID: ids[n], StatusCode: "Complete"}
+			if v, ok := s.value(check); ok && check != "" {
+				res.Timestamps, res.Values = []string{time.Now().UTC().Format(time.RFC3339)}, []float64{v}
+			}
+			results = append(results, res)
+		}
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	_ = xml.NewEncoder(w).Encode(struct {
+		XMLName   xml.Name `xml:"http://monitoring.amazonaws.com/doc/2010-08-01/ GetMetricDataResponse"`
+		Results   []result `xml:"GetMetricDataResult>MetricDataResults>member"`
+		RequestID string   `xml:"ResponseMetadata>RequestId"`
+	}{Results: results, RequestID: fmt.Sprintf("standin-%d", time.Now().UnixNano())})
+}
+
+// notification records a Slack or Microsoft Teams message Flagger posted for an AlertProvider.
+func (s *StandIn) notification(w http.ResponseWriter, r *http.Request, host, provider string) {
+	var payload struct {
+		// Slack.
+		Channel     string `json:"channel"`
+		Attachments []struct {
+			Color string `json:"color"`
+			Text  string `json:"text"`
+		} `json:"attachments"`
+		// Microsoft Teams.
+		Sections []struct {
+			ActivityTitle string `json:"activityTitle"`
+		} `json:"sections"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&payload); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	call := Call{Host: host, Kind: "alert", Provider: provider, Name: payload.Channel}
+	switch {
+	case len(payload.Attachments) > 0:
+		call.Message, call.EventType = payload.Attachments[0].Text, payload.Attachments[0].Color
+	case len(payload.Sections) > 0:
+		call.Message = payload.Sections[0].ActivityTitle
+	}
+	s.record(call)
+	_, _ = io.WriteString(w, "ok")
+}
+
+func withKind(c Call, kind, name string) Call {
+	c.Kind, c.Name = kind, name
+	return c
+}

@@ -1,0 +1,242 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/rollout"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/retry"
+)
+
+var metricTemplates = schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "metrictemplates"}
+
+// Credentials the stack is given; the stand-ins for Datadog and Slack see what Flagger sends.
+const (
+	standInDatadogAPIKey = "dd-api-key-standin"
+	standInDatadogAppKey = "dd-app-key-standin"
+	standInSlackURL      = "https://hooks.slack.com/services/T0STANDIN/B0STANDIN/standin"
+	standInEventsHost    = "alerts.example.test"
+	standInEventsURL     = "http://" + standInEventsHost + "/flagger"
+)
+
+// TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts: a stack switched to Datadog checks and to Slack and
+// webhook alerts by config alone. The real Flagger promotes 6.0.1 and rolls back 6.0.2 on the answers of the
+// Datadog stand-in (reached over HTTPS as api.datadoghq.com), posts failures only to the Slack stand-in
+// (slackSeverity error) and every event to the webhook stand-in.
+func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	testStart := time.Now()
+	cluster := startCluster(t, tools)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	startFlagger(ctx, t, cluster)
+
+	stack := walkthroughStack(ctx, t, tools, cluster, "datadog")
+	for key, value := range map[string]auto.ConfigValue{
+		"metricsProvider": {Value: "datadog"},
+		"datadogApiKey":   {Value: standInDatadogAPIKey, Secret: true},
+		"datadogAppKey":   {Value: standInDatadogAppKey, Secret: true},
+		"slackUrl":        {Value: standInSlackURL, Secret: true},
+		"slackChannel":    {Value: "releases"},
+		"slackSeverity":   {Value: "error"},
+		"alertWebhookUrl": {Value: standInEventsURL, Secret: true},
+	} {
+		require.NoError(t, stack.SetConfig(ctx, key, value))
+	}
+	up, err := stack.Up(ctx)
+	require.NoError(t, err)
+	for _, secret := range []string{standInDatadogAPIKey, standInDatadogAppKey, "T0STANDIN", "alerts.example.test"} {
+		assert.NotContains(t, up.StdOut, secret, "no secret in the update's output")
+	}
+	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
+
+	templates, err := cluster.Dynamic.Resource(metricTemplates).Namespace("apps").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	var names []string
+	for _, item := range templates.Items {
+		var mt flaggerv1.MetricTemplate
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &mt))
+		names = append(names, mt.Name)
+		assert.Equal(t, "https://api.datadoghq.com", mt.Spec.Provider.Address)
+	}
+	assert.ElementsMatch(t, []string{"request-success-rate-datadog", "request-duration-datadog"}, names)
+	creds, err := cluster.Core.CoreV1().Secrets("apps").Get(ctx, "flagger-datadog", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, standInDatadogAPIKey, string(creds.Data["datadog_api_key"]))
+
+	// Promotion on good Datadog answers.
+	phaseStart := time.Now()
+	out := &syncbuf.Buffer{}
+	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: "6.0.1", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+	})
+	require.NoError(t, err)
+	promotionTime := time.Since(phaseStart)
+	require.Equal(t, rollout.ExitSucceeded, code, out.String())
+	calls := cluster.StandIn.CallsSince(phaseStart)
+	checks := map[string]int{}
+	for _, c := range calls {
+		if c.Kind != "query" {
+			continue
+		}
+		checks[c.Provider+" "+c.Name]++
+		if c.Provider == "datadog" && c.Name != "probe" {
+			assert.Equal(t, "api.datadoghq.com", c.Host)
+			assert.Equal(t, standInDatadogAPIKey+"/"+standInDatadogAppKey, c.Credential, "Flagger sends the stack's keys")
+			assert.Contains(t, c.Query, "{envoy_cluster:apps-podinfo-canaryupstream-9898_apps", "the template as Flagger rendered it")
+		}
+	}
+	assert.NotZero(t, checks["datadog request-success-rate"], "success rate from Datadog: %v", checks)
+	assert.NotZero(t, checks["datadog request-duration"], "latency from Datadog: %v", checks)
+	assert.Zero(t, checks["prometheus request-success-rate"]+checks["prometheus request-duration"], "no built-in Prometheus check: %v", checks)
+	events := eventMessages(calls)
+	for _, want := range []string{"New revision detected! Scaling up podinfo.apps", "Starting canary analysis for podinfo.apps",
+		"Advance podinfo.apps canary weight 5", "Advance podinfo.apps canary weight 50", "Promotion completed! Scaling down podinfo.apps"} {
+		assert.Contains(t, events, want, "the webhook receives every event")
+	}
+	assert.Empty(t, slackMessages(calls), "no Slack message below error severity")
+
+	// Rollback on a bad Datadog success rate.
+	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
+	phaseStart = time.Now()
+	out = &syncbuf.Buffer{}
+	code, err = rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: "6.0.2", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+	})
+	require.NoError(t, err)
+	rollbackTime := time.Since(phaseStart)
+	require.Equal(t, rollout.ExitFailed, code, out.String())
+	calls = cluster.StandIn.CallsSince(phaseStart)
+	events = eventMessages(calls)
+	for _, want := range []string{"Halt podinfo.apps advancement request-success-rate-datadog 62.50 < 99",
+		"Rolling back podinfo.apps failed checks threshold reached 2", "Canary failed! Scaling down podinfo.apps"} {
+		assert.Contains(t, events, want)
+	}
+	var warnings int
+	for _, c := range calls {
+		if c.Kind == "event" && c.EventType == "Warning" {
+			warnings++
+		}
+	}
+	assert.NotZero(t, warnings, "the failure events are Warnings")
+	slack := slackMessages(calls)
+	assert.Equal(t, []string{"releases: Failed checks threshold reached 2 (danger)"}, slack, "Slack gets the failure, at error severity")
+
+	// The program gives CloudWatch checks only to a stack that creates its EKS cluster (IRSA), so here the same
+	// Canary is switched to the program's CloudWatch templates by hand, and a new revision rolls back on the
+	// CloudWatch stand-in's answers.
+	cloudWatchTime := rollBackOnCloudWatch(ctx, t, cluster)
+
+	_, err = stack.Destroy(ctx, optdestroy.Remove())
+	require.NoError(t, err)
+	list, err := cluster.Dynamic.Resource(metricTemplates).Namespace("").List(ctx, metav1.ListOptions{})
+	require.NoError(t, err)
+	assert.Empty(t, list.Items, "destroy removes the MetricTemplates")
+
+	summary := fmt.Sprintf("datadog canary on the simulated cluster: promotion of 6.0.1 %s, rollback of 6.0.2 %s, "+
+		"rollback of 6.1.0 on CloudWatch templates %s, whole test %s", promotionTime.Round(time.Second),
+		rollbackTime.Round(time.Second), cloudWatchTime.Round(time.Second), time.Since(testStart).Round(time.Second))
+	fmt.Println(summary)
+	t.Log(summary)
+}
+
+// eventMessages are the messages Flagger posted to the event webhook, one per line.
+func eventMessages(calls []simcluster.Call) string {
+	var lines []string
+	for _, c := range calls {
+		if c.Kind == "event" && c.Host == standInEventsHost {
+			lines = append(lines, c.Message)
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+// rollBackOnCloudWatch points apps/podinfo's checks at the program's CloudWatch MetricTemplates, starts 6.1.0 and
+// waits for the rollback the stand-in's bad success rate causes.
+func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) time.Duration {
+	t.Helper()
+	start := time.Now()
+	source := manifests.MetricsSource{Provider: manifests.CloudWatch, Region: "us-west-1", EKSCluster: "sim-cluster"}
+	templates, err := manifests.MetricTemplates("apps", source)
+	require.NoError(t, err)
+	for _, obj := range templates {
+		_, err := cluster.Dynamic.Resource(metricTemplates).Namespace("apps").Create(ctx,
+			&unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	rendered, err := manifests.Canary(manifests.CanaryParams{Namespace: "apps", Analysis: manifests.DefaultAnalysis, Metrics: source})
+	require.NoError(t, err)
+	metrics, _, err := unstructured.NestedSlice(rendered, "spec", "analysis", "metrics")
+	require.NoError(t, err)
+	// Flagger writes these objects too, so each change is retried on a conflict with a fresh read.
+	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps")
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		canary, err := canaries.Get(ctx, "podinfo", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedSlice(canary.Object, metrics, "spec", "analysis", "metrics"); err != nil {
+			return err
+		}
+		_, err = canaries.Update(ctx, canary, metav1.UpdateOptions{})
+		return err
+	}))
+	deployments := cluster.Core.AppsV1().Deployments("apps")
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		podinfo, err := deployments.Get(ctx, "podinfo", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		podinfo.Spec.Template.Spec.Containers[0].Image = "ghcr.io/stefanprodan/podinfo:6.1.0"
+		_, err = deployments.Update(ctx, podinfo, metav1.UpdateOptions{})
+		return err
+	}))
+	// The canary is still Failed from 6.0.2: see the new revision start before waiting for its end.
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseProgressing, time.Minute)
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseFailed, 3*time.Minute)
+
+	calls := cluster.StandIn.CallsSince(start)
+	queried := 0
+	for _, c := range calls {
+		if c.Kind == "query" && c.Provider == "cloudwatch" && c.Name == "request-success-rate" {
+			queried++
+			assert.Contains(t, c.Credential, "/us-west-1/monitoring/aws4_request", "signed for the template's region")
+			assert.Contains(t, c.Query, "envoy_cluster_upstream_rq_xx", "the template's metrics")
+		}
+	}
+	assert.NotZero(t, queried, "Flagger queried CloudWatch")
+	assert.Contains(t, eventMessages(calls), "Halt podinfo.apps advancement request-success-rate-cloudwatch 62.50 < 99",
+		"the CloudWatch answer decided")
+	primary, err := deployments.Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image)
+	return time.Since(start)
+}
+
+// slackMessages are "channel: text (colour)" of the Slack messages received.
+func slackMessages(calls []simcluster.Call) []string {
+	var out []string
+	for _, c := range calls {
+		if c.Kind == "alert" && c.Provider == "slack" {
+			out = append(out, fmt.Sprintf("%s: %s (%s)", c.Name, c.Message, c.EventType))
+		}
+	}
+	return out
+}
