@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +91,8 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
-	calls := cluster.StandIn.CallsSince(phaseStart)
+	// Flagger sets Succeeded, then posts the event: the command may report before the webhook has it.
+	calls := waitForEvent(t, cluster, phaseStart, "Promotion completed! Scaling down podinfo.apps")
 	checks := map[string]int{}
 	for _, c := range calls {
 		if c.Kind != "query" {
@@ -112,6 +114,9 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		assert.Contains(t, events, want, "the webhook receives every event")
 	}
 	assert.Empty(t, slackMessages(calls), "no Slack message below error severity")
+	phases := eventPhases(calls)
+	assert.Equal(t, "Progressing", phases["New revision detected! Scaling up podinfo.apps"], "each event carries the canary's phase")
+	assert.Equal(t, "Progressing", phases["Advance podinfo.apps canary weight 50"])
 
 	// Rollback on a bad Datadog success rate.
 	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
@@ -123,7 +128,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	require.NoError(t, err)
 	rollbackTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitFailed, code, out.String())
-	calls = cluster.StandIn.CallsSince(phaseStart)
+	calls = waitForEvent(t, cluster, phaseStart, "Canary failed! Scaling down podinfo.apps")
 	events = eventMessages(calls)
 	for _, want := range []string{"Halt podinfo.apps advancement request-success-rate-datadog 62.50 < 99",
 		"Rolling back podinfo.apps failed checks threshold reached 2", "Canary failed! Scaling down podinfo.apps"} {
@@ -136,6 +141,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, warnings, "the failure events are Warnings")
+	assert.Equal(t, "Failed", eventPhases(calls)["Canary failed! Scaling down podinfo.apps"])
 	slack := slackMessages(calls)
 	assert.Equal(t, []string{"releases: Failed checks threshold reached 2 (danger)"}, slack, "Slack gets the failure, at error severity")
 
@@ -166,6 +172,28 @@ func eventMessages(calls []simcluster.Call) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// waitForEvent waits up to 30 s for the webhook stand-in to receive message, and returns the calls since since.
+func waitForEvent(t *testing.T, cluster *simcluster.Cluster, since time.Time, message string) []simcluster.Call {
+	t.Helper()
+	var calls []simcluster.Call
+	assert.Eventually(t, func() bool {
+		calls = cluster.StandIn.CallsSince(since)
+		return slices.Contains(strings.Split(eventMessages(calls), "\n"), message)
+	}, 30*time.Second, 200*time.Millisecond, "the webhook receives %q", message)
+	return calls
+}
+
+// eventPhases maps each event message the webhook received to the canary phase its payload reported.
+func eventPhases(calls []simcluster.Call) map[string]string {
+	out := map[string]string{}
+	for _, c := range calls {
+		if c.Kind == "event" && c.Host == standInEventsHost {
+			out[c.Message] = c.Phase
+		}
+	}
+	return out
 }
 
 // rollBackOnCloudWatch points apps/podinfo's checks at the program's CloudWatch MetricTemplates, starts 6.1.0 and
