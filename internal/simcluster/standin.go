@@ -189,19 +189,15 @@ func (s *StandIn) webhook(w http.ResponseWriter, r *http.Request, host string) {
 // query answers Prometheus' instant-query API with one sample for the checks Flagger's Gloo observer renders.
 func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
 	q := r.URL.Query().Get("query")
-	m := s.Metrics()
-	name, value := "", 0.0
-	switch {
-	case strings.Contains(q, "vector(1)"):
-		name, value = "probe", 1
-	case strings.Contains(q, "histogram_quantile"):
-		name, value = "request-duration", m.LatencyMs
-	case strings.Contains(q, "envoy_cluster_upstream_rq"):
-		name, value = "request-success-rate", m.SuccessRate
+	// Flagger's availability probe is answered even when the metrics are set unanswerable.
+	name, value, ok := "probe", 1.0, true
+	if !strings.Contains(q, "vector(1)") {
+		name = checkOf(q)
+		value, ok = s.value(name)
 	}
 	s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
 	var result []any
-	if name != "" && (name == "probe" || !m.Unanswerable) {
+	if name != "" && ok {
 		result = []any{map[string]any{
 			"metric": map[string]string{},
 			"value":  []any{float64(time.Now().Unix()), strconv.FormatFloat(value, 'f', -1, 64)},

@@ -14,7 +14,8 @@ import (
 // The hosted APIs the stand-in plays, besides Prometheus and the load tester. It is a stand-in, not these
 // services: it answers their request shapes with the values set by SetMetrics and records what it was sent.
 
-// checkOf names the canary check a metrics query answers, from the metric names in it.
+// checkOf names the canary check a metrics query answers (PromQL, Datadog or CloudWatch), from the Envoy metric
+// names in it.
 func checkOf(query string) string {
 	switch {
 	case strings.Contains(query, "upstream_rq_time"):
