@@ -12,7 +12,6 @@ import (
 	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/progressive-delivery/platform/manifests"
-	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -44,10 +43,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	cluster := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	startFlagger(ctx, t, cluster)
+	ctx, cluster := startClusterWithFlagger(t, tools, 8*time.Minute)
 
 	stack := walkthroughStack(ctx, t, tools, cluster, "datadog")
 	for key, value := range map[string]auto.ConfigValue{
@@ -85,9 +81,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	// Promotion on good Datadog answers.
 	phaseStart := time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: "6.0.1", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-	})
+	code, err := release(ctx, stack, "6.0.1", 4*time.Minute, out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
@@ -122,9 +116,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
 	phaseStart = time.Now()
 	out = &syncbuf.Buffer{}
-	code, err = rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: "6.0.2", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-	})
+	code, err = release(ctx, stack, "6.0.2", 4*time.Minute, out)
 	require.NoError(t, err)
 	rollbackTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitFailed, code, out.String())

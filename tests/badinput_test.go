@@ -27,11 +27,8 @@ import (
 func TestSimCluster_RolloutBadInput(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	cluster := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx, cluster := startClusterWithFlagger(t, tools, 5*time.Minute)
 	cluster.StandIn.SetMetrics(simcluster.Metrics{Unanswerable: true})
-	startFlagger(ctx, t, cluster)
 	const ns = "bad-input"
 	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -42,10 +42,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	cluster := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	startFlagger(ctx, t, cluster)
+	ctx, cluster := startClusterWithFlagger(t, tools, 8*time.Minute)
 
 	// Stack config only, as a user of an existing cluster sets it. canaryThreshold 2 shortens the rollback; the
 	// 5..50 walk keeps its ten steps.
@@ -110,9 +107,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	weights := recordCanaryWeights(ctx, t, cluster)
 	phaseStart = time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: "6.0.1", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-	})
+	code, err := release(ctx, stack, "6.0.1", 4*time.Minute, out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	t.Logf("rollout 6.0.1:\n%s", out)
@@ -146,9 +141,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
 	phaseStart = time.Now()
 	out = &syncbuf.Buffer{}
-	code, err = rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: "6.0.2", Timeout: 4 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-	})
+	code, err = release(ctx, stack, "6.0.2", 4*time.Minute, out)
 	require.NoError(t, err)
 	rollbackTime := time.Since(phaseStart)
 	t.Logf("rollout 6.0.2:\n%s", out)

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -64,15 +65,28 @@ func startCluster(t *testing.T, tools simcluster.Tools) *simcluster.Cluster {
 	return c
 }
 
-// startFlagger runs the real Flagger on cluster; its log tail is printed when the test fails.
-func startFlagger(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) {
+// startClusterWithFlagger runs a simulated cluster and the real Flagger on it, and gives the context the test's
+// steps share: it ends after d, or with the test. Flagger's log tail is printed when the test fails.
+func startClusterWithFlagger(t *testing.T, tools simcluster.Tools, d time.Duration) (context.Context, *simcluster.Cluster) {
 	t.Helper()
+	cluster := startCluster(t, tools)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
 	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}))
 	t.Cleanup(func() {
 		if t.Failed() {
 			log := cluster.FlaggerLog()
 			t.Logf("flagger log (tail):\n%s", log[max(0, len(log)-6000):])
 		}
+	})
+	return ctx, cluster
+}
+
+// release runs the rollout command's release of version on stack, with the program's default tag list, as
+// `go run ./cmd/rollout --version <version>` does.
+func release(ctx context.Context, stack auto.Stack, version string, timeout time.Duration, out io.Writer) (int, error) {
+	return rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: version, Timeout: timeout, DefaultTags: program.Defaults().PodinfoTags, Out: out,
 	})
 }
 

@@ -16,7 +16,6 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
-	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/stretchr/testify/assert"
@@ -321,10 +320,7 @@ func canaryWeight(ctx context.Context, cluster *simcluster.Cluster) int64 {
 func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	cluster := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 14*time.Minute)
-	defer cancel()
-	startFlagger(ctx, t, cluster)
+	ctx, cluster := startClusterWithFlagger(t, tools, 14*time.Minute)
 	stack := walkthroughStack(ctx, t, tools, cluster, "faults")
 	_, err := stack.Up(ctx)
 	require.NoError(t, err)
@@ -334,9 +330,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	out := &syncbuf.Buffer{}
 	result := make(chan int, 1)
 	go func() {
-		code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-			Version: "6.0.1", Timeout: 6 * time.Minute, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-		})
+		code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
 		assert.NoError(t, err)
 		result <- code
 	}()
@@ -383,9 +377,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	// 2. 6.0.2 with the API server away past --timeout: exit 2 with the reason; Flagger finishes it afterwards.
 	out = &syncbuf.Buffer{}
 	go func() {
-		code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-			Version: "6.0.2", Timeout: 45 * time.Second, DefaultTags: program.Defaults().PodinfoTags, Out: out,
-		})
+		code, err := release(ctx, stack, "6.0.2", 45*time.Second, out)
 		assert.NoError(t, err)
 		result <- code
 	}()

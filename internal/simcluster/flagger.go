@@ -51,17 +51,6 @@ func (c *Cluster) RestartFlagger(ctx context.Context) error {
 	return c.runFlagger(ctx)
 }
 
-// StopFlagger stops the Flagger controller.
-func (c *Cluster) StopFlagger() error {
-	if c.flagger == nil {
-		return nil
-	}
-	err := c.flagger.stop(10 * time.Second)
-	c.forget(c.flagger)
-	c.flagger = nil
-	return err
-}
-
 func (c *Cluster) runFlagger(ctx context.Context) error {
 	env := []string{"HTTP_PROXY=" + c.StandIn.URL, "http_proxy=" + c.StandIn.URL, "NO_PROXY=", "no_proxy=",
 		// Datadog, CloudWatch and Slack are HTTPS: tunnelled to the stand-in, whose CA Flagger trusts alone.
