@@ -57,14 +57,10 @@ func NewMetricsReader(ctx *pulumi.Context, name string, args *MetricsReaderArgs,
 	trust := pulumi.All(args.OIDCIssuer, account).ApplyT(func(v []any) (string, error) {
 		return irsaTrustPolicy(partition, v[1].(string), v[0].(string), subject)
 	}).(pulumi.StringOutput)
-	tags := pulumi.StringMap{}
-	for k, v := range args.Tags {
-		tags[k] = pulumi.String(v)
-	}
 	role, err := iam.NewRole(ctx, name+"-role", &iam.RoleArgs{
 		Description:      pulumi.String("Read CloudWatch metrics for Flagger's canary analysis (" + subject + ")"),
 		AssumeRolePolicy: trust,
-		Tags:             tags,
+		Tags:             pulumi.ToStringMap(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating metrics reader role: %w", err)

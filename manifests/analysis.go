@@ -49,7 +49,8 @@ type MetricsSource struct {
 	EKSCluster string
 }
 
-func (s MetricsSource) templated() bool { return s.Provider != "" && s.Provider != Prometheus }
+// Templated reports whether the checks come from MetricTemplates, i.e. from a provider other than Prometheus.
+func (s MetricsSource) Templated() bool { return s.Provider != "" && s.Provider != Prometheus }
 
 // templateName is the MetricTemplate (and Canary metric) name of a check on the source's provider.
 func (s MetricsSource) templateName(check string) string { return check + "-" + s.Provider }
@@ -57,7 +58,7 @@ func (s MetricsSource) templateName(check string) string { return check + "-" + 
 // MetricTemplates returns the source's MetricTemplates in namespace: none for Prometheus, one per check
 // otherwise.
 func MetricTemplates(namespace string, s MetricsSource) ([]Object, error) {
-	if !s.templated() {
+	if !s.Templated() {
 		return nil, nil
 	}
 	var out []Object
@@ -100,7 +101,7 @@ func MetricTemplates(namespace string, s MetricsSource) ([]Object, error) {
 // intervals. The checks are renamed: Flagger runs its built-in Prometheus query for a metric named
 // request-success-rate or request-duration whatever else it says.
 func useTemplates(an *flaggerv1.CanaryAnalysis, s MetricsSource, namespace string, servicePort int32) {
-	if !s.templated() {
+	if !s.Templated() {
 		return
 	}
 	variables := map[string]string{"servicePort": strconv.Itoa(int(servicePort))}

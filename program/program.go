@@ -141,16 +141,14 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	var gloo, flagger pulumi.Resource
 	if cfg.PlatformInstall {
 		platformArgs := &workloads.PlatformArgs{
-			GlooChartVersion:    cfg.GlooChartVersion,
-			FlaggerChartVersion: cfg.FlaggerChartVersion,
+			GlooChartVersion:        cfg.GlooChartVersion,
+			FlaggerChartVersion:     cfg.FlaggerChartVersion,
+			FlaggerRoleARN:          t.flaggerRole,
+			GatewayMetricsToDatadog: cfg.MetricsProvider == manifests.Datadog,
 		}
 		if name, ok := outputs["clusterName"]; ok {
 			platformArgs.ClusterName = name.(pulumi.StringOutput)
 		}
-		if t.flaggerRole != nil {
-			platformArgs.FlaggerRoleARN = t.flaggerRole
-		}
-		platformArgs.GatewayMetricsToDatadog = cfg.MetricsProvider == manifests.Datadog
 		if cfg.DatadogSet {
 			platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
 		}

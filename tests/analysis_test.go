@@ -127,8 +127,8 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		assert.Contains(t, events, want)
 	}
 	var warnings int
-	for _, c := range calls {
-		if c.Kind == "event" && c.EventType == "Warning" {
+	for _, e := range webhookEvents(calls) {
+		if e.EventType == "Warning" {
 			warnings++
 		}
 	}
@@ -155,13 +155,18 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	t.Log(summary)
 }
 
+// webhookEvents are the calls Flagger made to the stack's event webhook, in order.
+func webhookEvents(calls []simcluster.Call) []simcluster.Call {
+	return slices.DeleteFunc(slices.Clone(calls), func(c simcluster.Call) bool {
+		return c.Kind != "event" || c.Host != standInEventsHost
+	})
+}
+
 // eventMessages are the messages Flagger posted to the event webhook, one per line.
 func eventMessages(calls []simcluster.Call) string {
 	var lines []string
-	for _, c := range calls {
-		if c.Kind == "event" && c.Host == standInEventsHost {
-			lines = append(lines, c.Message)
-		}
+	for _, e := range webhookEvents(calls) {
+		lines = append(lines, e.Message)
 	}
 	return strings.Join(lines, "\n")
 }
@@ -172,7 +177,7 @@ func waitForEvent(t *testing.T, cluster *simcluster.Cluster, since time.Time, me
 	var calls []simcluster.Call
 	assert.Eventually(t, func() bool {
 		calls = cluster.StandIn.CallsSince(since)
-		return slices.Contains(strings.Split(eventMessages(calls), "\n"), message)
+		return slices.ContainsFunc(webhookEvents(calls), func(e simcluster.Call) bool { return e.Message == message })
 	}, 30*time.Second, 200*time.Millisecond, "the webhook receives %q", message)
 	return calls
 }
@@ -180,10 +185,8 @@ func waitForEvent(t *testing.T, cluster *simcluster.Cluster, since time.Time, me
 // eventPhases maps each event message the webhook received to the canary phase its payload reported.
 func eventPhases(calls []simcluster.Call) map[string]string {
 	out := map[string]string{}
-	for _, c := range calls {
-		if c.Kind == "event" && c.Host == standInEventsHost {
-			out[c.Message] = c.Phase
-		}
+	for _, e := range webhookEvents(calls) {
+		out[e.Message] = e.Phase
 	}
 	return out
 }

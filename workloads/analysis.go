@@ -75,7 +75,7 @@ func NewCanaryAnalysis(ctx *pulumi.Context, name string, args *CanaryAnalysisArg
 	afterFlagger := pulumi.DependsOn(present(args.Flagger))
 	var templates, providers pulumi.StringArray
 
-	if m := args.Metrics; m != nil && m.Source.Provider != "" && m.Source.Provider != manifests.Prometheus {
+	if m := args.Metrics; m != nil && m.Source.Templated() {
 		a.Metrics = m.Source
 		// Flagger reads a template's credentials when it runs the check, so they exist first.
 		var credentials []pulumi.Resource

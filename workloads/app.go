@@ -126,8 +126,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	// Flagger's built-in checks without alert providers need no analysis object: no component then, so such a
 	// stack's resources stay what they were.
 	checks := &CanaryAnalysis{}
-	if args.Slack != nil || args.Teams != nil || (args.Metrics != nil && args.Metrics.Source.Provider != "" &&
-		args.Metrics.Source.Provider != manifests.Prometheus) {
+	if args.Slack != nil || args.Teams != nil || (args.Metrics != nil && args.Metrics.Source.Templated()) {
 		checks, err = NewCanaryAnalysis(ctx, name+"-analysis", &CanaryAnalysisArgs{
 			NamespaceName: namespace, Namespace: nsName, Metrics: args.Metrics, Slack: args.Slack, Teams: args.Teams,
 			Flagger: args.Flagger,

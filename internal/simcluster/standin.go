@@ -197,7 +197,7 @@ func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
 	}
 	s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
 	var result []any
-	if name != "" && ok {
+	if ok {
 		result = []any{map[string]any{
 			"metric": map[string]string{},
 			"value":  []any{float64(time.Now().Unix()), strconv.FormatFloat(value, 'f', -1, 64)},

@@ -26,10 +26,11 @@ func checkOf(query string) string {
 	return ""
 }
 
-// value is what a check gets now; ok is false when the metrics are set unanswerable.
+// value is what a check gets now; ok is false for a query that is no check, or when the metrics are set
+// unanswerable.
 func (s *StandIn) value(check string) (v float64, ok bool) {
 	m := s.Metrics()
-	if m.Unanswerable {
+	if check == "" || m.Unanswerable {
 		return 0, false
 	}
 	if check == "request-duration" {
@@ -57,7 +58,7 @@ func (s *StandIn) datadog(w http.ResponseWriter, r *http.Request, host string) {
 		check := checkOf(call.Query)
 		s.record(withKind(call, "query", check))
 		series := []any{}
-		if v, ok := s.value(check); ok && check != "" {
+		if v, ok := s.value(check); ok {
 			series = append(series, map[string]any{"pointlist": [][]float64{{float64(time.Now().UnixMilli()), v}}})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "series": series})
@@ -110,7 +111,7 @@ func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string
 		// Only expressions return data here; the metric queries they combine have ReturnData false.
 		for n := range expressions {
 			res := result{ID: ids[n], StatusCode: "Complete"}
-			if v, ok := s.value(check); ok && check != "" {
+			if v, ok := s.value(check); ok {
 				res.Timestamps, res.Values = []string{time.Now().UTC().Format(time.RFC3339)}, []float64{v}
 			}
 			results = append(results, res)
