@@ -7,14 +7,14 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 PULUMI_VERSION := $(shell cat .pulumi.version)
 
-.PHONY: up preview destroy test check pulumi-version demo demo-up demo-down
+.PHONY: up preview destroy test check prerequisites pulumi-version demo demo-up demo-down
 
 # pulumi up shows the preview and asks before it changes anything.
-up: pulumi-version $(STATE_DIR)
+up: prerequisites pulumi-version $(STATE_DIR)
 	pulumi stack select --create $(STACK)
 	pulumi up --stack $(STACK)
 
-preview: pulumi-version $(STATE_DIR)
+preview: prerequisites pulumi-version $(STATE_DIR)
 	pulumi stack select --create $(STACK)
 	pulumi preview --stack $(STACK) --diff
 
@@ -23,6 +23,15 @@ destroy:
 
 $(STATE_DIR):
 	mkdir -p $@
+
+# pulumi-eks 2.8.1 checks for kubectl >= 1.24.0 and the AWS CLI (v1 >= 1.24.0, v2 >= 2.7.0) on every run that
+# builds its cluster, previews included (cluster.js createCore); name a missing one before the CLI's own error.
+prerequisites:
+	@missing=""; for tool in pulumi kubectl aws; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "missing:$$missing. Install the Pulumi CLI (.pulumi.version), kubectl >= 1.24.0 and AWS CLI v2 >= 2.7.0 (README, Prerequisites)" >&2; \
+		exit 1; \
+	fi
 
 # The CLI version is pinned once, in .pulumi.version; CI installs exactly it, local runs are told when they differ.
 pulumi-version:

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/progressive-delivery/platform/infra"
-	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -85,101 +84,15 @@ func (c Config) ManagesCluster() bool {
 	return c.InfraStack == "" && !c.KubeconfigSet
 }
 
-// Defaults returns the dev stack's values, those of the reference walkthrough; Pulumi.yaml declares the same
-// defaults (a test keeps the two equal), and these apply when the program runs without the CLI, e.g. under mocks.
-func Defaults() Config {
-	return Config{
-		Zones:               []string{"us-west-1a", "us-west-1b"},
-		VpcCIDR:             "192.168.0.0/16",
-		ClusterName:         "ps-eks-66",
-		KubernetesVersion:   "1.24",
-		PublicAccessCIDRs:   []string{},
-		ClusterAdmins:       []string{},
-		SecretsEncryption:   true,
-		ClusterLogTypes:     append([]string(nil), eksfacts.AllLogTypes...),
-		ClusterLogRetention: 30,
-		NodeGroup: infra.NodeGroupSpec{
-			Name: "nodegroup", InstanceType: "m5.2xlarge", DiskSizeGiB: 100, MinSize: 2, DesiredSize: 2, MaxSize: 4,
-		},
-		RepositoryName:            "ps-flagger-repository",
-		PodinfoSourceImage:        "ghcr.io/stefanprodan/podinfo",
-		PodinfoTags:               []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"},
-		PodinfoDigests:            map[string]string{},
-		PodinfoVersion:            "6.0.0",
-		Domain:                    "podinfo.example.com",
-		LoadTesterImage:           "ghcr.io/fluxcd/flagger-loadtester:0.22.0",
-		Analysis:                  manifests.DefaultAnalysis,
-		MetricsServerChartVersion: "3.8.2",
-		GlooChartVersion:          "1.14.10",
-		FlaggerChartVersion:       "1.33.0",
-		DatadogChartVersion:       "3.69.3",
-		DatadogSite:               "datadoghq.com",
-		MetricsProvider:           manifests.Prometheus,
-		SlackUser:                 "flagger",
-		SlackSeverity:             "info",
-		TeamsSeverity:             "info",
-		PlatformInstall:           true,
-	}
-}
-
-// settings is every plain key the program reads, with the field it sets.
-func (c *Config) settings() []setting {
-	a := &c.Analysis
-	return []setting{
-		{"zones", list(&c.Zones)},
-		{"vpcCidr", text(&c.VpcCIDR)},
-		{"natGatewayPerZone", boolean(&c.NATPerZone)},
-		{"clusterName", text(&c.ClusterName)},
-		{"kubernetesVersion", text(&c.KubernetesVersion)},
-		{"endpointPublicAccessCidrs", list(&c.PublicAccessCIDRs)},
-		{"clusterAdmins", list(&c.ClusterAdmins)},
-		{"secretsEncryption", boolean(&c.SecretsEncryption)},
-		{"clusterLogTypes", list(&c.ClusterLogTypes)},
-		{"clusterLogRetentionDays", integer(&c.ClusterLogRetention)},
-		{"ecrMutableTags", boolean(&c.ECRMutableTags)},
-		{"nodeGroupName", text(&c.NodeGroup.Name)},
-		{"nodeInstanceType", text(&c.NodeGroup.InstanceType)},
-		{"nodeDiskSize", integer(&c.NodeGroup.DiskSizeGiB)},
-		{"nodeMinSize", integer(&c.NodeGroup.MinSize)},
-		{"nodeDesiredSize", integer(&c.NodeGroup.DesiredSize)},
-		{"nodeMaxSize", integer(&c.NodeGroup.MaxSize)},
-		{"repositoryName", text(&c.RepositoryName)},
-		{"podinfoSourceImage", text(&c.PodinfoSourceImage)},
-		{"podinfoTags", list(&c.PodinfoTags)},
-		{"podinfoDigests", structured(&c.PodinfoDigests, "an object of tag: sha256 digest (pulumi config set --path 'KEY[\"6.0.1\"]' sha256:...)")},
-		{"podinfoVersion", text(&c.PodinfoVersion)},
-		{"domain", text(&c.Domain)},
-		{"loadTesterImage", text(&c.LoadTesterImage)},
-		{"canaryInterval", text(&a.Interval)},
-		{"canaryThreshold", integer(&a.Threshold)},
-		{"canaryMaxWeight", integer(&a.MaxWeight)},
-		{"canaryStepWeight", integer(&a.StepWeight)},
-		{"canarySuccessRateMin", integerAsFloat(&a.SuccessRateMin)},
-		{"canaryLatencyMaxMs", integerAsFloat(&a.LatencyMaxMs)},
-		{"metricsServerChartVersion", text(&c.MetricsServerChartVersion)},
-		{"glooChartVersion", text(&c.GlooChartVersion)},
-		{"flaggerChartVersion", text(&c.FlaggerChartVersion)},
-		{"datadogChartVersion", text(&c.DatadogChartVersion)},
-		{"datadogSite", text(&c.DatadogSite)},
-		{"metricsProvider", text(&c.MetricsProvider)},
-		{"slackChannel", text(&c.SlackChannel)},
-		{"slackUser", text(&c.SlackUser)},
-		{"slackSeverity", text(&c.SlackSeverity)},
-		{"teamsSeverity", text(&c.TeamsSeverity)},
-		{"infraStack", text(&c.InfraStack)},
-		{"platformInstall", boolean(&c.PlatformInstall)},
-	}
-}
-
-// LoadConfig reads the stack configuration over Defaults. It returns parse errors, one per key; Validate checks
-// the values.
+// LoadConfig reads the stack configuration over Defaults, key by key as Keys defines them. It returns parse
+// errors, one per key; Validate checks the values.
 func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	c := Defaults()
 	c.Region = config.New(ctx, "aws").Get("region")
 	cfg := config.New(ctx, "")
 	var errs []error
-	for _, s := range c.settings() {
-		errs = append(errs, s.read(cfg, s.key))
+	for _, k := range Keys {
+		errs = append(errs, k.read(ctx, cfg, &c))
 	}
 	errs = append(errs, c.readOldPlatformInstall(cfg))
 	if cfg.Get("nodeSshKeyName") != "" {
@@ -187,19 +100,6 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		errs = append(errs, errors.New("nodeSshKeyName: no longer supported (nodes have no SSH key); reach a node with "+
 			"`kubectl debug node/<name> -it --image=busybox` and run `pulumi config rm nodeSshKeyName`"))
 	}
-	var err error
-	c.SlackURL, c.SlackURLSet, err = secret(ctx, cfg, "slackUrl", checkHTTPSURL)
-	errs = append(errs, err)
-	c.TeamsURL, c.TeamsURLSet, err = secret(ctx, cfg, "teamsUrl", checkHTTPSURL)
-	errs = append(errs, err)
-	c.AlertWebhookURL, c.AlertWebhookURLSet, err = secret(ctx, cfg, "alertWebhookUrl", checkWebhookURL)
-	errs = append(errs, err)
-	c.DatadogAPIKey, c.DatadogSet, err = secret(ctx, cfg, "datadogApiKey", nil)
-	errs = append(errs, err)
-	c.DatadogAppKey, c.DatadogAppKeySet, err = secret(ctx, cfg, "datadogAppKey", nil)
-	errs = append(errs, err)
-	c.Kubeconfig, c.KubeconfigSet, err = secret(ctx, cfg, "kubeconfig", nil)
-	errs = append(errs, err)
 	return c, errors.Join(errs...)
 }
 

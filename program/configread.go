@@ -9,10 +9,29 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
-// setting reads one key of the project namespace into its field; absent keys keep the default.
-type setting struct {
-	key  string
-	read func(cfg *config.Config, key string) error
+// read sets the key's field from the stack's value; an absent key keeps the default.
+func (k Key) read(ctx *pulumi.Context, cfg *config.Config, c *Config) error {
+	if k.Secret {
+		value, set := k.secret(c)
+		var err error
+		*value, *set, err = secret(ctx, cfg, k.Name, k.check)
+		return err
+	}
+	switch dst := k.field(c).(type) {
+	case *string:
+		return text(dst)(cfg, k.Name)
+	case *int:
+		return integer(dst)(cfg, k.Name)
+	case *float64:
+		return integerAsFloat(dst)(cfg, k.Name)
+	case *bool:
+		return boolean(dst)(cfg, k.Name)
+	case *[]string:
+		return list(dst)(cfg, k.Name)
+	case *map[string]string:
+		return structured(dst, "an object of tag: sha256 digest (pulumi config set --path 'KEY[\"6.0.1\"]' sha256:...)")(cfg, k.Name)
+	}
+	return fmt.Errorf("%s: no reader for %T", k.Name, k.field(c))
 }
 
 // typed reads a key with one of the SDK's Try readers; a value that does not parse names the key, the value and

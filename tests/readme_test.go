@@ -2,10 +2,12 @@ package tests
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/policy/rules"
@@ -15,14 +17,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// tableKeys returns the first-column `names` of the markdown table under heading.
-func tableKeys(t *testing.T, readme, heading string) []string {
+// tableKeys returns the first-column `names` of the markdown tables under the heading of that title in the
+// document at path, up to the next heading.
+func tableKeys(t *testing.T, path, heading string) []string {
 	t.Helper()
-	start := strings.Index(readme, "\n## "+heading+"\n")
-	require.GreaterOrEqual(t, start, 0, "README has a %q section", heading)
-	section := readme[start+1:]
-	if end := strings.Index(section[3:], "\n## "); end >= 0 {
-		section = section[:end+3]
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	loc := regexp.MustCompile(`(?m)^#+ ` + regexp.QuoteMeta(heading) + `\n`).FindIndex(raw)
+	require.NotNil(t, loc, "%s has a %q section", path, heading)
+	section := string(raw[loc[1]:])
+	if end := regexp.MustCompile(`(?m)^#`).FindStringIndex(section); end != nil {
+		section = section[:end[0]]
 	}
 	var keys []string
 	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(section, -1) {
@@ -32,24 +37,10 @@ func tableKeys(t *testing.T, readme, heading string) []string {
 	return keys
 }
 
-func TestREADME_ConfigTableMatchesPulumiYAML(t *testing.T) {
-	t.Parallel()
-	raw, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
-	var want []string
-	for key := range loadProject(t).Config {
-		want = append(want, key)
-	}
-	sort.Strings(want)
-	assert.Equal(t, want, tableKeys(t, string(raw), "Configuration"))
-}
-
 func TestREADME_OutputsTableMatchesTheProgram(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
 	var names []string
-	_, err = mocks.Run(program.RunWithOutputs(func(_ *pulumi.Context, out program.Outputs) error {
+	_, err := mocks.Run(program.RunWithOutputs(func(_ *pulumi.Context, out program.Outputs) error {
 		for name := range out {
 			names = append(names, name)
 		}
@@ -57,7 +48,7 @@ func TestREADME_OutputsTableMatchesTheProgram(t *testing.T) {
 	}), mocks.RunConfig{Config: mocks.DevConfig(nil)})
 	require.NoError(t, err)
 	sort.Strings(names)
-	assert.Equal(t, names, tableKeys(t, string(raw), "Outputs"))
+	assert.Equal(t, names, tableKeys(t, "../README.md", "Outputs"))
 }
 
 func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
@@ -72,12 +63,90 @@ func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
 
 func TestREADME_PolicyTableListsEveryRule(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../README.md")
-	require.NoError(t, err)
 	var names []string
 	for _, r := range rules.All {
 		names = append(names, r.Name)
 	}
 	sort.Strings(names)
-	assert.Equal(t, names, tableKeys(t, string(raw), "Policy pack"))
+	assert.Equal(t, names, tableKeys(t, "../docs/policy-pack.md", "Policy pack"))
+}
+
+// userDocs are the documents a user's clone holds: README, CONTRIBUTING and docs/.
+func userDocs(t *testing.T) []string {
+	t.Helper()
+	docs, err := filepath.Glob("../docs/*.md")
+	require.NoError(t, err)
+	return append([]string{"../README.md", "../CONTRIBUTING.md"}, docs...)
+}
+
+// TestDocs_LinksStayInTheRepository: every relative link names a file of the repository and, with a #fragment,
+// one of its headings; nothing points outside the clone.
+func TestDocs_LinksStayInTheRepository(t *testing.T) {
+	t.Parallel()
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, doc := range userDocs(t) {
+		raw, err := os.ReadFile(doc)
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), "../shared", "%s refers to a folder a user's clone does not have", doc)
+		for _, m := range link.FindAllStringSubmatch(string(raw), -1) {
+			target := m[1]
+			if strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "http://") {
+				continue
+			}
+			file, fragment, _ := strings.Cut(target, "#")
+			path := doc
+			if file != "" {
+				path = filepath.Join(filepath.Dir(doc), file)
+			}
+			abs, err := filepath.Abs(path)
+			require.NoError(t, err)
+			root, err := filepath.Abs("..")
+			require.NoError(t, err)
+			if !assert.True(t, strings.HasPrefix(abs, root+string(filepath.Separator)), "%s: %s leaves the repository", doc, target) {
+				continue
+			}
+			body, err := os.ReadFile(path)
+			if !assert.NoError(t, err, "%s: %s names no file", doc, target) || fragment == "" {
+				continue
+			}
+			assert.Contains(t, anchors(string(body)), fragment, "%s: %s names no heading of %s", doc, target, file)
+		}
+	}
+}
+
+// anchors are the fragment names GitHub gives a document's headings: lower case, spaces to '-', punctuation
+// other than '-' and '_' dropped.
+func anchors(doc string) []string {
+	var out []string
+	for _, m := range regexp.MustCompile(`(?m)^#+ (.+)$`).FindAllStringSubmatch(doc, -1) {
+		var b strings.Builder
+		for _, r := range strings.ToLower(m[1]) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out = append(out, b.String())
+	}
+	return out
+}
+
+// TestDocs_ConfigurationNamesEveryKey: the configuration reference lists every key Pulumi.yaml declares.
+func TestDocs_ConfigurationNamesEveryKey(t *testing.T) {
+	t.Parallel()
+	var want []string
+	for key := range loadProject(t).Config {
+		want = append(want, key)
+	}
+	sort.Strings(want)
+	raw, err := os.ReadFile("../docs/configuration.md")
+	require.NoError(t, err)
+	var got []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)` \\|").FindAllStringSubmatch(string(raw), -1) {
+		got = append(got, m[1])
+	}
+	sort.Strings(got)
+	assert.Equal(t, want, got)
 }

@@ -1,0 +1,45 @@
+// Command configgen writes what follows from program.Keys: Pulumi.yaml's config block and the configuration
+// table of docs/configuration.md. Run it with `go generate ./program`; a test fails when either is stale.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/progressive-delivery/platform/program"
+)
+
+func main() {
+	project := flag.String("project", ".", "folder of Pulumi.yaml")
+	docs := flag.String("docs", "docs/configuration.md", "the configuration reference to update")
+	flag.Parse()
+	if err := run(filepath.Join(*project, "Pulumi.yaml"), *docs); err != nil {
+		fmt.Fprintln(os.Stderr, "configgen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(projectFile, docsFile string) error {
+	block, err := program.ProjectConfigBlock()
+	if err != nil {
+		return err
+	}
+	if err := rewrite(projectFile, func(s string) (string, error) { return program.SpliceProjectConfig(s, block) }); err != nil {
+		return err
+	}
+	return rewrite(docsFile, func(s string) (string, error) { return program.SpliceGenerated(s, program.ConfigTable()) })
+}
+
+func rewrite(path string, edit func(string) (string, error)) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	out, err := edit(string(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.WriteFile(path, []byte(out), 0o644)
+}

@@ -1,0 +1,65 @@
+package program
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const regenerate = "stale: run `go generate ./program` and commit the result"
+
+// TestKeys_GeneratedFilesAreFresh: Pulumi.yaml's config block and the docs' table are exactly what Keys renders.
+func TestKeys_GeneratedFilesAreFresh(t *testing.T) {
+	t.Parallel()
+	project, err := os.ReadFile("../Pulumi.yaml")
+	require.NoError(t, err)
+	block, err := ProjectConfigBlock()
+	require.NoError(t, err)
+	want, err := SpliceProjectConfig(string(project), block)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(project), "Pulumi.yaml "+regenerate)
+
+	docs, err := os.ReadFile("../docs/configuration.md")
+	require.NoError(t, err)
+	want, err = SpliceGenerated(string(docs), ConfigTable())
+	require.NoError(t, err)
+	assert.Equal(t, want, string(docs), "docs/configuration.md "+regenerate)
+}
+
+func TestKeys_EachKeyOnceWithADescription(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, k := range Keys {
+		assert.False(t, seen[k.Name], "%s is defined twice", k.Name)
+		seen[k.Name] = true
+		assert.NotEmpty(t, k.Description, k.Name)
+		assert.NotEmpty(t, k.Group, k.Name)
+		if k.Secret {
+			assert.Equal(t, "", k.Default, "%s: a secret has no default", k.Name)
+			assert.NotNil(t, k.secret, k.Name)
+		} else {
+			assert.NotNil(t, k.field, k.Name)
+		}
+	}
+}
+
+// TestKeys_DefaultsAreCopies: a caller that changes a default list or map does not change the next Defaults().
+func TestKeys_DefaultsAreCopies(t *testing.T) {
+	t.Parallel()
+	d := Defaults()
+	d.Zones[0] = "changed"
+	d.PodinfoDigests["6.0.1"] = "changed"
+	again := Defaults()
+	assert.Equal(t, "us-west-1a", again.Zones[0])
+	assert.Empty(t, again.PodinfoDigests)
+}
+
+func TestKeys_SpliceRefusesADocumentWithoutMarkers(t *testing.T) {
+	t.Parallel()
+	_, err := SpliceGenerated("# Configuration\n", "table")
+	assert.ErrorContains(t, err, "has no")
+	_, err = SpliceProjectConfig("name: progressive-delivery\n", []byte("config: {}\n"))
+	assert.ErrorContains(t, err, "no top-level config: block")
+}
