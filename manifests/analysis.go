@@ -85,7 +85,7 @@ func MetricTemplates(namespace string, s MetricsSource) ([]Object, error) {
 		case CloudWatch:
 			mt.Spec.Provider.Region = s.Region
 		}
-		obj, err := toObject(&mt)
+		obj, err := ToObject(&mt)
 		if err != nil {
 			return nil, err
 		}
@@ -150,5 +150,5 @@ func AlertProvider(p AlertProviderParams) (Object, error) {
 	}}
 	ap.APIVersion, ap.Kind = flaggerv1.SchemeGroupVersion.String(), flaggerv1.AlertProviderKind
 	ap.Name, ap.Namespace = p.Name, p.Namespace
-	return toObject(&ap)
+	return ToObject(&ap)
 }

@@ -1,25 +1,40 @@
-// Package manifests holds the Gloo VirtualService and the Flagger Canary as YAML and renders them for a stack:
-// the YAML is decoded strictly into the objects' own types, the stack's values are set on typed fields, and the
-// result is converted to the fields of the custom resource. Nothing is string-templated.
+// Package manifests builds the custom resources of the platform as typed Go values: the Flagger Canary with
+// Flagger's own API types, the Gloo VirtualService with types written from Gloo's API reference, and the Gateway
+// API Gateway with the gateway-api module's types. Nothing is string-templated and nothing is edited as a map;
+// ToObject turns a typed object into the fields of a custom resource at the end.
 package manifests
 
 import (
-	_ "embed"
 	"fmt"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	gatewayv1beta1 "github.com/fluxcd/flagger/pkg/apis/gatewayapi/v1beta1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/yaml"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
-
-//go:embed canary.yaml
-var canaryYAML []byte
-
-//go:embed virtualservice.yaml
-var virtualServiceYAML []byte
 
 // Object is a Kubernetes object as the fields of a custom resource.
 type Object = map[string]any
+
+// Ingresses: where traffic enters the cluster, and so which Flagger router shifts it.
+const (
+	// IngressGloo is the walkthrough's Gloo Edge: a VirtualService delegating to the RouteTable Flagger weights.
+	IngressGloo = "gloo"
+	// IngressGatewayAPI is kgateway on the Kubernetes Gateway API: Flagger weights an HTTPRoute's backendRefs.
+	IngressGatewayAPI = "gatewayapi"
+)
+
+// Ingresses are the ingress choices.
+var Ingresses = []string{IngressGloo, IngressGatewayAPI}
+
+// FlaggerProvider is Flagger's provider for an ingress: the Canary's spec.provider and the chart's meshProvider.
+func FlaggerProvider(ingress string) string {
+	if ingress == IngressGatewayAPI {
+		return "gatewayapi:v1"
+	}
+	return flaggerv1.GlooProvider
+}
 
 // Analysis is the Flagger canary analysis: how often it checks, how far it shifts traffic, and the two built-in
 // checks' thresholds.
@@ -39,13 +54,26 @@ type Analysis struct {
 // DefaultAnalysis is the walkthrough's analysis.
 var DefaultAnalysis = Analysis{Interval: "10s", Threshold: 5, MaxWeight: 50, StepWeight: 5, SuccessRateMin: 99, LatencyMaxMs: 500}
 
+// The walkthrough's podinfo names and port, shared by the Canary, its route and the rollout command.
+const (
+	AppName     = "podinfo"
+	ServicePort = 9898
+)
+
+// Gateway names a Gateway API Gateway.
+type Gateway struct{ Namespace, Name string }
+
 // CanaryParams are the stack values of the Canary.
 type CanaryParams struct {
 	Namespace string
 	Analysis  Analysis
-	// Domain is the Host header the load test sends through the gateway.
+	// Domain is the host the gateway serves podinfo on and the Host header the load test sends.
 	Domain string
-	// GatewayURL is the in-cluster URL of the Gloo gateway proxy, e.g. http://gateway-proxy.gloo-system.
+	// Ingress is one of Ingresses; "" is Gloo.
+	Ingress string
+	// Gateway is the Gateway the HTTPRoute attaches to (Gateway API only).
+	Gateway Gateway
+	// GatewayURL is the in-cluster URL of the gateway proxy, e.g. http://gateway-proxy.gloo-system.
 	GatewayURL string
 	// LoadTesterURL is the in-cluster URL of the Flagger load tester, e.g. http://flagger-loadtester.apps/.
 	LoadTesterURL string
@@ -53,6 +81,58 @@ type CanaryParams struct {
 	Metrics MetricsSource
 	// Alerts are the AlertProviders (in Namespace) Flagger notifies; none leaves Flagger's global notifier.
 	Alerts []Alert
+	// EventWebhookURL, when set, receives every event of the canary (Flagger's event webhook).
+	EventWebhookURL string
+}
+
+// Canary returns the walkthrough's Canary with the stack's values.
+func Canary(p CanaryParams) *flaggerv1.Canary {
+	a := p.Analysis
+	successRateMin, latencyMax := a.SuccessRateMin, a.LatencyMaxMs
+	hook := func(name string, hookType flaggerv1.HookType, timeout, kind, cmd string) flaggerv1.CanaryWebhook {
+		return flaggerv1.CanaryWebhook{Name: name, Type: hookType, URL: p.LoadTesterURL, Timeout: timeout,
+			Metadata: &map[string]string{"type": kind, "cmd": cmd}}
+	}
+	c := &flaggerv1.Canary{
+		TypeMeta:   metav1.TypeMeta{APIVersion: flaggerv1.SchemeGroupVersion.String(), Kind: flaggerv1.CanaryKind},
+		ObjectMeta: metav1.ObjectMeta{Name: AppName, Namespace: p.Namespace},
+		Spec: flaggerv1.CanarySpec{
+			Provider:      FlaggerProvider(p.Ingress),
+			TargetRef:     flaggerv1.LocalObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: AppName},
+			AutoscalerRef: &flaggerv1.AutoscalerRefernce{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Name: AppName},
+			Service:       flaggerv1.CanaryService{Port: ServicePort, TargetPort: intstr.FromInt32(ServicePort)},
+			Analysis: &flaggerv1.CanaryAnalysis{
+				Interval: a.Interval, Threshold: a.Threshold, MaxWeight: a.MaxWeight, StepWeight: a.StepWeight,
+				Metrics: []flaggerv1.CanaryMetric{
+					{Name: successRateCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Min: &successRateMin}, Interval: "1m"},
+					{Name: durationCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Max: &latencyMax}, Interval: "30s"},
+				},
+				Webhooks: []flaggerv1.CanaryWebhook{
+					hook("acceptance-test", flaggerv1.PreRolloutHook, "10s", "bash",
+						fmt.Sprintf("curl -sd 'test' http://%s-canary:%d/token | grep token", AppName, ServicePort)),
+					hook("load-test", "", "5s", "cmd", fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL)),
+				},
+			},
+		},
+	}
+	if p.Ingress == IngressGatewayAPI {
+		// Flagger generates the HTTPRoute from these: attached to the public Gateway, for the stack's host.
+		ns := gatewayv1beta1.Namespace(p.Gateway.Namespace)
+		c.Spec.Service.GatewayRefs = []gatewayv1beta1.ParentReference{{Name: gatewayv1beta1.ObjectName(p.Gateway.Name), Namespace: &ns}}
+		c.Spec.Service.Hosts = []string{p.Domain}
+	}
+	an := c.Spec.Analysis
+	useTemplates(an, p.Metrics, p.Namespace, c.Spec.Service.Port)
+	for _, alert := range p.Alerts {
+		an.Alerts = append(an.Alerts, flaggerv1.CanaryAlert{
+			Name: alert.Name, Severity: flaggerv1.AlertSeverity(alert.Severity),
+			ProviderRef: flaggerv1.CrossNamespaceObjectReference{Name: alert.Name, Namespace: p.Namespace},
+		})
+	}
+	if p.EventWebhookURL != "" {
+		an.Webhooks = append(an.Webhooks, flaggerv1.CanaryWebhook{Name: "events", Type: flaggerv1.EventHook, URL: p.EventWebhookURL})
+	}
+	return c
 }
 
 // VirtualServiceParams are the stack values of the VirtualService.
@@ -61,84 +141,24 @@ type VirtualServiceParams struct {
 	Domain    string
 }
 
-// Canary returns the Canary with the stack's values set.
-func Canary(p CanaryParams) (Object, error) {
-	var c flaggerv1.Canary
-	if err := yaml.UnmarshalStrict(canaryYAML, &c); err != nil {
-		return nil, fmt.Errorf("canary.yaml: %w", err)
+// VirtualService returns the VirtualService that serves the domain and delegates every path to the RouteTable
+// Flagger creates in the Canary's namespace under the Canary's name.
+func VirtualService(p VirtualServiceParams) *GlooVirtualService {
+	return &GlooVirtualService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.solo.io/v1", Kind: "VirtualService"},
+		ObjectMeta: metav1.ObjectMeta{Name: AppName, Namespace: p.Namespace},
+		Spec: GlooVirtualServiceSpec{VirtualHost: GlooVirtualHost{
+			Domains: []string{p.Domain},
+			Routes: []GlooRoute{{
+				Matchers:       []GlooMatcher{{Prefix: "/"}},
+				DelegateAction: &GlooDelegateAction{Ref: &GlooResourceRef{Name: AppName, Namespace: p.Namespace}},
+			}},
+		}},
 	}
-	an := c.Spec.Analysis
-	if an == nil {
-		return nil, fmt.Errorf("canary.yaml: no spec.analysis")
-	}
-	c.Namespace = p.Namespace
-	a := p.Analysis
-	an.Interval, an.Threshold, an.MaxWeight, an.StepWeight = a.Interval, a.Threshold, a.MaxWeight, a.StepWeight
-	successRate, err := thresholdRange(an, "request-success-rate")
-	if err != nil {
-		return nil, err
-	}
-	successRate.Min = &a.SuccessRateMin
-	duration, err := thresholdRange(an, "request-duration")
-	if err != nil {
-		return nil, err
-	}
-	duration.Max = &a.LatencyMaxMs
-	for i := range an.Webhooks {
-		an.Webhooks[i].URL = p.LoadTesterURL
-	}
-	i := webhookIndex(an, "load-test")
-	if i < 0 || an.Webhooks[i].Metadata == nil {
-		return nil, fmt.Errorf("canary.yaml: no load-test webhook with metadata")
-	}
-	(*an.Webhooks[i].Metadata)["cmd"] = fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL)
-	useTemplates(an, p.Metrics, p.Namespace, c.Spec.Service.Port)
-	for _, a := range p.Alerts {
-		an.Alerts = append(an.Alerts, flaggerv1.CanaryAlert{
-			Name: a.Name, Severity: flaggerv1.AlertSeverity(a.Severity),
-			ProviderRef: flaggerv1.CrossNamespaceObjectReference{Name: a.Name, Namespace: p.Namespace},
-		})
-	}
-	return toObject(&c)
 }
 
-func thresholdRange(an *flaggerv1.CanaryAnalysis, metric string) (*flaggerv1.CanaryThresholdRange, error) {
-	for i := range an.Metrics {
-		if an.Metrics[i].Name == metric && an.Metrics[i].ThresholdRange != nil {
-			return an.Metrics[i].ThresholdRange, nil
-		}
-	}
-	return nil, fmt.Errorf("canary.yaml: no metric %s with a thresholdRange", metric)
-}
-
-func webhookIndex(an *flaggerv1.CanaryAnalysis, name string) int {
-	for i, w := range an.Webhooks {
-		if w.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-// VirtualService returns the VirtualService with the stack's values set.
-func VirtualService(p VirtualServiceParams) (Object, error) {
-	var vs GlooVirtualService
-	if err := yaml.UnmarshalStrict(virtualServiceYAML, &vs); err != nil {
-		return nil, fmt.Errorf("virtualservice.yaml: %w", err)
-	}
-	if len(vs.Spec.VirtualHost.Routes) != 1 || vs.Spec.VirtualHost.Routes[0].DelegateAction == nil ||
-		vs.Spec.VirtualHost.Routes[0].DelegateAction.Ref == nil {
-		return nil, fmt.Errorf("virtualservice.yaml: want one route delegating to a RouteTable")
-	}
-	vs.Namespace = p.Namespace
-	vs.Spec.VirtualHost.Domains = []string{p.Domain}
-	// Flagger creates the RouteTable in the Canary's namespace under the Canary's name.
-	vs.Spec.VirtualHost.Routes[0].DelegateAction.Ref.Namespace = p.Namespace
-	return toObject(&vs)
-}
-
-// toObject converts a typed object to custom resource fields, without the server-owned status and timestamp.
-func toObject(typed any) (Object, error) {
+// ToObject converts a typed object to custom resource fields, without the server-owned status and timestamp.
+func ToObject(typed any) (Object, error) {
 	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(typed)
 	if err != nil {
 		return nil, err

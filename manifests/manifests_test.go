@@ -1,41 +1,108 @@
 package manifests
 
 import (
+	"os"
 	"strings"
 	"testing"
 
+	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/yaml"
 )
 
-// TestRender_FailsOnAManifestThatDoesNotFitItsType: the embedded YAML is decoded strictly, so a misspelled field
-// or a mistyped value in it stops the program instead of reaching the cluster.
-func TestRender_FailsOnAManifestThatDoesNotFitItsType(t *testing.T) {
-	original := canaryYAML
-	t.Cleanup(func() { canaryYAML = original })
-	for name, doc := range map[string]string{
-		"misspelled field":  strings.Replace(string(original), "stepWeight: 5", "stepWieght: 5", 1),
-		"mistyped value":    strings.Replace(string(original), "threshold: 5", "threshold: five", 1),
-		"renamed metric":    strings.Replace(string(original), "request-duration", "latency", 1),
-		"no load-test hook": strings.Replace(string(original), "name: load-test", "name: smoke-test", 1),
-	} {
-		require.NotEqual(t, string(original), doc, name)
-		canaryYAML = []byte(doc)
-		_, err := Canary(CanaryParams{Namespace: "apps", Analysis: DefaultAnalysis})
-		assert.Error(t, err, name)
+// golden decodes a walkthrough fixture strictly into its type and returns it as custom resource fields.
+func golden[T any](t *testing.T, file string) Object {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/" + file)
+	require.NoError(t, err)
+	var typed T
+	require.NoError(t, yaml.UnmarshalStrict(raw, &typed), "the fixture fits its type")
+	obj, err := ToObject(&typed)
+	require.NoError(t, err)
+	return obj
+}
+
+func walkthroughCanary() CanaryParams {
+	return CanaryParams{
+		Namespace: "apps", Analysis: DefaultAnalysis, Domain: "podinfo.example.com",
+		GatewayURL: "http://gateway-proxy.gloo-system", LoadTesterURL: "http://flagger-loadtester.apps/",
 	}
 }
 
-func TestRender_OmitsServerOwnedFields(t *testing.T) {
+// TestCanary_DevValuesAreTheWalkthroughs: the typed Canary with the dev stack's values is exactly the
+// walkthrough's manifest.
+func TestCanary_DevValuesAreTheWalkthroughs(t *testing.T) {
 	t.Parallel()
-	obj, err := Canary(CanaryParams{Namespace: "apps", Analysis: DefaultAnalysis})
+	got, err := ToObject(Canary(walkthroughCanary()))
+	require.NoError(t, err)
+	assert.Equal(t, golden[flaggerv1.Canary](t, "canary.yaml"), got)
+}
+
+func TestVirtualService_DevValuesAreTheWalkthroughs(t *testing.T) {
+	t.Parallel()
+	got, err := ToObject(VirtualService(VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"}))
+	require.NoError(t, err)
+	assert.Equal(t, golden[GlooVirtualService](t, "virtualservice.yaml"), got)
+}
+
+// TestGolden_FixturesAreStrict: a misspelled field in a fixture fails its decode, so the golden comparison
+// cannot pass on a fixture that Flagger would not read the same way.
+func TestGolden_FixturesAreStrict(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile("testdata/canary.yaml")
+	require.NoError(t, err)
+	var c flaggerv1.Canary
+	assert.Error(t, yaml.UnmarshalStrict([]byte(strings.Replace(string(raw), "stepWeight: 5", "stepWieght: 5", 1)), &c))
+	assert.Error(t, yaml.UnmarshalStrict([]byte(strings.Replace(string(raw), "threshold: 5", "threshold: five", 1)), &c))
+}
+
+func TestCanary_GatewayAPIRoutesThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	p := walkthroughCanary()
+	p.Ingress = IngressGatewayAPI
+	p.Gateway = Gateway{Namespace: "kgateway-system", Name: "gateway-proxy"}
+	p.GatewayURL = "http://gateway-proxy.kgateway-system"
+	c := Canary(p)
+	assert.Equal(t, "gatewayapi:v1", c.Spec.Provider)
+	require.Len(t, c.Spec.Service.GatewayRefs, 1)
+	assert.Equal(t, "gateway-proxy", string(c.Spec.Service.GatewayRefs[0].Name))
+	assert.Equal(t, "kgateway-system", string(*c.Spec.Service.GatewayRefs[0].Namespace))
+	assert.Equal(t, []string{"podinfo.example.com"}, c.Spec.Service.Hosts)
+	assert.Equal(t, "hey -z 2m -q 5 -c 2 -host podinfo.example.com http://gateway-proxy.kgateway-system",
+		(*c.Spec.Analysis.Webhooks[1].Metadata)["cmd"])
+	assert.Empty(t, Canary(walkthroughCanary()).Spec.Service.GatewayRefs, "Gloo needs no gateway reference")
+}
+
+func TestCanary_EventWebhookIsOneMoreHook(t *testing.T) {
+	t.Parallel()
+	p := walkthroughCanary()
+	p.EventWebhookURL = "https://alerts.example.com/flagger"
+	hooks := Canary(p).Spec.Analysis.Webhooks
+	require.Len(t, hooks, 3)
+	assert.Equal(t, flaggerv1.CanaryWebhook{Name: "events", Type: flaggerv1.EventHook, URL: "https://alerts.example.com/flagger"}, hooks[2])
+}
+
+func TestToObject_OmitsServerOwnedFields(t *testing.T) {
+	t.Parallel()
+	obj, err := ToObject(Canary(walkthroughCanary()))
 	require.NoError(t, err)
 	assert.NotContains(t, obj, "status", "status belongs to Flagger")
 	assert.NotContains(t, obj["metadata"], "creationTimestamp")
-	vs, err := VirtualService(VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"})
+}
+
+func TestPublicGateway_OneHostFromTheAppNamespace(t *testing.T) {
+	t.Parallel()
+	g := PublicGateway(GatewayParams{Gateway: Gateway{Namespace: "kgateway-system", Name: "gateway-proxy"},
+		Domain: "podinfo.example.com", RouteNamespace: "apps"})
+	obj, err := ToObject(g)
 	require.NoError(t, err)
-	assert.NotContains(t, vs, "status")
-	assert.Equal(t, map[string]any{"name": "podinfo", "namespace": "apps"}, vs["metadata"])
+	assert.Equal(t, "gateway.networking.k8s.io/v1", obj["apiVersion"])
+	require.Len(t, g.Spec.Listeners, 1)
+	l := g.Spec.Listeners[0]
+	assert.Equal(t, "podinfo.example.com", string(*l.Hostname))
+	assert.Equal(t, "kgateway", string(g.Spec.GatewayClassName))
+	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "apps"}, l.AllowedRoutes.Namespaces.Selector.MatchLabels)
 }
 
 func TestMetricTemplates_TwoPerProviderDecodedStrictly(t *testing.T) {

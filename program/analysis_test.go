@@ -119,7 +119,7 @@ func TestAnalysis_DatadogChecksWithAlertsToSlackTeamsAndAWebhook(t *testing.T) {
 	canaryReg := g.MustOne(t, customResourceType+"Canary", "app-canary")
 	hooks := graph.MustLookup(t, canaryReg.Inputs, "spec", "analysis", "webhooks").([]any)
 	events := hooks[len(hooks)-1].(map[string]any)
-	assert.Equal(t, map[string]any{"name": "events", "type": "event", "url": "https://alerts.example.com/flagger"}, events)
+	assert.Equal(t, map[string]any{"name": "events", "type": "event", "url": "https://alerts.example.com/flagger", "muteAlert": false}, events)
 	assert.True(t, graph.IsSecret(canaryReg.Inputs, "spec", "analysis", "webhooks", len(hooks)-1, "url"),
 		"the webhook URL stays secret in state and previews")
 	for _, dep := range []struct{ kind, name string }{

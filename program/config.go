@@ -43,6 +43,10 @@ type Config struct {
 	LoadTesterImage string
 	Analysis        manifests.Analysis
 
+	// Ingress is where traffic enters: one of manifests.Ingresses.
+	Ingress                   string
+	KgatewayChartVersion      string
+	GatewayAPIVersion         string
 	MetricsServerChartVersion string
 	GlooChartVersion          string
 	FlaggerChartVersion       string

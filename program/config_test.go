@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/progressive-delivery/platform/internal/graph"
 	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/stretchr/testify/assert"
@@ -83,6 +85,20 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			`infraStack: want a stack name such as organization/progressive-delivery/dev, got "org/proj/dev/extra"`},
 		{"platform flag", map[string]string{"kubeconfig": testKubeconfig, "platformInstall": "maybe"}, []string{"kubeconfig"},
 			`platformInstall: want true or false, got "maybe"`},
+		{"ingress unknown", map[string]string{"ingress": "nginx"}, nil, `ingress: want one of gloo, gatewayapi, got "nginx"`},
+		{"gateway api without kgateway", map[string]string{"ingress": "gatewayapi", "gatewayApiVersion": "v1.4.1", "kubernetesVersion": "1.35"}, nil,
+			"kgatewayChartVersion: not set, and ingress gatewayapi installs it; set it, e.g. `pulumi config set kgatewayChartVersion v2.2.4`"},
+		{"gateway api without its CRDs", map[string]string{"ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "kubernetesVersion": "1.35"}, nil,
+			"gatewayApiVersion: not set, and ingress gatewayapi installs it; set it, e.g. `pulumi config set gatewayApiVersion v1.4.1`"},
+		{"kgateway version a range", map[string]string{"ingress": "gatewayapi", "kgatewayChartVersion": "2.2", "gatewayApiVersion": "v1.4.1", "kubernetesVersion": "1.35"}, nil,
+			`kgatewayChartVersion: want an exact release tag such as v2.2.4, got "2.2"`},
+		{"kubernetes kgateway does not support", map[string]string{"ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1", "kubernetesVersion": "1.36"}, nil,
+			"kubernetesVersion: 1.36 is outside what kgateway v2.2.x supports (Kubernetes 1.31 to 1.35, its support table); choose a version in that range, or a kgatewayChartVersion that supports 1.36"},
+		{"kubernetes gloo does not support", map[string]string{"glooChartVersion": "1.19.0", "kubernetesVersion": "1.35"}, nil,
+			"kubernetesVersion: 1.35 is outside what gloo 1.19.x supports (Kubernetes 1.28 to 1.32, its support table)"},
+		{"datadog checks on the gateway api", map[string]string{"ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1",
+			"kubernetesVersion": "1.35", "metricsProvider": "datadog", "datadogApiKey": "a", "datadogAppKey": "b"}, []string{"datadogApiKey", "datadogAppKey"},
+			"metricsProvider: datadog's checks read Gloo's Envoy statistics and are not written for kgateway yet"},
 		{"nat flag", map[string]string{"natGatewayPerZone": "sometimes"}, nil, `natGatewayPerZone: want true or false, got "sometimes"`},
 		{"admin not an ARN", map[string]string{"clusterAdmins": `["alice"]`}, nil,
 			`clusterAdmins: want IAM role or user ARNs such as arn:aws:iam::123456789012:role/platform-admins (for an assumed-role session, the role's ARN), got "alice"`},
@@ -184,9 +200,10 @@ func TestUp_RefusesAClusterEKSNoLongerCreates(t *testing.T) {
 	dev := mocks.DevConfig(map[string]string{"kubernetesVersion": "1.24"})
 	mon, err := mocks.Run(Run, mocks.RunConfig{Config: dev})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "kubernetesVersion 1.24: EKS no longer creates clusters at this version, so nothing was changed")
-	assert.Contains(t, err.Error(), "`pulumi config set kubernetesVersion 1.32`, `pulumi config set metricsServerChartVersion 3.12.2`, "+
-		"`pulumi config set glooChartVersion 1.19.0`, `pulumi config set flaggerChartVersion 1.41.0`")
+	assert.Contains(t, err.Error(), "kubernetesVersion 1.24: EKS no longer creates clusters at this version (as EKS reports it), so nothing was changed")
+	assert.Contains(t, err.Error(), "`pulumi config set kubernetesVersion 1.35`, `pulumi config set ingress gatewayapi`, "+
+		"`pulumi config set kgatewayChartVersion v2.2.4`, `pulumi config set gatewayApiVersion v1.4.1`, "+
+		"`pulumi config set flaggerChartVersion 1.44.0`, `pulumi config set metricsServerChartVersion 3.12.2`")
 	assert.Empty(t, mon.Registrations(), "nothing is declared, so nothing is created or billed")
 
 	mon, err = mocks.Run(Run, mocks.RunConfig{Config: dev, DryRun: true})
@@ -200,15 +217,74 @@ func TestUp_RefusesAClusterEKSNoLongerCreates(t *testing.T) {
 	assert.NoError(t, err, "a stack that creates no cluster is not refused")
 }
 
-func TestWarnings_KubernetesSupport(t *testing.T) {
+func TestWarnings_GlooEndOfLife(t *testing.T) {
 	t.Parallel()
 	cfg := Defaults()
-	now := time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-	warnings := Warnings(cfg, now)
+	warnings := Warnings(cfg, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
 	require.Len(t, warnings, 1)
-	assert.Contains(t, warnings[0], "kubernetesVersion 1.24 is past EKS extended support (ended 2025-01-31)")
-	cfg.KubernetesVersion = "1.34"
-	assert.Empty(t, Warnings(cfg, now), "1.34 is in standard support on that day")
+	assert.Contains(t, warnings[0], "ingress gloo: Gloo Edge OSS reaches end of life on 2026-12-31")
+	assert.Contains(t, warnings[0], "`pulumi config set ingress gatewayapi`", "it names the config change")
+	assert.Contains(t, Warnings(cfg, time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC))[0], "reached end of life on 2026-12-31")
+	cfg.Ingress = "gatewayapi"
+	assert.Empty(t, Warnings(cfg, time.Now()))
+	cfg.Ingress, cfg.PlatformInstall = "gloo", false
+	assert.Empty(t, Warnings(cfg, time.Now()), "a stack that installs no Gloo is not told to move it")
+}
+
+// clusterVersionWarnings runs ClusterVersionWarnings under mocks for a dev stack at version.
+func clusterVersionWarnings(t *testing.T, version string, rc mocks.RunConfig) ([]string, error) {
+	t.Helper()
+	var warnings []string
+	rc.Config = mocks.DevConfig(map[string]string{"kubernetesVersion": version})
+	_, err := mocks.Run(func(ctx *pulumi.Context) error {
+		cfg, err := LoadConfig(ctx)
+		require.NoError(t, err)
+		warnings, err = ClusterVersionWarnings(ctx, cfg, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+		return err
+	}, rc)
+	return warnings, err
+}
+
+func TestClusterVersion_StatusComesFromEKS(t *testing.T) {
+	t.Parallel()
+	warnings, err := clusterVersionWarnings(t, Current.Kubernetes, mocks.RunConfig{DryRun: true})
+	require.NoError(t, err)
+	assert.Empty(t, warnings, "prod's version is in standard support")
+
+	warnings, err = clusterVersionWarnings(t, "1.33", mocks.RunConfig{DryRun: true})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"kubernetesVersion 1.33 is in EKS extended support until 2027-07-29 (standard support ended 2026-07-29; " +
+		"as EKS reports it), which AWS bills at $0.60 per cluster-hour instead of $0.10 (Amazon EKS pricing)"}, warnings)
+
+	// EKS, not the calendar, decides: an answer the calendar does not hold shows up as it is.
+	moved := []mocks.EKSVersion{{"1.35", "EXTENDED_SUPPORT", "2026-01-28T00:00:00Z", "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z"}}
+	warnings, err = clusterVersionWarnings(t, "1.35", mocks.RunConfig{DryRun: true, EKSVersions: moved})
+	require.NoError(t, err)
+	require.Len(t, warnings, 1)
+	assert.Contains(t, warnings[0], "extended support until 2027-11-01 (standard support ended 2026-11-01; as EKS reports it)")
+}
+
+func TestClusterVersion_WithoutEKSTheCalendarAndItsAge(t *testing.T) {
+	t.Parallel()
+	warnings, err := clusterVersionWarnings(t, "1.33", mocks.RunConfig{DryRun: true, EKSUnreachable: true})
+	require.NoError(t, err)
+	require.Len(t, warnings, 2)
+	assert.Contains(t, warnings[0], "could not ask EKS for the support status of Kubernetes 1.33 (")
+	assert.Contains(t, warnings[0], "no such host")
+	assert.Contains(t, warnings[0], "using this program's EKS calendar as of 2026-11-27, which may be out of date")
+	assert.Contains(t, warnings[1], "in EKS extended support until 2027-07-29 (standard support ended 2026-07-29; this program's EKS calendar as of 2026-11-27)")
+}
+
+func TestClusterVersion_UpRefusesWhatEKSDoesNotOffer(t *testing.T) {
+	t.Parallel()
+	_, err := clusterVersionWarnings(t, "1.31", mocks.RunConfig{})
+	assert.ErrorContains(t, err, "kubernetesVersion 1.31: EKS no longer creates clusters at this version (as EKS reports it)")
+	_, err = clusterVersionWarnings(t, "1.40", mocks.RunConfig{})
+	assert.ErrorContains(t, err, "kubernetesVersion 1.40: EKS no longer creates clusters at this version (EKS does not offer it)")
+	warnings, err := clusterVersionWarnings(t, "1.31", mocks.RunConfig{DryRun: true})
+	require.NoError(t, err, "a preview goes on")
+	assert.Equal(t, []string{"kubernetesVersion 1.31 is past EKS extended support (ended 2026-11-26; as EKS reports it): AWS no longer " +
+		"creates clusters at this version and upgrades existing ones; use it only to reproduce the reference"}, warnings)
 }
 
 func TestConfig_PartitionFollowsRegion(t *testing.T) {

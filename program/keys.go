@@ -34,7 +34,7 @@ const (
 	groupNodes    = "Nodes"
 	groupRegistry = "Image mirror and app"
 	groupCanary   = "Canary analysis"
-	groupPlatform = "Platform charts"
+	groupPlatform = "Ingress and platform charts"
 	groupAlerts   = "Metrics provider and alerts"
 	groupTarget   = "Existing cluster"
 )
@@ -117,12 +117,18 @@ var Keys = []Key{
 	key(groupCanary, "canaryLatencyMaxMs", manifests.DefaultAnalysis.LatencyMaxMs, func(c *Config) *float64 { return &c.Analysis.LatencyMaxMs },
 		"Maximum P99 request duration in milliseconds over 30s (whole number)."),
 
+	key(groupPlatform, "ingress", manifests.IngressGloo, func(c *Config) *string { return &c.Ingress },
+		"Where traffic enters and which router Flagger shifts: gloo (Gloo Edge, the walkthrough's; Gloo Edge OSS ends on 2026-12-31) or gatewayapi (kgateway on the Kubernetes Gateway API)."),
 	key(groupPlatform, "platformInstall", true, func(c *Config) *bool { return &c.PlatformInstall },
-		"Install Gloo and Flagger; false assumes someone else installed them and deploys only the app layer."),
+		"Install the ingress and Flagger; false assumes someone else installed them (with this program's names) and deploys only the app layer."),
 	key(groupPlatform, "metricsServerChartVersion", "3.8.2", func(c *Config) *string { return &c.MetricsServerChartVersion },
 		"metrics-server chart version (exact)."),
 	key(groupPlatform, "glooChartVersion", "1.14.10", func(c *Config) *string { return &c.GlooChartVersion },
 		"Gloo Edge chart version (exact)."),
+	key(groupPlatform, "kgatewayChartVersion", "", func(c *Config) *string { return &c.KgatewayChartVersion },
+		"kgateway chart version, for both its charts (kgateway-crds and kgateway), exact as kgateway tags them, e.g. v2.2.4; required with ingress gatewayapi."),
+	key(groupPlatform, "gatewayApiVersion", "", func(c *Config) *string { return &c.GatewayAPIVersion },
+		"Gateway API release whose standard-channel CRDs are installed, exact, e.g. v1.4.1; required with ingress gatewayapi."),
 	key(groupPlatform, "flaggerChartVersion", "1.33.0", func(c *Config) *string { return &c.FlaggerChartVersion },
 		"Flagger chart version (exact)."),
 	key(groupPlatform, "datadogChartVersion", "3.69.3", func(c *Config) *string { return &c.DatadogChartVersion },

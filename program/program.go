@@ -49,10 +49,11 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 	if err = errors.Join(err, cfg.Validate()); err != nil {
 		return nil, fmt.Errorf("invalid stack configuration (nothing was changed):\n%w", err)
 	}
-	if err := refuseUncreatableCluster(ctx, cfg, time.Now()); err != nil {
+	warnings, err := ClusterVersionWarnings(ctx, cfg, time.Now())
+	if err != nil {
 		return nil, err
 	}
-	for _, w := range append(cfg.Deprecations, Warnings(cfg, time.Now())...) {
+	for _, w := range append(append(cfg.Deprecations, warnings...), Warnings(cfg, time.Now())...) {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return nil, err
 		}
@@ -65,30 +66,52 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 	return deploy(ctx, cfg)
 }
 
+// ClusterVersionWarnings asks EKS where the Kubernetes version of a cluster this stack creates stands, and
+// returns what to warn about; `up` of a version EKS no longer creates is refused here.
+func ClusterVersionWarnings(ctx *pulumi.Context, cfg Config, now time.Time) ([]string, error) {
+	if !cfg.ManagesCluster() {
+		return nil, nil
+	}
+	support, known, note := kubernetesSupport(ctx, cfg.KubernetesVersion, now)
+	if err := refuseUncreatableCluster(ctx, support, known); err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, w := range []string{note, support.Warning()} {
+		if w != "" {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
 // refuseUncreatableCluster stops `pulumi up` before any resource when the stack would create a cluster at a
 // version EKS no longer creates: otherwise the VPC, NAT gateways, ECR pushes, IAM and KMS are created (and billed)
 // before EKS refuses. A preview goes on with the warning, so a pull request's preview of dev still shows the
 // walkthrough's values.
-func refuseUncreatableCluster(ctx *pulumi.Context, cfg Config, now time.Time) error {
-	if ctx.DryRun() || !cfg.ManagesCluster() || !eksfacts.PastExtendedSupport(cfg.KubernetesVersion, now) {
+func refuseUncreatableCluster(ctx *pulumi.Context, support eksfacts.Support, known bool) error {
+	if ctx.DryRun() || !known || support.Status != eksfacts.Unsupported {
 		return nil
 	}
-	return fmt.Errorf("kubernetesVersion %s: EKS no longer creates clusters at this version, so nothing was changed. "+
-		"Set a supported version with the chart versions tested with it, as Pulumi.prod.yaml does: "+
-		"`pulumi config set kubernetesVersion %s`, `pulumi config set metricsServerChartVersion %s`, "+
-		"`pulumi config set glooChartVersion %s`, `pulumi config set flaggerChartVersion %s`",
-		cfg.KubernetesVersion, supported.kubernetes, supported.metricsServer, supported.gloo, supported.flagger)
+	return fmt.Errorf("kubernetesVersion %s: EKS no longer creates clusters at this version (%s), so nothing was changed. "+
+		"Set a supported version with the chart versions tested with it, as Pulumi.prod.yaml does: %s",
+		support.Version, support.Source, currentSetCommands())
 }
 
-// supported is the newer set of versions prod runs and the tests check together (Pulumi.prod.yaml).
-var supported = struct{ kubernetes, metricsServer, gloo, flagger string }{"1.32", "3.12.2", "1.19.0", "1.41.0"}
-
-// Warnings are the problems that do not stop a deployment: a Kubernetes version past or near the end of EKS
-// support.
+// Warnings are the problems of the configuration itself that do not stop a deployment: a gateway at or past its
+// end of life.
 func Warnings(cfg Config, now time.Time) []string {
 	var out []string
-	if w := eksfacts.SupportWarning(cfg.KubernetesVersion, now); w != "" {
-		out = append(out, w)
+	if cfg.Ingress == manifests.IngressGloo && cfg.PlatformInstall {
+		eol, _ := time.Parse(time.DateOnly, GlooEndOfLife)
+		when := "reaches end of life on " + GlooEndOfLife
+		if !now.Before(eol) {
+			when = "reached end of life on " + GlooEndOfLife
+		}
+		out = append(out, "ingress gloo: Gloo Edge OSS "+when+` (solo-io/gloo README: "it will no longer receive releases, `+
+			`bug fixes, or security patches"). Move to kgateway on the Gateway API with `+
+			fmt.Sprintf("`pulumi config set ingress gatewayapi`, `pulumi config set kgatewayChartVersion %s` and "+
+				"`pulumi config set gatewayApiVersion %s` (docs/ingress-and-versions.md, the migration runbook)", Current.Kgateway, Current.GatewayAPI))
 	}
 	return out
 }
@@ -122,6 +145,8 @@ type target struct {
 	outputs Outputs
 	// flaggerRole is the IAM role ARN for Flagger's service account; nil unless the checks read CloudWatch.
 	flaggerRole pulumi.StringInput
+	// clusterName is the cluster's name for Flagger's notifications; nil when this stack does not know it.
+	clusterName pulumi.StringInput
 }
 
 func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
@@ -138,16 +163,19 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	onCluster := pulumi.Providers(t.provider)
 	outputs := t.outputs
 
-	var gloo, flagger pulumi.Resource
+	var router, flagger pulumi.Resource
 	if cfg.PlatformInstall {
 		platformArgs := &workloads.PlatformArgs{
+			Ingress:                 cfg.Ingress,
 			GlooChartVersion:        cfg.GlooChartVersion,
 			FlaggerChartVersion:     cfg.FlaggerChartVersion,
+			KgatewayChartVersion:    cfg.KgatewayChartVersion,
+			GatewayAPIVersion:       cfg.GatewayAPIVersion,
+			Domain:                  cfg.Domain,
+			AppNamespace:            workloads.AppNamespace,
+			ClusterName:             t.clusterName,
 			FlaggerRoleARN:          t.flaggerRole,
 			GatewayMetricsToDatadog: cfg.MetricsProvider == manifests.Datadog,
-		}
-		if name, ok := outputs["clusterName"]; ok {
-			platformArgs.ClusterName = name.(pulumi.StringOutput)
 		}
 		if cfg.DatadogSet {
 			platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
@@ -156,7 +184,7 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		if err != nil {
 			return nil, err
 		}
-		gloo, flagger = platform.Gloo, platform.Flagger
+		router, flagger = platform.Router, platform.Flagger
 		outputs["gatewayHostname"] = platform.GatewayHostname
 		outputs["appUrl"] = pulumi.Sprintf("http://%s/", platform.GatewayHostname)
 		outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname)
@@ -164,11 +192,13 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 
 	analysis := cfg.Analysis
 	appArgs := &workloads.AppArgs{
+		Namespace:       workloads.AppNamespace,
 		Image:           t.image,
 		Domain:          cfg.Domain,
+		Ingress:         cfg.Ingress,
 		Analysis:        &analysis,
 		LoadTesterImage: cfg.LoadTesterImage,
-		Gloo:            gloo,
+		Router:          router,
 		Flagger:         flagger,
 		Metrics: &workloads.MetricsArgs{
 			Source: manifests.MetricsSource{
@@ -247,7 +277,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	if cfg.MetricsProvider == manifests.CloudWatch {
 		reader, err := infra.NewMetricsReader(ctx, "flagger-metrics-reader", &infra.MetricsReaderArgs{
 			OIDCIssuer:              cluster.OIDCIssuer,
-			ServiceAccountNamespace: workloads.GatewayNamespace,
+			ServiceAccountNamespace: workloads.PlatformNamespace(cfg.Ingress),
 			ServiceAccountName:      workloads.FlaggerServiceAccount,
 			Partition:               cfg.Partition(),
 			Tags:                    tags,
@@ -260,6 +290,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	return &target{
 		provider:    cluster.Provider,
 		flaggerRole: flaggerRole,
+		clusterName: cluster.ClusterName,
 		// The tag's reference is known once that tag is pushed, so the Deployment waits for its image.
 		image: registry.Images[cfg.PodinfoVersion],
 		// These outputs are the contract other stacks read through infraStack.
@@ -284,9 +315,10 @@ func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
 	}
 	if cfg.InfraStack != "" {
 		return &target{
-			provider: conn.Provider,
-			image:    pulumi.Sprintf("%s:%s", conn.RepositoryURL, cfg.PodinfoVersion),
-			outputs:  Outputs{"repositoryUrl": conn.RepositoryURL, "clusterName": conn.ClusterName},
+			provider:    conn.Provider,
+			clusterName: conn.ClusterName,
+			image:       pulumi.Sprintf("%s:%s", conn.RepositoryURL, cfg.PodinfoVersion),
+			outputs:     Outputs{"repositoryUrl": conn.RepositoryURL, "clusterName": conn.ClusterName},
 		}, nil
 	}
 	// A cluster outside this program has no mirror of ours: it pulls the upstream image.

@@ -196,7 +196,49 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateAnalysisSources()...)
+	errs = append(errs, c.validateIngress()...)
 	return errors.Join(errs...)
+}
+
+// releaseTagPattern is a release tag as kgateway and the Gateway API publish theirs: v1.2.3.
+var releaseTagPattern = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
+
+// validateIngress checks the ingress choice and what the chosen one needs.
+func (c Config) validateIngress() []error {
+	var errs []error
+	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.Ingress {
+	case manifests.IngressGloo:
+		if c.PlatformInstall && c.ManagesCluster() {
+			errs = append(errs, checkChartSupportsKubernetes("glooChartVersion", "gloo", c.GlooChartVersion, c.KubernetesVersion))
+		}
+	case manifests.IngressGatewayAPI:
+		if !c.PlatformInstall {
+			break
+		}
+		for _, k := range []struct{ key, value, example string }{
+			{"kgatewayChartVersion", c.KgatewayChartVersion, Current.Kgateway},
+			{"gatewayApiVersion", c.GatewayAPIVersion, Current.GatewayAPI},
+		} {
+			switch {
+			case k.value == "":
+				add("%s: not set, and ingress gatewayapi installs it; set it, e.g. `pulumi config set %s %s`", k.key, k.key, k.example)
+			case !releaseTagPattern.MatchString(k.value):
+				add("%s: want an exact release tag such as %s, got %q", k.key, k.example, k.value)
+			}
+		}
+		if c.ManagesCluster() && c.KgatewayChartVersion != "" {
+			errs = append(errs, checkChartSupportsKubernetes("kgatewayChartVersion", "kgateway", c.KgatewayChartVersion, c.KubernetesVersion))
+		}
+		if c.MetricsProvider == manifests.Datadog || c.MetricsProvider == manifests.CloudWatch {
+			// Their templates query the Gloo gateway's Envoy statistics by Gloo's upstream names.
+			add("metricsProvider: %s's checks read Gloo's Envoy statistics and are not written for kgateway yet; "+
+				"with ingress gatewayapi use prometheus (Flagger's checks on podinfo's own request metrics)", c.MetricsProvider)
+		}
+	default:
+		add("ingress: want one of %s, got %q", strings.Join(manifests.Ingresses, ", "), c.Ingress)
+	}
+	return errs
 }
 
 // checkDomain accepts a fully qualified DNS host name (RFC 1123), at least two labels.

@@ -204,7 +204,7 @@ func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *simcluster
 			&unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
-	rendered, err := manifests.Canary(manifests.CanaryParams{Namespace: "apps", Analysis: manifests.DefaultAnalysis, Metrics: source})
+	rendered, err := manifests.ToObject(manifests.Canary(manifests.CanaryParams{Namespace: "apps", Analysis: manifests.DefaultAnalysis, Metrics: source}))
 	require.NoError(t, err)
 	metrics, _, err := unstructured.NestedSlice(rendered, "spec", "analysis", "metrics")
 	require.NoError(t, err)

@@ -33,7 +33,7 @@ func devCanaryParams() manifests.CanaryParams {
 
 func TestCanary_DecodesStrictlyIntoFlaggerTypes(t *testing.T) {
 	t.Parallel()
-	obj, err := manifests.Canary(devCanaryParams())
+	obj, err := manifests.ToObject(manifests.Canary(devCanaryParams()))
 	require.NoError(t, err)
 	var c flaggerv1.Canary
 	require.NoError(t, strictDecode(t, obj, &c), "the rendered Canary is a valid flagger.app/v1beta1 Canary")
@@ -84,7 +84,7 @@ func TestCanary_StackValuesAreApplied(t *testing.T) {
 	p.Domain = "shop.example.org"
 	p.LoadTesterURL = "http://flagger-loadtester.shop/"
 	p.Analysis = manifests.Analysis{Interval: "1m", Threshold: 10, MaxWeight: 30, StepWeight: 10, SuccessRateMin: 99.9, LatencyMaxMs: 250}
-	obj, err := manifests.Canary(p)
+	obj, err := manifests.ToObject(manifests.Canary(p))
 	require.NoError(t, err)
 	var c flaggerv1.Canary
 	require.NoError(t, strictDecode(t, obj, &c))
@@ -97,16 +97,16 @@ func TestCanary_StackValuesAreApplied(t *testing.T) {
 	assert.Equal(t, "http://flagger-loadtester.shop/", c.Spec.Analysis.Webhooks[1].URL)
 	assert.Contains(t, (*c.Spec.Analysis.Webhooks[1].Metadata)["cmd"], "-host shop.example.org ")
 
-	again, err := manifests.Canary(devCanaryParams())
+	again, err := manifests.ToObject(manifests.Canary(devCanaryParams()))
 	require.NoError(t, err)
-	assert.Equal(t, "apps", again["metadata"].(map[string]any)["namespace"], "rendering does not change the embedded YAML")
+	assert.Equal(t, "apps", again["metadata"].(map[string]any)["namespace"], "a render keeps no state between calls")
 }
 
 // TestStrictDecode_CatchesMistakes shows that the strict decode is a real check: a misspelled field and a
 // mistyped value in the Canary both fail it.
 func TestStrictDecode_CatchesMistakes(t *testing.T) {
 	t.Parallel()
-	raw, err := os.ReadFile("../manifests/canary.yaml")
+	raw, err := os.ReadFile("../manifests/testdata/canary.yaml")
 	require.NoError(t, err)
 	tests := map[string]string{
 		"misspelled field": strings.Replace(string(raw), "stepWeight: 5", "stepWieght: 5", 1),
@@ -126,7 +126,7 @@ func TestStrictDecode_CatchesMistakes(t *testing.T) {
 
 func TestVirtualService_DecodesStrictly(t *testing.T) {
 	t.Parallel()
-	obj, err := manifests.VirtualService(manifests.VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"})
+	obj, err := manifests.ToObject(manifests.VirtualService(manifests.VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"}))
 	require.NoError(t, err)
 	var vs manifests.GlooVirtualService
 	require.NoError(t, strictDecode(t, obj, &vs))

@@ -168,6 +168,8 @@ func TestPolicyPack_AnalysisProvidersAddNoViolation(t *testing.T) {
 		s := prod
 		s.config = maps.Clone(prod.config)
 		s.config["metricsProvider"] = provider
+		// Their templates read Gloo's Envoy statistics, so they run on prod's values with Gloo Edge 1.22.
+		s.config["ingress"], s.config["glooChartVersion"] = "gloo", program.Current.Gloo
 		s.secrets = slices.Clone(prod.secrets)
 		for k, v := range extra {
 			s.config[k] = v

@@ -185,12 +185,21 @@ func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
 			assert.Equal(t, cfg["clusterName"], graph.MustLookup(t, eks.Inputs, "name"))
 			assert.Equal(t, cfg["kubernetesVersion"], graph.MustLookup(t, eks.Inputs, "version"))
 			assert.Len(t, g.Find("aws:ec2/subnet:Subnet"), 2*len(zones))
-			gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
-			assert.Equal(t, cfg["glooChartVersion"], graph.MustLookup(t, gloo.Inputs, "version"))
 			flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
 			assert.Equal(t, cfg["flaggerChartVersion"], graph.MustLookup(t, flagger.Inputs, "version"))
-			vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
-			assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+			if cfg["ingress"] == "gatewayapi" {
+				kgateway := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-kgateway")
+				assert.Equal(t, cfg["kgatewayChartVersion"], graph.MustLookup(t, kgateway.Inputs, "version"))
+				gw := g.MustOne(t, "kubernetes:gateway.networking.k8s.io/v1:Gateway", "platform-gateway")
+				assert.Equal(t, cfg["domain"], graph.MustLookup(t, gw.Inputs, "spec", "listeners", 0, "hostname"))
+				assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary").Inputs,
+					"spec", "service", "hosts"))
+			} else {
+				gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
+				assert.Equal(t, cfg["glooChartVersion"], graph.MustLookup(t, gloo.Inputs, "version"))
+				vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
+				assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+			}
 			if s.name == "prod" {
 				assert.Len(t, g.Find("aws:ec2/natGateway:NatGateway"), len(zones), "prod: a NAT gateway per zone")
 				slack := g.MustOne(t, "kubernetes:flagger.app/v1beta1:AlertProvider", "app-analysis-slack-alerts")
@@ -238,16 +247,48 @@ func TestStacks_SecondStackIsAnotherEnvironment(t *testing.T) {
 	devMin, err := strconv.Atoi(dev.config["nodeMinSize"])
 	require.NoError(t, err)
 	assert.Greater(t, prodMin, devMin, "a larger node minimum")
-	// Deliberately against today's date: when this fails, AWS no longer creates prod's version and the stack
-	// file needs a newer one (with chart versions that support it).
-	assert.NotContains(t, eksfacts.SupportWarning(prod.config["kubernetesVersion"], time.Now()), "past EKS extended support")
+	// Deliberately against today's date: when this fails, prod's version has left EKS standard support and
+	// program.Current (with the stack file) needs a newer one, with chart versions that support it.
+	assert.Empty(t, eksfacts.SupportWarning(prod.config["kubernetesVersion"], time.Now()), "prod runs in EKS standard support")
 	assert.Contains(t, eksfacts.SupportWarning(dev.config["kubernetesVersion"], time.Now()), "past EKS extended support",
 		"dev keeps 1.24 for fidelity and is warned")
 	assert.NotEmpty(t, prod.config["slackChannel"], "Slack on")
 	// The versions a refused up of dev names are prod's, which are tested together.
 	_, err = mocks.Run(program.Run, mocks.RunConfig{Config: dev.config, Secrets: dev.secrets})
 	require.Error(t, err)
-	for _, key := range []string{"kubernetesVersion", "metricsServerChartVersion", "glooChartVersion", "flaggerChartVersion"} {
+	for _, key := range []string{"kubernetesVersion", "ingress", "kgatewayChartVersion", "gatewayApiVersion", "metricsServerChartVersion", "flaggerChartVersion"} {
 		assert.Contains(t, err.Error(), "`pulumi config set "+key+" "+prod.config[key]+"`")
 	}
+}
+
+// TestStacks_ProdRunsTheCurrentVersions: program.Current, the one home of the current versions, is what prod runs.
+func TestStacks_ProdRunsTheCurrentVersions(t *testing.T) {
+	t.Parallel()
+	for _, s := range loadStacks(t) {
+		if s.name != "prod" {
+			continue
+		}
+		c := program.Current
+		for key, want := range map[string]string{"ingress": c.Ingress, "kubernetesVersion": c.Kubernetes, "kgatewayChartVersion": c.Kgateway,
+			"gatewayApiVersion": c.GatewayAPI, "flaggerChartVersion": c.Flagger, "metricsServerChartVersion": c.MetricsServer} {
+			assert.Equal(t, want, s.config[key], key)
+		}
+		// A preview of prod warns of nothing about its versions: no extended support, no Gloo end of life.
+		var zones []string
+		require.NoError(t, json.Unmarshal([]byte(s.config["zones"]), &zones))
+		var warnings []string
+		_, err := mocks.Run(func(ctx *pulumi.Context) error {
+			cfg, err := program.LoadConfig(ctx)
+			if err != nil {
+				return err
+			}
+			w, err := program.ClusterVersionWarnings(ctx, cfg, time.Now())
+			warnings = append(append(warnings, w...), program.Warnings(cfg, time.Now())...)
+			return err
+		}, mocks.RunConfig{Config: s.config, Secrets: s.secrets, Zones: zones, DryRun: true})
+		require.NoError(t, err)
+		assert.Empty(t, warnings)
+		return
+	}
+	t.Fatal("Pulumi.prod.yaml not found")
 }

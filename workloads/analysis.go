@@ -98,7 +98,7 @@ func NewCanaryAnalysis(ctx *pulumi.Context, name string, args *CanaryAnalysisArg
 			return nil, err
 		}
 		for _, obj := range objects {
-			mt, err := newCustomResource(ctx, name+"-"+objectName(obj), obj, args.Namespace, parent, afterFlagger,
+			mt, err := newCustomResource(ctx, name+"-"+objectName(obj), obj, args.Namespace, nil, parent, afterFlagger,
 				pulumi.DependsOn(credentials))
 			if err != nil {
 				return nil, fmt.Errorf("creating metric template: %w", err)
@@ -131,7 +131,7 @@ func NewCanaryAnalysis(ctx *pulumi.Context, name string, args *CanaryAnalysisArg
 		if err != nil {
 			return nil, err
 		}
-		provider, err := newCustomResource(ctx, name+"-"+alert.providerType+"-alerts", obj, args.Namespace, parent, afterFlagger,
+		provider, err := newCustomResource(ctx, name+"-"+alert.providerType+"-alerts", obj, args.Namespace, nil, parent, afterFlagger,
 			pulumi.DependsOn([]pulumi.Resource{secret}))
 		if err != nil {
 			return nil, fmt.Errorf("creating %s alert provider: %w", alert.providerType, err)

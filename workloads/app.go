@@ -17,9 +17,6 @@ import (
 // TypeApp is the type token of App.
 const TypeApp = "progressive-delivery:workloads:App"
 
-// DefaultLoadTesterImage is the Flagger load tester the walkthrough runs.
-const DefaultLoadTesterImage = "ghcr.io/fluxcd/flagger-loadtester:0.22.0"
-
 // Podinfo's ports.
 const (
 	podinfoHTTPPort    = 9898
@@ -27,7 +24,8 @@ const (
 	podinfoGRPCPort    = 9999
 )
 
-// App is the podinfo application under Flagger's control, with its load tester, VirtualService and Canary.
+// App is the podinfo application under Flagger's control, with its load tester, its route (a Gloo
+// VirtualService, or the Gateway API HTTPRoute Flagger generates) and Canary.
 type App struct {
 	pulumi.ResourceState
 
@@ -38,21 +36,26 @@ type App struct {
 	CanaryName pulumi.StringOutput `pulumi:"canaryName"`
 }
 
+// AppNamespace is the walkthrough's namespace of podinfo, its load tester and its Canary.
+const AppNamespace = "apps"
+
 // AppArgs configures an App.
 type AppArgs struct {
-	// Optional; default "apps".
+	// Optional; default AppNamespace.
 	Namespace string
 	// Required. Podinfo image, <repository>:<tag>.
 	Image pulumi.StringInput
-	// Required. Host name the VirtualService serves and the load test sends.
+	// Required. Host name the gateway serves podinfo on and the load test sends.
 	Domain string
-	// Optional; default manifests.DefaultAnalysis.
+	// Required. One of manifests.Ingresses: Gloo gets a VirtualService, the Gateway API a Canary with gatewayRefs.
+	Ingress string
+	// Required. The canary analysis.
 	Analysis *manifests.Analysis
-	// Optional; default DefaultLoadTesterImage.
+	// Required. Flagger load tester image.
 	LoadTesterImage string
-	// Optional. The releases that install the VirtualService CRD (Gloo) and the Canary CRD (Flagger); nil when
-	// someone else installed them.
-	Gloo, Flagger pulumi.Resource
+	// Optional. What installs the kinds Flagger routes with (Platform.Router) and the Canary's CRD (the Flagger
+	// release); nil when someone else installed them.
+	Router, Flagger pulumi.Resource
 	// Optional; default Flagger's built-in Prometheus checks.
 	Metrics *MetricsArgs
 	// Optional. Slack and Microsoft Teams AlertProviders.
@@ -63,20 +66,13 @@ type AppArgs struct {
 
 // NewApp deploys podinfo and its canary onto the cluster of the inherited Kubernetes provider.
 func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.ResourceOption) (*App, error) {
-	if args == nil || args.Image == nil || args.Domain == "" {
-		return nil, fmt.Errorf("app %s: Image and Domain are required", name)
+	if args == nil || args.Image == nil || args.Domain == "" || args.Analysis == nil || args.LoadTesterImage == "" ||
+		(args.Ingress != manifests.IngressGloo && args.Ingress != manifests.IngressGatewayAPI) {
+		return nil, fmt.Errorf("app %s: Image, Domain, Ingress (one of %v), Analysis and LoadTesterImage are required", name, manifests.Ingresses)
 	}
 	namespace := args.Namespace
 	if namespace == "" {
-		namespace = "apps"
-	}
-	analysis := manifests.DefaultAnalysis
-	if args.Analysis != nil {
-		analysis = *args.Analysis
-	}
-	loadTesterImage := args.LoadTesterImage
-	if loadTesterImage == "" {
-		loadTesterImage = DefaultLoadTesterImage
+		namespace = AppNamespace
 	}
 	a := &App{}
 	if err := ctx.RegisterComponentResource(TypeApp, name, a, opts...); err != nil {
@@ -103,7 +99,7 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	if _, err := policyv1.NewPodDisruptionBudget(ctx, name+"-podinfo-pdb", PodinfoPDB(nsName), parent); err != nil {
 		return nil, fmt.Errorf("creating podinfo disruption budget: %w", err)
 	}
-	tester, err := appsv1.NewDeployment(ctx, name+"-loadtester", LoadTesterDeployment(nsName, loadTesterImage), parent)
+	tester, err := appsv1.NewDeployment(ctx, name+"-loadtester", LoadTesterDeployment(nsName, args.LoadTesterImage), parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating load tester deployment: %w", err)
 	}
@@ -113,14 +109,16 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("creating load tester service: %w", err)
 	}
 
-	vsObject, err := manifests.VirtualService(manifests.VirtualServiceParams{Namespace: namespace, Domain: args.Domain})
-	if err != nil {
-		return nil, err
-	}
-	// The VirtualService's kind exists once the Gloo release has installed its CRD.
-	if _, err := newCustomResource(ctx, name+"-virtualservice", vsObject, nsName, parent,
-		pulumi.DependsOn(present(args.Gloo))); err != nil {
-		return nil, fmt.Errorf("creating virtual service: %w", err)
+	if args.Ingress == manifests.IngressGloo {
+		vs, err := manifests.ToObject(manifests.VirtualService(manifests.VirtualServiceParams{Namespace: namespace, Domain: args.Domain}))
+		if err != nil {
+			return nil, fmt.Errorf("app %s: %w", name, err)
+		}
+		// The VirtualService's kind exists once the Gloo release has installed its CRD.
+		if _, err := newCustomResource(ctx, name+"-virtualservice", vs, nsName, nil, parent,
+			pulumi.DependsOn(present(args.Router))); err != nil {
+			return nil, fmt.Errorf("app %s: creating virtual service: %w", name, err)
+		}
 	}
 
 	// Flagger's built-in checks without alert providers need no analysis object: no component then, so such a
@@ -135,28 +133,41 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 			return nil, err
 		}
 	}
-	canaryObject, err := manifests.Canary(manifests.CanaryParams{
+	params := manifests.CanaryParams{
 		Namespace:     namespace,
-		Analysis:      analysis,
+		Analysis:      *args.Analysis,
 		Domain:        args.Domain,
-		GatewayURL:    GatewayURL,
+		Ingress:       args.Ingress,
+		Gateway:       PublicGateway(args.Ingress),
+		GatewayURL:    GatewayURL(args.Ingress),
 		LoadTesterURL: fmt.Sprintf("http://%s.%s/", LoadTesterName, namespace),
 		Metrics:       checks.Metrics,
 		Alerts:        checks.Alerts,
-	})
+	}
+	canaryObject, err := manifests.ToObject(manifests.Canary(params))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("app %s: %w", name, err)
 	}
 	if args.EventWebhookURL != nil {
-		addEventWebhook(canaryObject, args.EventWebhookURL)
+		// The webhook URL is a credential: the spec is built from the secret value, so the whole spec stays
+		// secret in Pulumi's state and previews.
+		canaryObject["spec"] = pulumi.ToSecret(args.EventWebhookURL).ApplyT(func(url string) (map[string]any, error) {
+			withHook := params
+			withHook.EventWebhookURL = url
+			obj, err := manifests.ToObject(manifests.Canary(withHook))
+			if err != nil {
+				return nil, err
+			}
+			return obj["spec"].(map[string]any), nil
+		})
 	}
-	// The Canary needs Flagger (its CRD and controller) and Gloo too: Flagger answers a Canary by creating Gloo
-	// upstreams and a RouteTable. Its target, autoscaler, load tester and analysis objects exist first so the
-	// first analysis runs.
-	canary, err := newCustomResource(ctx, name+"-canary", canaryObject, nsName, parent,
-		pulumi.DependsOn(present(append([]pulumi.Resource{args.Flagger, args.Gloo, deployment, hpa, testerService}, checks.Objects...)...)))
+	// The Canary needs Flagger (its CRD and controller) and the router: Flagger answers a Canary by creating
+	// Gloo upstreams and a RouteTable, or an HTTPRoute. Its target, autoscaler, load tester and analysis objects
+	// exist first so the first analysis runs.
+	canary, err := newCustomResource(ctx, name+"-canary", canaryObject, nsName, nil, parent,
+		pulumi.DependsOn(present(append([]pulumi.Resource{args.Flagger, args.Router, deployment, hpa, testerService}, checks.Objects...)...)))
 	if err != nil {
-		return nil, fmt.Errorf("creating canary: %w", err)
+		return nil, fmt.Errorf("app %s: creating canary: %w", name, err)
 	}
 
 	a.Namespace = nsName
@@ -183,14 +194,15 @@ func present(resources ...pulumi.Resource) []pulumi.Resource {
 	return out
 }
 
-// newCustomResource declares a decoded manifest, placing it in the given namespace output so it waits for it.
+// newCustomResource declares a typed object's fields, placing it in the given namespace output so it waits for
+// it; annotations are Pulumi's own (e.g. pulumi.com/waitFor).
 func newCustomResource(ctx *pulumi.Context, name string, obj manifests.Object, namespace pulumi.StringInput,
-	opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+	annotations map[string]string, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
 	objName := objectName(obj)
 	apiVersion, _ := obj["apiVersion"].(string)
 	kind, _ := obj["kind"].(string)
 	if objName == "" || apiVersion == "" || kind == "" {
-		return nil, fmt.Errorf("%s: manifest lacks apiVersion, kind or metadata.name", name)
+		return nil, fmt.Errorf("%s: object lacks apiVersion, kind or metadata.name", name)
 	}
 	fields := kubernetes.UntypedArgs{}
 	for k, v := range obj {
@@ -198,21 +210,14 @@ func newCustomResource(ctx *pulumi.Context, name string, obj manifests.Object, n
 			fields[k] = v
 		}
 	}
+	meta := &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: namespace}
+	if len(annotations) > 0 {
+		meta.Annotations = pulumi.ToStringMap(annotations)
+	}
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String(apiVersion),
 		Kind:        pulumi.String(kind),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(objName), Namespace: namespace},
+		Metadata:    meta,
 		OtherFields: fields,
 	}, opts...)
-}
-
-// addEventWebhook adds Flagger's event webhook to the Canary: Flagger posts every event of the canary to url. The
-// URL is a credential, so it goes in as a secret output and stays secret in Pulumi's state and previews.
-func addEventWebhook(canary manifests.Object, url pulumi.StringInput) {
-	spec, _ := canary["spec"].(map[string]any)
-	analysis, _ := spec["analysis"].(map[string]any)
-	hooks, _ := analysis["webhooks"].([]any)
-	analysis["webhooks"] = append(hooks, map[string]any{
-		"name": "events", "type": "event", "url": pulumi.ToSecret(url),
-	})
 }

@@ -14,9 +14,18 @@ import (
 
 const testImage = "111111111111.dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.0"
 
-// runApp deploys the App with two stand-in resources for the Gloo and Flagger releases.
+// runApp deploys the App on Gloo with two stand-in resources for the Gloo and Flagger releases.
 func runApp(t *testing.T, domain string, analysis *manifests.Analysis) (*graph.Graph, map[string]string, string) {
 	t.Helper()
+	return runAppOn(t, manifests.IngressGloo, domain, analysis)
+}
+
+// runAppOn deploys the App on the ingress, with two stand-in resources for the router and Flagger.
+func runAppOn(t *testing.T, ingress, domain string, analysis *manifests.Analysis) (*graph.Graph, map[string]string, string) {
+	t.Helper()
+	if analysis == nil {
+		analysis = &manifests.DefaultAnalysis
+	}
 	g, out := mocks.MustRun(t, mocks.RunConfig{}, func(ctx *pulumi.Context) (map[string]pulumi.Output, error) {
 		gloo, err := corev1.NewConfigMap(ctx, "gloo-stand-in", &corev1.ConfigMapArgs{Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("gloo")}})
 		if err != nil {
@@ -27,7 +36,7 @@ func runApp(t *testing.T, domain string, analysis *manifests.Analysis) (*graph.G
 			return nil, err
 		}
 		app, err := NewApp(ctx, "app", &AppArgs{Image: pulumi.String(testImage), Domain: domain, Analysis: analysis,
-			Gloo: gloo, Flagger: flagger})
+			Ingress: ingress, LoadTesterImage: "ghcr.io/fluxcd/flagger-loadtester:0.22.0", Router: gloo, Flagger: flagger})
 		if err != nil {
 			return nil, err
 		}
@@ -196,4 +205,28 @@ func TestApp_CreatesNothingFlaggerOwns(t *testing.T) {
 		}
 	}
 	assert.Len(t, g.Find("kubernetes:core/v1:Service"), 1, "only the load tester's Service")
+}
+
+func TestApp_GatewayAPICanaryAttachesToThePublicGateway(t *testing.T) {
+	t.Parallel()
+	g, owners, _ := runAppOn(t, manifests.IngressGatewayAPI, "podinfo.example.com", nil)
+	assert.Empty(t, g.Find("kubernetes:gateway.solo.io/v1:VirtualService"), "no Gloo object on the Gateway API")
+	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
+	assert.Equal(t, "gatewayapi:v1", graph.MustLookup(t, canary.Inputs, "spec", "provider"))
+	assert.Equal(t, []any{map[string]any{"name": "gateway-proxy", "namespace": "kgateway-system"}},
+		graph.MustLookup(t, canary.Inputs, "spec", "service", "gatewayRefs"))
+	assert.Equal(t, []any{"podinfo.example.com"}, graph.MustLookup(t, canary.Inputs, "spec", "service", "hosts"))
+	assert.Equal(t, "hey -z 2m -q 5 -c 2 -host podinfo.example.com http://gateway-proxy.kgateway-system",
+		graph.MustLookup(t, canary.Inputs, "spec", "analysis", "webhooks", 1, "metadata", "cmd"))
+	assert.Contains(t, canary.Dependencies, owners["gloo"], "the Canary waits for the router (here the Gateway)")
+}
+
+func TestApp_RefusesAnUnknownIngress(t *testing.T) {
+	t.Parallel()
+	_, err := mocks.Run(func(ctx *pulumi.Context) error {
+		_, err := NewApp(ctx, "app", &AppArgs{Image: pulumi.String(testImage), Domain: "podinfo.example.com",
+			Analysis: &manifests.DefaultAnalysis, LoadTesterImage: "x:1", Ingress: "nginx"})
+		return err
+	}, mocks.RunConfig{})
+	assert.ErrorContains(t, err, "app app: Image, Domain, Ingress (one of [gloo gatewayapi])")
 }

@@ -1,13 +1,15 @@
-// Package workloads declares what runs on the cluster: the progressive-delivery platform (Gloo, Flagger and its
-// Prometheus, optional Datadog) and the podinfo application that Flagger releases, with its canary analysis.
+// Package workloads declares what runs on the cluster: the progressive-delivery platform (Gloo Edge or kgateway,
+// Flagger and its Prometheus, optional Datadog) and the podinfo application that Flagger releases, with its canary analysis.
 package workloads
 
 import (
 	"fmt"
 
+	"github.com/progressive-delivery/platform/manifests"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -21,32 +23,55 @@ const (
 	DatadogRepo = "https://helm.datadoghq.com"
 )
 
-// GatewayNamespace is where Gloo and Flagger run.
-const GatewayNamespace = "gloo-system"
+// KgatewayChartRepo is the OCI registry of kgateway's two charts, kgateway-crds and kgateway.
+const KgatewayChartRepo = "oci://cr.kgateway.dev/kgateway-dev/charts"
 
-// GatewayService is the Gloo gateway proxy Service, a LoadBalancer.
-const GatewayService = "gateway-proxy"
+// GatewayAPICRDsURL is the Gateway API release's standard-channel CRDs at version (e.g. v1.4.1).
+func GatewayAPICRDsURL(version string) string {
+	return "https://github.com/kubernetes-sigs/gateway-api/releases/download/" + version + "/standard-install.yaml"
+}
+
+// GatewayName is the public gateway: Gloo's gateway-proxy Service, or the Gateway API Gateway of that name (kgateway
+// names its proxy Service after the Gateway), so the load test's address reads the same on both ingresses.
+const GatewayName = "gateway-proxy"
+
+// PlatformNamespace is where the ingress and Flagger run: the walkthrough's gloo-system, or kgateway-system.
+func PlatformNamespace(ingress string) string {
+	if ingress == manifests.IngressGatewayAPI {
+		return "kgateway-system"
+	}
+	return "gloo-system"
+}
+
+// GatewayURL is the in-cluster URL of the gateway proxy, where the load test sends its traffic.
+func GatewayURL(ingress string) string {
+	return "http://" + GatewayName + "." + PlatformNamespace(ingress)
+}
+
+// PublicGateway is the Gateway API Gateway the Canary's HTTPRoute attaches to.
+func PublicGateway(ingress string) manifests.Gateway {
+	return manifests.Gateway{Namespace: PlatformNamespace(ingress), Name: GatewayName}
+}
 
 // FlaggerServiceAccount is the service account the Flagger chart creates for release "flagger".
 const FlaggerServiceAccount = "flagger"
 
-// GatewayURL is the in-cluster URL of the gateway proxy, where the load test sends its traffic.
-const GatewayURL = "http://" + GatewayService + "." + GatewayNamespace
-
-// releaseTimeoutSeconds covers the gateway-proxy load balancer: Helm waits until AWS assigns its hostname.
+// releaseTimeoutSeconds covers the gateway's load balancer: Helm waits until AWS assigns its hostname.
 const releaseTimeoutSeconds = 900
 
-// Platform is the progressive-delivery platform: Gloo Edge and Flagger (with its Prometheus) in gloo-system,
-// and optionally the Datadog agent.
+// Platform is the progressive-delivery platform: the ingress (Gloo Edge, or kgateway with the Gateway API CRDs
+// and a Gateway) and Flagger with its Prometheus, optionally the Datadog agent.
 type Platform struct {
 	pulumi.ResourceState
 
-	// Gloo and Flagger install the CRDs of the VirtualService and the Canary; objects of those kinds wait for them.
-	Gloo    *helmv3.Release
+	// Router is what installs the kinds Flagger writes its routes into: the Gloo release, or the Gateway (after
+	// the Gateway API CRDs and kgateway). Objects of those kinds, and the Canary, wait for it.
+	Router pulumi.Resource
+	// Flagger installs the Canary's CRD.
 	Flagger *helmv3.Release
 	// Datadog is nil unless enabled.
 	Datadog *helmv3.Release
-	// GatewayHostname is the DNS name of the gateway-proxy load balancer.
+	// GatewayHostname is the DNS name of the gateway's load balancer.
 	GatewayHostname pulumi.StringOutput `pulumi:"gatewayHostname"`
 }
 
@@ -56,16 +81,22 @@ type DatadogArgs struct {
 	ChartVersion string
 	// Required. API key; pass a secret.
 	APIKey pulumi.StringInput
-	// Optional; default datadoghq.com.
+	// Required. Datadog site, e.g. datadoghq.com.
 	Site string
-	// Optional; default "datadog".
-	Namespace string
 }
 
 // PlatformArgs configures a Platform.
 type PlatformArgs struct {
-	// Required. Pinned chart versions.
-	GlooChartVersion, FlaggerChartVersion string
+	// Required. One of manifests.Ingresses.
+	Ingress string
+	// Required. Pinned Flagger chart version.
+	FlaggerChartVersion string
+	// Required with Gloo. Pinned Gloo chart version.
+	GlooChartVersion string
+	// Required with the Gateway API. Pinned kgateway chart version (both charts) and Gateway API release.
+	KgatewayChartVersion, GatewayAPIVersion string
+	// Required with the Gateway API. The host the public listener serves and the namespace whose routes attach.
+	Domain, AppNamespace string
 	// Optional. Cluster name shown in Flagger's notifications.
 	ClusterName pulumi.StringInput
 	// Optional. IAM role of Flagger's service account (IRSA), for reading CloudWatch metrics.
@@ -75,6 +106,34 @@ type PlatformArgs struct {
 	GatewayMetricsToDatadog bool
 	// Optional. Datadog agent release.
 	Datadog *DatadogArgs
+}
+
+func (a *PlatformArgs) check() error {
+	var missing []string
+	need := func(field, v string) {
+		if v == "" {
+			missing = append(missing, field)
+		}
+	}
+	need("FlaggerChartVersion", a.FlaggerChartVersion)
+	switch a.Ingress {
+	case manifests.IngressGloo:
+		need("GlooChartVersion", a.GlooChartVersion)
+	case manifests.IngressGatewayAPI:
+		need("KgatewayChartVersion", a.KgatewayChartVersion)
+		need("GatewayAPIVersion", a.GatewayAPIVersion)
+		need("Domain", a.Domain)
+		need("AppNamespace", a.AppNamespace)
+	default:
+		return fmt.Errorf("Ingress: want one of %v, got %q", manifests.Ingresses, a.Ingress)
+	}
+	if d := a.Datadog; d != nil && (d.ChartVersion == "" || d.APIKey == nil || d.Site == "") {
+		missing = append(missing, "Datadog.ChartVersion/APIKey/Site")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%v required", missing)
+	}
+	return nil
 }
 
 // gatewayEnvoyCheck is the Datadog agent's Envoy check (autodiscovery annotation) on the gateway proxy's stats
@@ -97,12 +156,12 @@ func GlooValues(toDatadog bool) pulumi.Map {
 	}
 }
 
-// FlaggerValues are the Flagger chart values: Gloo as the router and its own Prometheus. A role ARN goes on
-// Flagger's service account (IRSA). Notifications are the Canary's AlertProviders, not chart values, so they
+// FlaggerValues are the Flagger chart values: the ingress's router and Flagger's own Prometheus. A role ARN goes
+// on Flagger's service account (IRSA). Notifications are the Canary's AlertProviders, not chart values, so they
 // work with a Flagger installed by someone else too.
-func FlaggerValues(clusterName, roleARN pulumi.StringInput) pulumi.Map {
+func FlaggerValues(ingress string, clusterName, roleARN pulumi.StringInput) pulumi.Map {
 	values := pulumi.Map{
-		"meshProvider": pulumi.String("gloo"),
+		"meshProvider": pulumi.String(manifests.FlaggerProvider(ingress)),
 		"prometheus":   pulumi.Map{"install": pulumi.Bool(true)},
 	}
 	if clusterName != nil {
@@ -114,10 +173,13 @@ func FlaggerValues(clusterName, roleARN pulumi.StringInput) pulumi.Map {
 	return values
 }
 
-// NewPlatform installs the platform releases onto the cluster of the inherited Kubernetes provider.
+// NewPlatform installs the platform onto the cluster of the inherited Kubernetes provider.
 func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...pulumi.ResourceOption) (*Platform, error) {
-	if args == nil || args.GlooChartVersion == "" || args.FlaggerChartVersion == "" {
-		return nil, fmt.Errorf("platform %s: GlooChartVersion and FlaggerChartVersion are required", name)
+	if args == nil {
+		return nil, fmt.Errorf("platform %s: args are required", name)
+	}
+	if err := args.check(); err != nil {
+		return nil, fmt.Errorf("platform %s: %w", name, err)
 	}
 	p := &Platform{}
 	if err := ctx.RegisterComponentResource(TypePlatform, name, p, opts...); err != nil {
@@ -126,63 +188,53 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	parent := pulumi.Parent(p)
 
 	// An explicit namespace, not Helm's createNamespace: on destroy Pulumi waits for it to be gone, which only
-	// happens once the gateway-proxy Service and its AWS load balancer are deleted, so the VPC is free by the
-	// time its deletion comes.
-	ns, err := corev1.NewNamespace(ctx, name+"-ns", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(GatewayNamespace)},
-	}, parent)
+	// happens once the gateway's Service and its AWS load balancer are deleted, so the VPC is free by the time
+	// its deletion comes.
+	ns, err := newNamespace(ctx, name+"-ns", PlatformNamespace(args.Ingress), parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating namespace %s: %w", GatewayNamespace, err)
+		return nil, fmt.Errorf("platform %s: %w", name, err)
 	}
-
-	// A Helm release rather than a rendered chart: Gloo installs its default Gateways through Helm hooks.
-	gloo, err := helmv3.NewRelease(ctx, name+"-gloo", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("gloo"),
-		Chart:          pulumi.String("gloo"),
-		Version:        pulumi.String(args.GlooChartVersion),
-		Namespace:      ns.Metadata.Name().Elem(),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(GlooRepo)},
-		Values:         GlooValues(args.GatewayMetricsToDatadog),
-		Timeout:        pulumi.Int(releaseTimeoutSeconds),
-	}, parent)
+	var ingress *ingressParts
+	if args.Ingress == manifests.IngressGatewayAPI {
+		ingress, err = newGatewayAPI(ctx, name, args, ns, parent)
+	} else {
+		ingress, err = newGloo(ctx, name, args, ns, parent)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("installing gloo chart: %w", err)
+		return nil, fmt.Errorf("platform %s: %w", name, err)
 	}
 
 	// Release name "flagger" fixes the object names the chart derives, among them flagger-prometheus, the metrics
 	// server the Canary's analysis queries.
-	flagger, err := helmv3.NewRelease(ctx, name+"-flagger", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("flagger"),
-		Chart:          pulumi.String("flagger"),
-		Version:        pulumi.String(args.FlaggerChartVersion),
-		Namespace:      ns.Metadata.Name().Elem(),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(FlaggerRepo)},
-		Values:         FlaggerValues(args.ClusterName, args.FlaggerRoleARN),
-		Timeout:        pulumi.Int(releaseTimeoutSeconds),
-	}, parent)
+	flagger, err := newRelease(ctx, name+"-flagger", release{name: "flagger", chart: "flagger", repo: FlaggerRepo,
+		version: args.FlaggerChartVersion, values: FlaggerValues(args.Ingress, args.ClusterName, args.FlaggerRoleARN)}, ns, parent)
 	if err != nil {
-		return nil, fmt.Errorf("installing flagger chart: %w", err)
+		return nil, fmt.Errorf("platform %s: %w", name, err)
 	}
 
 	if d := args.Datadog; d != nil {
-		datadog, err := newDatadog(ctx, name, d, parent)
+		ddNamespace, err := newNamespace(ctx, name+"-datadog-ns", "datadog", parent)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("platform %s: %w", name, err)
 		}
-		p.Datadog = datadog
+		p.Datadog, err = newRelease(ctx, name+"-datadog", release{name: "datadog", chart: "datadog", repo: DatadogRepo,
+			version: d.ChartVersion, values: pulumi.Map{"datadog": pulumi.Map{
+				"apiKey": pulumi.ToSecret(d.APIKey),
+				"site":   pulumi.String(d.Site),
+			}}}, ddNamespace, parent)
+		if err != nil {
+			return nil, fmt.Errorf("platform %s: %w", name, err)
+		}
 	}
 
-	// Read the Service once the Gloo release exists: its ID is only known after the release, so a preview of a
-	// new stack does not try to read from a cluster that is not there yet.
-	serviceID := gloo.Status.Namespace().ApplyT(func(ns *string) pulumi.ID {
-		return pulumi.ID(*ns + "/" + GatewayService)
-	}).(pulumi.IDOutput)
-	proxy, err := corev1.GetService(ctx, name+"-gateway-proxy", serviceID, nil, parent, pulumi.DependsOn([]pulumi.Resource{gloo}))
+	// Read the proxy's Service once what creates it exists: its ID is only known then, so a preview of a new
+	// stack does not try to read from a cluster that is not there yet.
+	proxy, err := corev1.GetService(ctx, name+"-gateway-proxy", ingress.serviceID, nil, parent, pulumi.DependsOn([]pulumi.Resource{ingress.router}))
 	if err != nil {
-		return nil, fmt.Errorf("reading the gateway-proxy service: %w", err)
+		return nil, fmt.Errorf("platform %s: reading the gateway's service: %w", name, err)
 	}
 
-	p.Gloo = gloo
+	p.Router = ingress.router
 	p.Flagger = flagger
 	p.GatewayHostname = proxy.Status.LoadBalancer().Ingress().Index(pulumi.Int(0)).Hostname().Elem()
 	if err := ctx.RegisterResourceOutputs(p, pulumi.Map{
@@ -193,36 +245,96 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	return p, nil
 }
 
-func newDatadog(ctx *pulumi.Context, name string, d *DatadogArgs, parent pulumi.ResourceOption) (*helmv3.Release, error) {
-	if d.ChartVersion == "" || d.APIKey == nil {
-		return nil, fmt.Errorf("datadog: ChartVersion and APIKey are required")
+// ingressParts are what the rest of the platform needs from an ingress: the resource Flagger's routes wait
+// for, and the ID of the proxy's Service, known once that resource exists.
+type ingressParts struct {
+	router    pulumi.Resource
+	serviceID pulumi.IDOutput
+}
+
+func newGloo(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Namespace, parent pulumi.ResourceOption) (*ingressParts, error) {
+	// A Helm release rather than a rendered chart: Gloo installs its default Gateways through Helm hooks.
+	gloo, err := newRelease(ctx, name+"-gloo", release{name: "gloo", chart: "gloo", repo: GlooRepo,
+		version: args.GlooChartVersion, values: GlooValues(args.GatewayMetricsToDatadog)}, ns, parent)
+	if err != nil {
+		return nil, err
 	}
-	namespace, site := d.Namespace, d.Site
-	if namespace == "" {
-		namespace = "datadog"
-	}
-	if site == "" {
-		site = "datadoghq.com"
-	}
-	ns, err := corev1.NewNamespace(ctx, name+"-datadog-ns", &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(namespace)},
+	serviceID := gloo.Status.Namespace().ApplyT(func(ns *string) pulumi.ID {
+		return pulumi.ID(*ns + "/" + GatewayName)
+	}).(pulumi.IDOutput)
+	return &ingressParts{router: gloo, serviceID: serviceID}, nil
+}
+
+// newGatewayAPI installs the Gateway API's standard CRDs, kgateway (its CRDs chart, then its controller chart)
+// and the public Gateway.
+func newGatewayAPI(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Namespace, parent pulumi.ResourceOption) (*ingressParts, error) {
+	crds, err := yamlv2.NewConfigFile(ctx, name+"-gateway-api-crds", &yamlv2.ConfigFileArgs{
+		File: pulumi.String(GatewayAPICRDsURL(args.GatewayAPIVersion)),
 	}, parent)
 	if err != nil {
-		return nil, fmt.Errorf("creating namespace %s: %w", namespace, err)
+		return nil, fmt.Errorf("installing the Gateway API CRDs: %w", err)
 	}
-	release, err := helmv3.NewRelease(ctx, name+"-datadog", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("datadog"),
-		Chart:          pulumi.String("datadog"),
-		Version:        pulumi.String(d.ChartVersion),
-		Namespace:      ns.Metadata.Name().Elem(),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(DatadogRepo)},
-		Values: pulumi.Map{"datadog": pulumi.Map{
-			"apiKey": pulumi.ToSecret(d.APIKey),
-			"site":   pulumi.String(site),
-		}},
-	}, parent)
+	kgatewayCRDs, err := newRelease(ctx, name+"-kgateway-crds", release{name: "kgateway-crds",
+		chart: KgatewayChartRepo + "/kgateway-crds", version: args.KgatewayChartVersion}, ns, parent, pulumi.DependsOn([]pulumi.Resource{crds}))
 	if err != nil {
-		return nil, fmt.Errorf("installing datadog chart: %w", err)
+		return nil, err
 	}
-	return release, nil
+	kgateway, err := newRelease(ctx, name+"-kgateway", release{name: "kgateway",
+		chart: KgatewayChartRepo + "/kgateway", version: args.KgatewayChartVersion}, ns, parent, pulumi.DependsOn([]pulumi.Resource{kgatewayCRDs}))
+	if err != nil {
+		return nil, err
+	}
+	gateway := manifests.PublicGateway(manifests.GatewayParams{Gateway: PublicGateway(args.Ingress),
+		Domain: args.Domain, RouteNamespace: args.AppNamespace})
+	obj, err := manifests.ToObject(gateway)
+	if err != nil {
+		return nil, err
+	}
+	// Programmed is kgateway's word that the proxy and its Service exist; waiting for it means the Service read
+	// after it finds the load balancer's hostname.
+	gw, err := newCustomResource(ctx, name+"-gateway", obj, ns.Metadata.Name().Elem(), map[string]string{"pulumi.com/waitFor": "condition=Programmed"},
+		parent, pulumi.DependsOn([]pulumi.Resource{kgateway}))
+	if err != nil {
+		return nil, fmt.Errorf("creating the gateway: %w", err)
+	}
+	serviceID := pulumi.All(gw.Metadata.Namespace().Elem(), gw.Metadata.Name().Elem()).ApplyT(func(v []any) pulumi.ID {
+		return pulumi.ID(v[0].(string) + "/" + v[1].(string))
+	}).(pulumi.IDOutput)
+	return &ingressParts{router: gw, serviceID: serviceID}, nil
+}
+
+// release is a pinned Helm chart; repo is empty for an OCI chart, whose reference is the chart itself.
+type release struct {
+	name, chart, repo, version string
+	values                     pulumi.Map
+}
+
+// newRelease installs a pinned chart into the namespace as a Helm release (hooks run, as Gloo's need).
+func newRelease(ctx *pulumi.Context, logical string, r release, ns *corev1.Namespace, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
+	args := &helmv3.ReleaseArgs{
+		Name:      pulumi.String(r.name),
+		Chart:     pulumi.String(r.chart),
+		Version:   pulumi.String(r.version),
+		Namespace: ns.Metadata.Name().Elem(),
+		Values:    r.values,
+		Timeout:   pulumi.Int(releaseTimeoutSeconds),
+	}
+	if r.repo != "" {
+		args.RepositoryOpts = helmv3.RepositoryOptsArgs{Repo: pulumi.String(r.repo)}
+	}
+	rel, err := helmv3.NewRelease(ctx, logical, args, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("installing %s chart: %w", r.name, err)
+	}
+	return rel, nil
+}
+
+func newNamespace(ctx *pulumi.Context, logical, name string, opts ...pulumi.ResourceOption) (*corev1.Namespace, error) {
+	ns, err := corev1.NewNamespace(ctx, logical, &corev1.NamespaceArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name)},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating namespace %s: %w", name, err)
+	}
+	return ns, nil
 }

@@ -7,6 +7,11 @@ import (
 	"time"
 )
 
+// CalendarAsOf is the day eksSupport was last checked against the Amazon EKS Kubernetes release calendar. The
+// program asks EKS itself (eks.getClusterVersions) and falls back on this calendar only when it cannot; the policy
+// pack, which cannot call AWS, reads it too.
+const CalendarAsOf = "2026-11-27"
+
 // eksSupport holds the end of standard and of extended support per Kubernetes minor version, from the Amazon EKS
 // Kubernetes release calendar. After the extended end AWS upgrades such clusters and refuses to create new ones.
 var eksSupport = map[string]struct{ standardEnd, extendedEnd string }{
@@ -22,6 +27,7 @@ var eksSupport = map[string]struct{ standardEnd, extendedEnd string }{
 	"1.32": {"2026-03-23", "2027-03-23"},
 	"1.33": {"2026-07-29", "2027-07-29"},
 	"1.34": {"2026-12-02", "2027-12-02"},
+	"1.35": {"2027-03-27", "2028-03-27"},
 }
 
 var kubernetesVersionPattern = regexp.MustCompile(`^1\.(\d{2})$`)
@@ -38,6 +44,54 @@ func CheckKubernetesVersion(v string) error {
 	return nil
 }
 
+// EKS version status names, as eks.getClusterVersions reports them.
+const (
+	StandardSupport = "STANDARD_SUPPORT"
+	ExtendedSupport = "EXTENDED_SUPPORT"
+	Unsupported     = "UNSUPPORTED"
+)
+
+// Support is where a Kubernetes version stands in EKS: its status and the two end dates (YYYY-MM-DD).
+type Support struct {
+	Version, Status          string
+	StandardEnd, ExtendedEnd string
+	// Source says where the facts come from, for the warning: EKS itself, or this calendar and its age.
+	Source string
+}
+
+// FromCalendar is version v's support at time now by the calendar; false for a version the calendar lacks.
+func FromCalendar(v string, now time.Time) (Support, bool) {
+	s, ok := eksSupport[v]
+	if !ok {
+		return Support{}, false
+	}
+	status := StandardSupport
+	std, _ := time.Parse(time.DateOnly, s.standardEnd)
+	switch {
+	case PastExtendedSupport(v, now):
+		status = Unsupported
+	case !now.Before(std):
+		status = ExtendedSupport
+	}
+	return Support{Version: v, Status: status, StandardEnd: s.standardEnd, ExtendedEnd: s.extendedEnd,
+		Source: "this program's EKS calendar as of " + CalendarAsOf}, true
+}
+
+// Warning says what the status costs, or "" in standard support.
+func (s Support) Warning() string {
+	switch {
+	case s.Status == Unsupported && s.ExtendedEnd == "":
+		return fmt.Sprintf("kubernetesVersion %s: %s", s.Version, s.Source)
+	case s.Status == Unsupported:
+		return fmt.Sprintf("kubernetesVersion %s is past EKS extended support (ended %s; %s): AWS no longer creates "+
+			"clusters at this version and upgrades existing ones; use it only to reproduce the reference", s.Version, s.ExtendedEnd, s.Source)
+	case s.Status == ExtendedSupport:
+		return fmt.Sprintf("kubernetesVersion %s is in EKS extended support until %s (standard support ended %s; %s), "+
+			"which AWS bills at $0.60 per cluster-hour instead of $0.10 (Amazon EKS pricing)", s.Version, s.ExtendedEnd, s.StandardEnd, s.Source)
+	}
+	return ""
+}
+
 // PastExtendedSupport reports whether EKS has stopped creating clusters at version v by time now.
 func PastExtendedSupport(v string, now time.Time) bool {
 	s, ok := eksSupport[v]
@@ -48,21 +102,12 @@ func PastExtendedSupport(v string, now time.Time) bool {
 	return !now.Before(ext)
 }
 
-// SupportWarning says whether EKS still supports version v at time now, or "" when it is in standard support
-// (or newer than the calendar this program knows).
+// SupportWarning says whether EKS still supports version v at time now by the calendar, or "" when it is in
+// standard support (or newer than the calendar).
 func SupportWarning(v string, now time.Time) string {
-	s, ok := eksSupport[v]
+	s, ok := FromCalendar(v, now)
 	if !ok {
 		return ""
 	}
-	std, _ := time.Parse(time.DateOnly, s.standardEnd)
-	switch {
-	case PastExtendedSupport(v, now):
-		return fmt.Sprintf("kubernetesVersion %s is past EKS extended support (ended %s): AWS no longer creates "+
-			"clusters at this version and upgrades existing ones; use it only to reproduce the reference", v, s.extendedEnd)
-	case !now.Before(std):
-		return fmt.Sprintf("kubernetesVersion %s is in EKS extended support until %s (standard support ended %s), "+
-			"which AWS bills at a higher hourly rate", v, s.extendedEnd, s.standardEnd)
-	}
-	return ""
+	return s.Warning()
 }

@@ -40,7 +40,7 @@ func TestSupportWarning(t *testing.T) {
 		now           time.Time
 		want          string
 	}{
-		{"1.24 past extended support", "1.24", day("2026-11-25"), "past EKS extended support (ended 2025-01-31)"},
+		{"1.24 past extended support", "1.24", day("2026-11-25"), "past EKS extended support (ended 2025-01-31; this program's EKS calendar as of 2026-11-27)"},
 		{"1.24 on its last day still warns extended", "1.24", day("2025-01-30"), "in EKS extended support until 2025-01-31"},
 		{"1.24 in standard support", "1.24", day("2023-06-01"), ""},
 		{"1.32 in extended support", "1.32", day("2026-11-25"), "extended support until 2027-03-23"},
@@ -67,4 +67,20 @@ func TestPastExtendedSupport(t *testing.T) {
 	assert.False(t, PastExtendedSupport("1.24", day("2025-01-30")))
 	assert.False(t, PastExtendedSupport("1.32", day("2026-11-25")))
 	assert.False(t, PastExtendedSupport("1.40", day("2026-11-25")), "a version newer than the calendar is not refused")
+}
+
+func TestFromCalendar_StatusByDay(t *testing.T) {
+	t.Parallel()
+	day := func(s string) time.Time { d, _ := time.Parse(time.DateOnly, s); return d }
+	s, ok := FromCalendar("1.35", day("2026-11-27"))
+	require.True(t, ok)
+	assert.Equal(t, StandardSupport, s.Status)
+	assert.Empty(t, s.Warning())
+	s, _ = FromCalendar("1.33", day("2026-11-27"))
+	assert.Equal(t, ExtendedSupport, s.Status)
+	assert.Contains(t, s.Warning(), "$0.60 per cluster-hour instead of $0.10")
+	s, _ = FromCalendar("1.31", day("2026-11-27"))
+	assert.Equal(t, Unsupported, s.Status, "1.31's extended support ended 2026-11-26")
+	_, ok = FromCalendar("1.40", day("2026-11-27"))
+	assert.False(t, ok)
 }

@@ -37,6 +37,9 @@ type Monitor struct {
 	// DryRun plays a preview of a new stack: no resource has an ID yet, and what a provider computes on create
 	// (ARNs, URLs, digests) is not known.
 	DryRun bool
+	// EKSVersions answers eks.getClusterVersions; default EKSVersionsToday. EKSUnreachable fails it instead.
+	EKSVersions    []EKSVersion
+	EKSUnreachable bool
 
 	mu    sync.Mutex
 	regs  []graph.Registration
@@ -154,6 +157,8 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"name":       args.Args["name"].StringValue(),
 			"identities": []any{map[string]any{"oidcs": []any{map[string]any{"issuer": OIDCIssuer(m.region())}}}},
 		}), nil
+	case "aws:eks/getClusterVersions:getClusterVersions":
+		return m.clusterVersions(args)
 	case "aws:index/getRegion:getRegion":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": m.region()}), nil
 	}

@@ -22,6 +22,9 @@ type RunConfig struct {
 	DryRun bool
 	// Zones the mocked account sees; default the region's a and b zones.
 	Zones []string
+	// EKSVersions and EKSUnreachable: see Monitor.
+	EKSVersions    []EKSVersion
+	EKSUnreachable bool
 }
 
 // Run runs program under mocks and returns the monitor with what it recorded and the program's error.
@@ -34,7 +37,7 @@ func Run(program pulumi.RunFunc, rc RunConfig) (*Monitor, error) {
 	for _, k := range rc.Secrets {
 		secrets = append(secrets, qualify(k))
 	}
-	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun}
+	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun, EKSVersions: rc.EKSVersions, EKSUnreachable: rc.EKSUnreachable}
 	err := pulumi.RunErr(program, pulumi.WithMocks(Project, Stack, mon), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = secrets

@@ -184,7 +184,8 @@ var kubernetesRules = []Rule{
 		Name: "k8s-no-default-namespace", Source: "CKV_K8S_21", Level: policyx.EnforcementLevelMandatory,
 		Description: "Namespaced objects and Helm releases are not in the default namespace.",
 		Check: func(r Resource) []string {
-			if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "kubernetes:core/v1:Namespace" ||
+			// A ConfigFile is a component; what it installs here (CRDs) is cluster-scoped.
+			if !strings.HasPrefix(r.Type, "kubernetes:") || r.Type == "kubernetes:core/v1:Namespace" || r.Type == configFile ||
 				strings.Contains(r.Type, "CustomResourceDefinition") || strings.Contains(r.Type, ":ClusterRole") {
 				return nil
 			}

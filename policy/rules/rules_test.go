@@ -188,6 +188,20 @@ var cases = map[string]struct{ pass, fail, unknown []Resource }{
 		[]Resource{workload("default", containerSpec(nil)), workload("", containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m())},
 		[]Resource{workload(u, containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m("namespace", u))}},
 	"k8s-serving-pods-have-pdb": {canaryWithPDB("podinfo-primary"), canaryWithPDB("podinfo"), canaryWithPDB(u)},
+	"gateway-listener-hostname": {[]Resource{gatewayWith(m("name", "http", "hostname", "podinfo.example.com"))},
+		[]Resource{gatewayWith(m("name", "http")), gatewayWith(m("name", "http", "hostname", "*.example.com"))},
+		[]Resource{gatewayWith(m("name", "http", "hostname", u))}},
+	"gateway-routes-from-selected-namespaces": {[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", "Selector"))))},
+		[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", "All"))))},
+		[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", u))))}},
+	"gateway-api-crds-pinned": {[]Resource{res(configFile, "crds", m("file", "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.4.1/standard-install.yaml"))},
+		[]Resource{res(configFile, "crds", m("file", "https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/standard-install.yaml")),
+			res(configFile, "crds", m("file", "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/main/config/crd/standard/gateway.networking.k8s.io_gateways.yaml"))},
+		[]Resource{res(configFile, "crds", m("file", u))}},
+}
+
+func gatewayWith(listener map[string]any) Resource {
+	return res(gatewayType, "gateway", m("spec", m("listeners", l(listener))))
 }
 
 func repeat64() string {
