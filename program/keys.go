@@ -9,7 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-//go:generate go run ../internal/configgen -project .. -docs ../docs/configuration.md
+//go:generate go run ../internal/configgen -project .. -docs ../docs
 
 // Key is one configuration key of the project namespace: the single definition from which LoadConfig reads it,
 // Defaults takes its default, and `go generate` writes Pulumi.yaml's config block and docs/configuration.md.

@@ -26,6 +26,12 @@ func TestKeys_GeneratedFilesAreFresh(t *testing.T) {
 	want, err = SpliceGenerated(string(docs), ConfigTable())
 	require.NoError(t, err)
 	assert.Equal(t, want, string(docs), "docs/configuration.md "+regenerate)
+
+	versions, err := os.ReadFile("../docs/ingress-and-versions.md")
+	require.NoError(t, err)
+	want, err = SpliceGenerated(string(versions), VersionsTable())
+	require.NoError(t, err)
+	assert.Equal(t, want, string(versions), "docs/ingress-and-versions.md "+regenerate)
 }
 
 func TestKeys_EachKeyOnceWithADescription(t *testing.T) {

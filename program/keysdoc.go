@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/progressive-delivery/platform/internal/eksfacts"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -119,4 +122,33 @@ func SpliceProjectConfig(project string, block []byte) (string, error) {
 		return "", fmt.Errorf("Pulumi.yaml has no top-level config: block at its end")
 	}
 	return project[:i+1] + string(block), nil
+}
+
+// VersionsTable renders the versions per stack of docs/ingress-and-versions.md: dev's (the defaults, the
+// walkthrough's) beside Current (prod's), with the EKS support dates of each Kubernetes version.
+func VersionsTable() string {
+	d, c := Defaults(), Current
+	eksDates := func(v string) string {
+		s, ok := eksfacts.FromCalendar(v, time.Now())
+		if !ok {
+			return "not in the calendar"
+		}
+		return fmt.Sprintf("standard support until %s, extended until %s", s.StandardEnd, s.ExtendedEnd)
+	}
+	rows := [][3]string{
+		{"Kubernetes (`kubernetesVersion`)", d.KubernetesVersion, c.Kubernetes},
+		{"EKS support (Amazon EKS release calendar, checked " + eksfacts.CalendarAsOf + ")", eksDates(d.KubernetesVersion), eksDates(c.Kubernetes)},
+		{"Ingress (`ingress`)", d.Ingress, c.Ingress},
+		{"Gloo Edge chart (`glooChartVersion`)", d.GlooChartVersion, "not installed (" + c.Gloo + " for stacks staying on Gloo)"},
+		{"kgateway charts (`kgatewayChartVersion`)", "not installed", c.Kgateway},
+		{"Gateway API CRDs (`gatewayApiVersion`)", "not installed", c.GatewayAPI},
+		{"Flagger chart (`flaggerChartVersion`)", d.FlaggerChartVersion, c.Flagger},
+		{"metrics-server chart (`metricsServerChartVersion`)", d.MetricsServerChartVersion, c.MetricsServer},
+	}
+	var b strings.Builder
+	b.WriteString("\n| | dev (the walkthrough) | prod (`program.Current`) |\n|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", r[0], r[1], r[2])
+	}
+	return b.String()
 }

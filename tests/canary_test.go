@@ -248,16 +248,23 @@ func weightsOf(t *testing.T, obj *unstructured.Unstructured) (primary, canary ui
 	return primary, canary
 }
 
-// weightLog records the canary weight of every RouteTable update the server sends.
-type weightLog struct {
+// weightLog records the canary weight of every route update the server sends (Gloo's uint32, the Gateway
+// API's int32).
+type weightLog[T uint32 | int32] struct {
 	mu   sync.Mutex
-	seen []uint32
+	seen []T
 }
 
-func (w *weightLog) distinct() []uint32 {
+func (w *weightLog[T]) add(v T) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var out []uint32
+	w.seen = append(w.seen, v)
+}
+
+func (w *weightLog[T]) distinct() []T {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []T
 	for _, v := range w.seen {
 		if v != 0 && !slices.Contains(out, v) {
 			out = append(out, v)
@@ -266,9 +273,9 @@ func (w *weightLog) distinct() []uint32 {
 	return out
 }
 
-func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog {
+func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog[uint32] {
 	t.Helper()
-	log := &weightLog{}
+	log := &weightLog[uint32]{}
 	w, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
@@ -276,9 +283,7 @@ func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.
 		for ev := range w.ResultChan() {
 			if obj, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type == watch.Modified {
 				_, canary := weightsOf(t, obj)
-				log.mu.Lock()
-				log.seen = append(log.seen, canary)
-				log.mu.Unlock()
+				log.add(canary)
 			}
 		}
 	}()

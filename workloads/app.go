@@ -164,8 +164,12 @@ func NewApp(ctx *pulumi.Context, name string, args *AppArgs, opts ...pulumi.Reso
 	// The Canary needs Flagger (its CRD and controller) and the router: Flagger answers a Canary by creating
 	// Gloo upstreams and a RouteTable, or an HTTPRoute. Its target, autoscaler, load tester and analysis objects
 	// exist first so the first analysis runs.
+	// A new provider (a move between ingresses) replaces the Canary, deleting it first: Flagger does not clean up
+	// the old router's objects on a provider change, but they are the Canary's, so the garbage collector removes
+	// them with it, and Flagger initializes the new Canary on the new router.
 	canary, err := newCustomResource(ctx, name+"-canary", canaryObject, nsName, nil, parent,
-		pulumi.DependsOn(present(append([]pulumi.Resource{args.Flagger, args.Router, deployment, hpa, testerService}, checks.Objects...)...)))
+		pulumi.DependsOn(present(append([]pulumi.Resource{args.Flagger, args.Router, deployment, hpa, testerService}, checks.Objects...)...)),
+		pulumi.ReplaceOnChanges([]string{"spec.provider"}), pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, fmt.Errorf("app %s: creating canary: %w", name, err)
 	}

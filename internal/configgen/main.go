@@ -1,5 +1,5 @@
-// Command configgen writes what follows from program.Keys: Pulumi.yaml's config block and the configuration
-// table of docs/configuration.md. Run it with `go generate ./program`; a test fails when either is stale.
+// Command configgen writes what follows from program.Keys and program.Current: Pulumi.yaml's config block, the
+// configuration table of docs/configuration.md and the versions table of docs/ingress-and-versions.md. Run it with `go generate ./program`; a test fails when either is stale.
 package main
 
 import (
@@ -13,7 +13,7 @@ import (
 
 func main() {
 	project := flag.String("project", ".", "folder of Pulumi.yaml")
-	docs := flag.String("docs", "docs/configuration.md", "the configuration reference to update")
+	docs := flag.String("docs", "docs", "the docs folder: configuration.md and ingress-and-versions.md are updated")
 	flag.Parse()
 	if err := run(filepath.Join(*project, "Pulumi.yaml"), *docs); err != nil {
 		fmt.Fprintln(os.Stderr, "configgen:", err)
@@ -21,7 +21,7 @@ func main() {
 	}
 }
 
-func run(projectFile, docsFile string) error {
+func run(projectFile, docs string) error {
 	block, err := program.ProjectConfigBlock()
 	if err != nil {
 		return err
@@ -29,7 +29,14 @@ func run(projectFile, docsFile string) error {
 	if err := rewrite(projectFile, func(s string) (string, error) { return program.SpliceProjectConfig(s, block) }); err != nil {
 		return err
 	}
-	return rewrite(docsFile, func(s string) (string, error) { return program.SpliceGenerated(s, program.ConfigTable()) })
+	if err := rewrite(filepath.Join(docs, "configuration.md"), func(s string) (string, error) {
+		return program.SpliceGenerated(s, program.ConfigTable())
+	}); err != nil {
+		return err
+	}
+	return rewrite(filepath.Join(docs, "ingress-and-versions.md"), func(s string) (string, error) {
+		return program.SpliceGenerated(s, program.VersionsTable())
+	})
 }
 
 func rewrite(path string, edit func(string) (string, error)) error {

@@ -116,7 +116,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	return c, c.waitForDefaultServiceAccount(ctx)
 }
 
-// startControlPlane runs etcd and kube-apiserver through envtest, with the Flagger and Gloo CRDs installed.
+// startControlPlane runs etcd and kube-apiserver through envtest, with the Flagger, Gloo and Gateway API CRDs
+// installed.
 func (c *Cluster) startControlPlane() error {
 	crds, err := decodeCRDs(glooCRDs)
 	if err != nil {
@@ -125,7 +126,8 @@ func (c *Cluster) startControlPlane() error {
 	c.env = &envtest.Environment{
 		BinaryAssetsDirectory:    c.tools.Bin,
 		CRDs:                     crds,
-		CRDDirectoryPaths:        []string{c.tools.Path("flagger-crds.yaml")},
+		// Flagger's, and the Gateway API's standard channel (HTTPRoute, which Flagger weights on that ingress).
+		CRDDirectoryPaths:        []string{c.tools.Path("flagger-crds.yaml"), c.tools.Path("gateway-api-crds")},
 		ErrorIfCRDPathMissing:    true,
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,

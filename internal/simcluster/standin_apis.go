@@ -18,9 +18,15 @@ import (
 // names in it.
 func checkOf(query string) string {
 	switch {
+	// Gloo's Envoy statistics (pkg/metrics/observers/gloo.go).
 	case strings.Contains(query, "upstream_rq_time"):
 		return "request-duration"
 	case strings.Contains(query, "upstream_rq"):
+		return "request-success-rate"
+	// The app's own metrics, which Flagger queries for gatewayapi:* (pkg/metrics/observers/http.go).
+	case strings.Contains(query, "http_request_duration_seconds_bucket"):
+		return "request-duration"
+	case strings.Contains(query, "http_request_duration_seconds_count"):
 		return "request-success-rate"
 	}
 	return ""

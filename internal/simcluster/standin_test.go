@@ -105,3 +105,24 @@ func TestStandIn_PortInUseIsSaidPlainly(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "is in use by another process")
 }
+
+// TestStandIn_AnswersFlaggersAppMetricQueries: on the Gateway API Flagger queries the app's own
+// http_request_duration_seconds series (pkg/metrics/observers/http.go), rendered here for apps/podinfo.
+func TestStandIn_AnswersFlaggersAppMetricQueries(t *testing.T) {
+	t.Parallel()
+	s, err := StartStandIn("", GoodMetrics)
+	require.NoError(t, err)
+	defer s.Close()
+	query := func(q string) *http.Response {
+		return viaProxy(t, s, http.MethodGet, "http://flagger-prometheus.kgateway-system:9090/api/v1/query?query="+url.QueryEscape(q), "")
+	}
+	successRate := `sum(rate(http_request_duration_seconds_count{kubernetes_namespace="apps",kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",status!~"5.*"}[1m])) / ` +
+		`sum(rate(http_request_duration_seconds_count{kubernetes_namespace="apps",kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[1m])) * 100`
+	latency := `histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{kubernetes_namespace="apps",kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[30s])) by (le))`
+	assert.Equal(t, "100", sample(t, query(successRate)))
+	assert.Equal(t, "42", sample(t, query(latency)))
+	calls := s.Calls()
+	require.Len(t, calls, 2)
+	assert.Equal(t, "request-success-rate", calls[0].Name)
+	assert.Equal(t, "request-duration", calls[1].Name)
+}

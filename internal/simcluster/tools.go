@@ -22,7 +22,7 @@ type Tools struct {
 // toolNames are the files Start and the engine tests need in Tools.Bin.
 var toolNames = []string{
 	"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "etcd", "kube-apiserver",
-	"kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages", "flagger", "flagger-crds.yaml",
+	"kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages", "flagger", "flagger-crds.yaml", "gateway-api-crds",
 }
 
 // ErrToolsMissing is returned by FindTools when tools.sh has not run.

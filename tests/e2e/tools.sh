@@ -2,7 +2,7 @@
 # Builds, pinned, the tools the real-engine tests need into a cache outside the repository, and reuses them when
 # they are present *and valid*: the Pulumi CLI and its Go language host, the Kubernetes provider plugin,
 # kube-apiserver, kube-controller-manager and kube-scheduler (version-stamped), Flagger, kwok with its stage
-# configs; etcd from Debian. Only the Go module proxy, Debian's packages and ../shared are needed.
+# configs, the Gateway API CRDs; etcd from Debian. Only the Go module proxy, Debian's packages and ../shared are needed.
 # Prints the environment the tests read:
 #   eval "$(bash tests/e2e/tools.sh)"
 # Cold: 17 minutes measured on 2 cores, up to 40 with other builds beside it (see README); warm: seconds.
@@ -167,6 +167,21 @@ build_kwok() {
   chmod -R u+w "$BIN/kwok-stages"
 }
 
+# The Gateway API's standard-channel CRDs, from the sigs.k8s.io/gateway-api module go.mod pins (v1.7.0 needs Go 1.27).
+copy_gateway_api_crds() {
+  local version
+  version=$(cd "$REPO" && go list -m -f '{{.Version}}' sigs.k8s.io/gateway-api)
+  [ -f "$BIN/gateway-api-crds/$version" ] && return
+  local mod
+  mod=$(cd "$REPO" && go mod download -json "sigs.k8s.io/gateway-api@$version" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$BIN/gateway-api-crds" && mkdir -p "$BIN/gateway-api-crds"
+  # CustomResourceDefinitions only: the folder also holds a ValidatingAdmissionPolicy.
+  cp "$mod"/config/crd/standard/gateway.networking.k8s.io_*.yaml "$BIN/gateway-api-crds/"
+  rm -f "$BIN"/gateway-api-crds/*vap*
+  chmod -R u+w "$BIN/gateway-api-crds"
+  touch "$BIN/gateway-api-crds/$version"
+}
+
 install_etcd() {
   if [ ! -x /usr/bin/etcd ] && ! command -v etcd >/dev/null 2>&1; then
     log "installing etcd-server from Debian"
@@ -183,6 +198,7 @@ start=$(date +%s)
 ( build_kubernetes )
 ( build_flagger )
 ( build_kwok )
+( copy_gateway_api_crds )
 install_etcd
 log "tools ready in $(( $(date +%s) - start ))s: $BIN"
 echo "export E2E_TOOLS_BIN='$BIN'"
