@@ -257,7 +257,8 @@ func TestClusterVersion_StatusComesFromEKS(t *testing.T) {
 		"as EKS reports it), which AWS bills at $0.60 per cluster-hour instead of $0.10 (Amazon EKS pricing)"}, warnings)
 
 	// EKS, not the calendar, decides: an answer the calendar does not hold shows up as it is.
-	moved := []mocks.EKSVersion{{"1.35", "EXTENDED_SUPPORT", "2026-01-28T00:00:00Z", "2026-11-01T00:00:00Z", "2027-11-01T00:00:00Z"}}
+	moved := []mocks.EKSVersion{{Version: "1.35", Status: "EXTENDED_SUPPORT", Released: "2026-01-28T00:00:00Z",
+		StandardEnd: "2026-11-01T00:00:00Z", ExtendedEnd: "2027-11-01T00:00:00Z"}}
 	warnings, err = clusterVersionWarnings(t, "1.35", mocks.RunConfig{DryRun: true, EKSVersions: moved})
 	require.NoError(t, err)
 	require.Len(t, warnings, 1)

@@ -124,8 +124,8 @@ func (c *Cluster) startControlPlane() error {
 		return err
 	}
 	c.env = &envtest.Environment{
-		BinaryAssetsDirectory:    c.tools.Bin,
-		CRDs:                     crds,
+		BinaryAssetsDirectory: c.tools.Bin,
+		CRDs:                  crds,
 		// Flagger's, and the Gateway API's standard channel (HTTPRoute, which Flagger weights on that ingress).
 		CRDDirectoryPaths:        []string{c.tools.Path("flagger-crds.yaml"), c.tools.Path("gateway-api-crds")},
 		ErrorIfCRDPathMissing:    true,
