@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/internal/graph"
@@ -197,8 +198,12 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 	}
 	if v := in["createOidcProvider"]; v.IsBool() && v.BoolValue() {
 		b.add(c.URN, eksfacts.OIDCProviderType, eksfacts.OIDCProviderName(name), true, resource.PropertyMap{
-			"clientIdLists":   strList("sts.amazonaws.com"),
-			"url":             derived(output(cluster, "identities"), func() resource.PropertyValue { return str(issuer) }),
+			"clientIdLists": strList("sts.amazonaws.com"),
+			// cluster.js passes the issuer (https://...) as url; the AWS provider's state holds it without the
+			// scheme, as IAM reports it.
+			"url": derived(output(cluster, "identities"), func() resource.PropertyValue {
+				return str(strings.TrimPrefix(issuer, "https://"))
+			}),
 			"thumbprintLists": strList("9e99a48a9960b14926bb7f3b02e22da2b0ab7280"),
 		}, nil)
 	}

@@ -1,6 +1,7 @@
 package mocks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/progressive-delivery/platform/internal/graph"
@@ -64,7 +65,9 @@ func TestPulumiEKS_ChildrenAsPreviewAndAfterUp(t *testing.T) {
 		role := g.MustOne(t, "aws:iam/role:Role", "node-role")
 		assert.Equal(t, graph.MustLookup(t, role.State, "arn"), graph.MustLookup(t, nodes.State, "nodeRoleArn"))
 		assert.Equal(t, "c", graph.MustLookup(t, nodes.State, "clusterName"))
-		assert.Equal(t, graph.MustLookup(t, child.State, "identities", 0, "oidcs", 0, "issuer"), graph.MustLookup(t, oidc.State, "url"))
+		issuer := graph.MustLookup(t, child.State, "identities", 0, "oidcs", 0, "issuer").(string)
+		assert.True(t, strings.HasPrefix(issuer, "https://"))
+		assert.Equal(t, strings.TrimPrefix(issuer, "https://"), graph.MustLookup(t, oidc.State, "url"), "IAM stores the provider URL without the scheme")
 	}
 }
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
@@ -92,6 +93,12 @@ func orDefault(v any, def bool) bool {
 	return truthy(v)
 }
 
+// sameIssuer compares an OIDC provider's URL, which AWS stores without the scheme
+// (oidc.eks.<region>.amazonaws.com/id/...), with the cluster's issuer, which has https://.
+func sameIssuer(providerURL, issuer string) bool {
+	return providerURL != "" && strings.TrimPrefix(providerURL, "https://") == strings.TrimPrefix(issuer, "https://")
+}
+
 // checkIRSA matches each cluster with an OIDC provider: the one pulumi-eks creates beside it (same parent), or
 // one whose URL is the cluster's issuer.
 func checkIRSA(rs []Resource) []Violation {
@@ -103,7 +110,7 @@ func checkIRSA(rs []Resource) []Violation {
 		for _, p := range providers {
 			url := p.Props["url"]
 			switch {
-			case c.Parent != "" && p.Parent == c.Parent, !unknown(url, issuer) && url != nil && url == issuer:
+			case c.Parent != "" && p.Parent == c.Parent, !unknown(url, issuer) && url != nil && sameIssuer(str(url), str(issuer)):
 				matched = true
 			case unknown(url, issuer):
 				undecided = true

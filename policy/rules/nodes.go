@@ -89,8 +89,9 @@ func checkNodeRoles(rs []Resource) []Violation {
 	return out
 }
 
-// attachedPolicies is the sorted names of the managed policies of role; undecided when an attachment's role or
-// policy is not known yet.
+// attachedPolicies is the sorted names of the managed policies of role, each once; undecided when an
+// attachment's role or policy is not known yet. After a refresh the AWS provider lists the policies that
+// RolePolicyAttachments attached in the role's managedPolicyArns too, so the two sources overlap.
 func attachedPolicies(rs []Resource, role Resource) (names []string, undecided bool) {
 	arns := strs(role.Props["managedPolicyArns"])
 	for _, a := range ofType(rs, policyAttachment) {
@@ -105,5 +106,5 @@ func attachedPolicies(rs []Resource, role Resource) (names []string, undecided b
 		names = append(names, arn[strings.LastIndex(arn, managedPolicyPath)+len(managedPolicyPath):])
 	}
 	slices.Sort(names)
-	return names, false
+	return slices.Compact(names), false
 }

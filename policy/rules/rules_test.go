@@ -298,3 +298,26 @@ func TestPack_BuildsEveryRule(t *testing.T) {
 		assert.Contains(t, p.Description(), "[", "%s description carries its source", p.Name())
 	}
 }
+
+// TestNodeRole_RefreshedRoleCountsEachPolicyOnce: after `pulumi refresh` the AWS provider reads the attached
+// policies back into the role's managedPolicyArns, beside the RolePolicyAttachments that attached them.
+func TestNodeRole_RefreshedRoleCountsEachPolicyOnce(t *testing.T) {
+	t.Parallel()
+	refreshed := nodeSet("arn:aws:iam::111111111111:role/node-role-1a2b", nodePolicies...)
+	arns := l()
+	for _, p := range nodePolicies {
+		arns = append(arns, "arn:aws:iam::aws:policy/"+p)
+	}
+	refreshed[0].Props["managedPolicyArns"] = arns
+	assert.Empty(t, checkNodeRoles(refreshed), "each policy counted once")
+	refreshed[0].Props["managedPolicyArns"] = append(arns, "arn:aws:iam::aws:policy/AmazonS3FullAccess")
+	assert.NotEmpty(t, checkNodeRoles(refreshed), "a policy only the role lists is still found")
+}
+
+// TestIRSA_MatchesTheProviderURLAsAWSStoresIt: the OIDC provider's url has no scheme, the issuer has https://.
+func TestIRSA_MatchesTheProviderURLAsAWSStoresIt(t *testing.T) {
+	t.Parallel()
+	const issuer = "https://oidc.eks.us-west-1.amazonaws.com/id/ABC"
+	assert.Empty(t, checkIRSA(irsa("", "oidc.eks.us-west-1.amazonaws.com/id/ABC", issuer)))
+	assert.NotEmpty(t, checkIRSA(irsa("", "oidc.eks.us-west-1.amazonaws.com/id/OTHER", issuer)))
+}
