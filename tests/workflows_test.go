@@ -2,6 +2,7 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -178,6 +179,11 @@ func TestWorkflows_NoLongLivedAWSKeysAndOnePinnedCLI(t *testing.T) {
 				assert.Equal(t, ".pulumi.version", s["with"].(map[string]any)["pulumi-version-file"],
 					"%s/%s installs the pinned CLI", name, jobName)
 				assert.NotNil(t, stepUsing(job, "aws-actions/configure-aws-credentials@"), "%s/%s assumes its role", name, jobName)
+				// pulumi-eks checks for kubectl >= 1.24.0 on every run that builds its cluster.
+				kubectl := stepUsing(job, "azure/setup-kubectl@")
+				if assert.NotNil(t, kubectl, "%s/%s installs kubectl", name, jobName) {
+					assert.Regexp(t, `^v1\.(2[4-9]|[3-9]\d)\.\d+$`, kubectl["with"].(map[string]any)["version"], "%s/%s pins kubectl >= 1.24", name, jobName)
+				}
 				assert.Equal(t, "write", job["permissions"].(map[string]any)["id-token"], "%s/%s may request an OIDC token", name, jobName)
 			} else if perms, ok := job["permissions"].(map[string]any); ok {
 				assert.NotContains(t, perms, "id-token", "%s/%s needs no OIDC token", name, jobName)
@@ -208,4 +214,29 @@ func TestWorkflows_EveryPulumiJobUsesTheSharedState(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 4, n, "preview, up-dev, up-others, destroy")
+}
+
+// TestMakefile_NamesAMissingKubectlOrAWSCLI: `make up` checks what pulumi-eks needs (kubectl, the AWS CLI)
+// before the Pulumi CLI runs, and names what is missing.
+func TestMakefile_NamesAMissingKubectlOrAWSCLI(t *testing.T) {
+	t.Parallel()
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed")
+	}
+	bin := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(bin, "pulumi"), []byte("#!/bin/sh\necho v0\n"), 0o755))
+	cmd := exec.Command(makeBin, "-s", "-C", "..", "prerequisites")
+	cmd.Env = append(os.Environ(), "PATH="+bin)
+	out, err := cmd.CombinedOutput()
+	require.Error(t, err, "make stops")
+	assert.Contains(t, string(out), "missing: kubectl aws.")
+
+	for _, tool := range []string{"kubectl", "aws"} {
+		require.NoError(t, os.WriteFile(filepath.Join(bin, tool), []byte("#!/bin/sh\n"), 0o755))
+	}
+	cmd = exec.Command(makeBin, "-s", "-C", "..", "prerequisites")
+	cmd.Env = append(os.Environ(), "PATH="+bin)
+	out, err = cmd.CombinedOutput()
+	assert.NoError(t, err, string(out))
 }

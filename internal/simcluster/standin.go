@@ -186,7 +186,8 @@ func (s *StandIn) webhook(w http.ResponseWriter, r *http.Request, host string) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-// query answers Prometheus' instant-query API with one sample for the checks Flagger's Gloo observer renders.
+// query answers Prometheus' instant-query API with one sample for the checks Flagger's Gloo and HTTP observers
+// render.
 func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
 	q := r.URL.Query().Get("query")
 	// Flagger's availability probe is answered even when the metrics are set unanswerable.
@@ -194,6 +195,10 @@ func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
 	if !strings.Contains(q, "vector(1)") {
 		name = checkOf(q)
 		value, ok = s.value(name)
+		// The app's histogram is in seconds (Flagger's HTTP observer multiplies by 1000); Envoy's is in ms.
+		if name == "request-duration" && strings.Contains(q, "http_request_duration_seconds") {
+			value /= 1000
+		}
 	}
 	s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
 	var result []any

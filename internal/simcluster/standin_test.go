@@ -120,7 +120,7 @@ func TestStandIn_AnswersFlaggersAppMetricQueries(t *testing.T) {
 		`sum(rate(http_request_duration_seconds_count{kubernetes_namespace="apps",kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[1m])) * 100`
 	latency := `histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{kubernetes_namespace="apps",kubernetes_pod_name=~"podinfo-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[30s])) by (le))`
 	assert.Equal(t, "100", sample(t, query(successRate)))
-	assert.Equal(t, "42", sample(t, query(latency)))
+	assert.Equal(t, "0.042", sample(t, query(latency)), "seconds: podinfo's histogram is http_request_duration_seconds")
 	calls := s.Calls()
 	require.Len(t, calls, 2)
 	assert.Equal(t, "request-success-rate", calls[0].Name)
