@@ -40,8 +40,8 @@ type RegistryArgs struct {
 	Name string
 	// Required. Upstream image without tag, e.g. ghcr.io/stefanprodan/podinfo.
 	SourceImage string
-	// Required. Tags mirrored from SourceImage and pushed under the same tag.
-	Tags []string
+	// Required. Image tags mirrored from SourceImage and pushed under the same tag.
+	ImageTags []string
 	// Optional. Upstream digests (sha256:...) by tag. A tag without one is mirrored at the digest it names at the
 	// time of the run.
 	Digests map[string]string
@@ -55,8 +55,8 @@ type RegistryArgs struct {
 	// Optional; default 14. Days after which untagged images expire. Tagged images, the mirror among them,
 	// never expire.
 	UntaggedExpiryDays int
-	// Optional. Tags for the repository.
-	ResourceTags map[string]string
+	// Optional. AWS tags for the repository, as every component's Tags.
+	Tags map[string]string
 }
 
 // lifecyclePolicy expires only untagged images (the leftovers of re-pushed tags), never a tagged one.
@@ -74,8 +74,8 @@ func lifecyclePolicy(days int) string {
 
 // NewRegistry creates the repository and mirrors the images into it.
 func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...pulumi.ResourceOption) (*Registry, error) {
-	if args == nil || args.Name == "" || args.SourceImage == "" || len(args.Tags) == 0 {
-		return nil, fmt.Errorf("registry %s: Name, SourceImage and Tags are required", name)
+	if args == nil || args.Name == "" || args.SourceImage == "" || len(args.ImageTags) == 0 {
+		return nil, fmt.Errorf("registry %s: Name, SourceImage and ImageTags are required", name)
 	}
 	platform := args.Platform
 	if platform == "" {
@@ -105,7 +105,7 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 		EncryptionConfigurations: ecr.RepositoryEncryptionConfigurationArray{
 			ecr.RepositoryEncryptionConfigurationArgs{EncryptionType: pulumi.String("KMS")},
 		},
-		Tags: pulumi.ToStringMap(args.ResourceTags),
+		Tags: pulumi.ToStringMap(args.Tags),
 	}, parent)
 	if err != nil {
 		return nil, fmt.Errorf("creating ECR repository: %w", err)
@@ -129,7 +129,7 @@ func NewRegistry(ctx *pulumi.Context, name string, args *RegistryArgs, opts ...p
 	}
 
 	images, digests := pulumi.StringMap{}, pulumi.StringMap{}
-	for _, tag := range args.Tags {
+	for _, tag := range args.ImageTags {
 		digest := pulumi.StringInput(pulumi.String(args.Digests[tag]))
 		if args.Digests[tag] == "" {
 			// Not pinned in config: the digest the tag names now, shown in every preview, so a moved tag is a

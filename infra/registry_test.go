@@ -21,7 +21,7 @@ func TestRegistry_MirrorsEveryTag(t *testing.T) {
 	images := map[string]string{}
 	mon, err := mocks.Run(func(ctx *pulumi.Context) error {
 		r, err := NewRegistry(ctx, "registry", &RegistryArgs{
-			Name: "ps-flagger-repository", SourceImage: "ghcr.io/stefanprodan/podinfo", Tags: podinfoTags, ForceDelete: true,
+			Name: "ps-flagger-repository", SourceImage: "ghcr.io/stefanprodan/podinfo", ImageTags: podinfoTags, ForceDelete: true,
 		})
 		if err != nil {
 			return err
@@ -83,7 +83,7 @@ func TestRegistry_PinnedDigestAndPlatformOverride(t *testing.T) {
 	t.Parallel()
 	pinned := "sha256:" + strings.Repeat("ab", 32)
 	mon, err := mocks.Run(func(ctx *pulumi.Context) error {
-		_, err := NewRegistry(ctx, "r", &RegistryArgs{Name: "repo", SourceImage: "ghcr.io/x/y", Tags: []string{"1.0.0", "2.0.0"},
+		_, err := NewRegistry(ctx, "r", &RegistryArgs{Name: "repo", SourceImage: "ghcr.io/x/y", ImageTags: []string{"1.0.0", "2.0.0"},
 			Digests: map[string]string{"1.0.0": pinned}, Platform: "linux/arm64"})
 		return err
 	}, mocks.RunConfig{})
@@ -112,7 +112,7 @@ func TestRegistry_SecondRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	run := func() map[string]resource.PropertyMap {
 		mon, err := mocks.Run(func(ctx *pulumi.Context) error {
-			_, err := NewRegistry(ctx, "registry", &RegistryArgs{Name: "ps-flagger-repository", SourceImage: "ghcr.io/stefanprodan/podinfo", Tags: podinfoTags})
+			_, err := NewRegistry(ctx, "registry", &RegistryArgs{Name: "ps-flagger-repository", SourceImage: "ghcr.io/stefanprodan/podinfo", ImageTags: podinfoTags})
 			return err
 		}, mocks.RunConfig{})
 		require.NoError(t, err)

@@ -231,12 +231,12 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	registry, err := infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
 		Name:        cfg.RepositoryName,
 		SourceImage: cfg.PodinfoSourceImage,
-		Tags:        cfg.PodinfoTags,
+		ImageTags:   cfg.PodinfoTags,
 		Digests:     cfg.PodinfoDigests,
 		// The walkthrough deletes the repository with --force; destroy must too.
-		ForceDelete:  true,
-		MutableTags:  cfg.ECRMutableTags,
-		ResourceTags: tags,
+		ForceDelete: true,
+		MutableTags: cfg.ECRMutableTags,
+		Tags:        tags,
 	})
 	if err != nil {
 		return nil, err
