@@ -60,7 +60,9 @@ func newNodeLaunchTemplate(ctx *pulumi.Context, name string, args *ClusterArgs, 
 }
 
 // adminAccessEntries makes each principal a cluster admin (AmazonEKSClusterAdminPolicy, cluster scope). Entries
-// are keyed by the principal's name, so reordering the list changes nothing.
+// are keyed by the principal's name, so reordering the list leaves them alone, except for principals of the
+// same name in different accounts: the second gets a position suffix, and reordering those two replaces their
+// entries.
 func adminAccessEntries(principals []string, partition string) map[string]eks.AccessEntryArgs {
 	if len(principals) == 0 {
 		return nil

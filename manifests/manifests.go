@@ -56,8 +56,9 @@ var DefaultAnalysis = Analysis{Interval: "10s", Threshold: 5, MaxWeight: 50, Ste
 
 // The walkthrough's podinfo names and port, shared by the Canary, its route and the rollout command.
 const (
-	AppName     = "podinfo"
-	ServicePort = 9898
+	AppNamespace = "apps"
+	AppName      = "podinfo"
+	ServicePort  = 9898
 )
 
 // Gateway names a Gateway API Gateway.

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/progressive-delivery/platform/manifests"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
@@ -19,8 +20,8 @@ import (
 
 // Canary coordinates of the platform program: the Canary podinfo in namespace apps.
 const (
-	CanaryNamespace = "apps"
-	CanaryName      = "podinfo"
+	CanaryNamespace = manifests.AppNamespace
+	CanaryName      = manifests.AppName
 )
 
 // CheckVersion accepts only a tag that the stack mirrors into ECR.

@@ -37,7 +37,7 @@ type App struct {
 }
 
 // AppNamespace is the walkthrough's namespace of podinfo, its load tester and its Canary.
-const AppNamespace = "apps"
+const AppNamespace = manifests.AppNamespace
 
 // AppArgs configures an App.
 type AppArgs struct {
