@@ -70,14 +70,14 @@ type ClusterArgs struct {
 	NodeGroup NodeGroupSpec
 	// Required. Pinned metrics-server chart version.
 	MetricsServerChartVersion string
-	// Optional; default "aws". AWS partition of the managed policy ARNs.
+	// Required. AWS partition of the managed policy ARNs, e.g. aws.
 	Partition string
 	// Optional; default false: Kubernetes secrets are envelope-encrypted with a KMS key of this cluster (key
 	// rotation on). True stores them with EBS-level encryption only.
 	PlaintextSecrets bool
-	// Optional; default eksfacts.AllLogTypes. Control-plane log types sent to CloudWatch.
+	// Required (may be empty). Control-plane log types sent to CloudWatch.
 	LogTypes []string
-	// Optional; default 30. Days CloudWatch keeps the control-plane logs.
+	// Required. Days CloudWatch keeps the control-plane logs.
 	LogRetentionDays int
 	// Optional. IAM role or user ARNs that become cluster admins through EKS access entries, besides the identity
 	// that creates the cluster.
@@ -88,14 +88,14 @@ type ClusterArgs struct {
 
 // NewCluster creates the node role, the EKS cluster, its managed node group, the provider and metrics-server.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
+	// The stack configuration holds every default; a component that set its own would be a second source.
 	if args == nil || args.Name == "" || args.Version == "" || args.VpcID == nil || args.PrivateSubnetIDs == nil ||
-		args.PublicSubnetIDs == nil || args.NodeGroup.Name == "" || args.MetricsServerChartVersion == "" {
-		return nil, fmt.Errorf("cluster %s: Name, Version, VpcID, subnets, NodeGroup and MetricsServerChartVersion are required", name)
+		args.PublicSubnetIDs == nil || args.NodeGroup.Name == "" || args.MetricsServerChartVersion == "" ||
+		args.Partition == "" || args.LogTypes == nil || args.LogRetentionDays <= 0 {
+		return nil, fmt.Errorf("cluster %s: Name, Version, VpcID, subnets, NodeGroup, MetricsServerChartVersion, Partition, "+
+			"LogTypes and LogRetentionDays are required", name)
 	}
 	partition := args.Partition
-	if partition == "" {
-		partition = "aws"
-	}
 	if len(args.PublicAccessCIDRs) == 0 {
 		return nil, fmt.Errorf("cluster %s: PublicAccessCIDRs is required (there is no open default)", name)
 	}
@@ -127,9 +127,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}
 
 	logTypes := args.LogTypes
-	if logTypes == nil {
-		logTypes = eksfacts.AllLogTypes
-	}
 	var secretsKeyARN pulumi.StringPtrInput
 	if !args.PlaintextSecrets {
 		key, err := kms.NewKey(ctx, name+"-secrets-key", &kms.KeyArgs{
@@ -146,9 +143,6 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 
 	// EKS would create this log group itself, with no retention, and destroy would leave it behind.
 	logRetention := args.LogRetentionDays
-	if logRetention == 0 {
-		logRetention = 30
-	}
 	logGroup, err := cloudwatch.NewLogGroup(ctx, name+"-control-plane-logs", &cloudwatch.LogGroupArgs{
 		Name:            pulumi.String("/aws/eks/" + args.Name + "/cluster"),
 		RetentionInDays: pulumi.Int(logRetention),

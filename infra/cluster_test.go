@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/internal/graph"
 	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -23,6 +24,9 @@ func devClusterArgs() *ClusterArgs {
 			MinSize: 2, DesiredSize: 2, MaxSize: 4},
 		MetricsServerChartVersion: "3.8.2",
 		PublicAccessCIDRs:         []string{"0.0.0.0/0"},
+		Partition:                 "aws",
+		LogTypes:                  eksfacts.AllLogTypes,
+		LogRetentionDays:          30,
 	}
 }
 

@@ -21,6 +21,9 @@ type ClusterConnection struct {
 	RepositoryURL pulumi.StringOutput `pulumi:"repositoryUrl"`
 	// ClusterName is the infrastructure stack's cluster name; empty for a bare kubeconfig.
 	ClusterName pulumi.StringOutput `pulumi:"clusterName"`
+	// PlatformIngress is the ingress the infrastructure stack's platform runs (its output "ingress"); empty for a
+	// bare kubeconfig or a stack that installs no platform.
+	PlatformIngress string
 }
 
 // ClusterConnectionArgs configures a ClusterConnection; exactly one of InfraStack and Kubeconfig is set.
@@ -52,6 +55,12 @@ func NewClusterConnection(ctx *pulumi.Context, name string, args *ClusterConnect
 		kubeconfig = pulumi.ToSecret(ref.GetStringOutput(pulumi.String("kubeconfig"))).(pulumi.StringOutput)
 		c.RepositoryURL = ref.GetStringOutput(pulumi.String("repositoryUrl"))
 		c.ClusterName = ref.GetStringOutput(pulumi.String("clusterName"))
+		// Read now, not as an output: the app layer's Canary provider must match it before anything is declared.
+		ingress, err := ref.GetOutputDetails("ingress")
+		if err != nil {
+			return nil, fmt.Errorf("cluster connection %s: reading %s's ingress: %w", name, args.InfraStack, err)
+		}
+		c.PlatformIngress, _ = ingress.Value.(string)
 	}
 	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{Kubeconfig: kubeconfig}, parent)
 	if err != nil {

@@ -27,11 +27,13 @@ func TestKeys_GeneratedFilesAreFresh(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, string(docs), "docs/configuration.md "+regenerate)
 
-	versions, err := os.ReadFile("../docs/ingress-and-versions.md")
-	require.NoError(t, err)
-	want, err = SpliceGenerated(string(versions), VersionsTable())
-	require.NoError(t, err)
-	assert.Equal(t, want, string(versions), "docs/ingress-and-versions.md "+regenerate)
+	for _, file := range []string{"../docs/ingress-and-versions.md", "../README.md"} {
+		versions, err := os.ReadFile(file)
+		require.NoError(t, err)
+		want, err = SpliceGenerated(string(versions), VersionsTable())
+		require.NoError(t, err)
+		assert.Equal(t, want, string(versions), file+" "+regenerate)
+	}
 }
 
 func TestKeys_EachKeyOnceWithADescription(t *testing.T) {

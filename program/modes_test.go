@@ -122,3 +122,20 @@ func TestMode_PlatformInstallAndItsOldSpelling(t *testing.T) {
 		assert.Contains(t, err.Error(), `platform.install: want true or false, got "sometimes"`)
 	}
 }
+
+// TestMode_AppLayerMustMatchTheInfraStacksIngress: an app-only stack on another stack's platform refuses a
+// Canary provider that platform's Flagger cannot route.
+func TestMode_AppLayerMustMatchTheInfraStacksIngress(t *testing.T) {
+	t.Parallel()
+	cfg := map[string]string{"infraStack": "organization/progressive-delivery/dev", "platformInstall": "false", "ingress": "gatewayapi"}
+	mon, err := mocks.Run(Run, mocks.RunConfig{Config: cfg})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `ingress: "gatewayapi", but the platform of infraStack organization/progressive-delivery/dev runs "gloo", `+
+		"so Flagger there cannot route a Canary of provider gatewayapi:v1; set `pulumi config set ingress gloo`")
+	for _, r := range mon.Registrations() {
+		assert.False(t, strings.HasPrefix(r.Type, "kubernetes:") && r.Type != "pulumi:providers:kubernetes", "nothing on the cluster: %s", r.Name)
+	}
+	cfg["ingress"] = "gloo"
+	_, err = mocks.Run(Run, mocks.RunConfig{Config: cfg})
+	assert.NoError(t, err, "the matching ingress deploys")
+}

@@ -188,6 +188,8 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		outputs["gatewayHostname"] = platform.GatewayHostname
 		outputs["appUrl"] = pulumi.Sprintf("http://%s/", platform.GatewayHostname)
 		outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname)
+		// Part of the contract with app-layer stacks (infraStack): their Canaries must use this router.
+		outputs["ingress"] = pulumi.String(cfg.Ingress).ToStringOutput()
 	}
 
 	analysis := cfg.Analysis
@@ -314,6 +316,11 @@ func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
 		return nil, err
 	}
 	if cfg.InfraStack != "" {
+		if !cfg.PlatformInstall && conn.PlatformIngress != "" && conn.PlatformIngress != cfg.Ingress {
+			return nil, fmt.Errorf("ingress: %q, but the platform of infraStack %s runs %q, so Flagger there cannot route a "+
+				"Canary of provider %s; set `pulumi config set ingress %s` (nothing was changed)", cfg.Ingress, cfg.InfraStack,
+				conn.PlatformIngress, manifests.FlaggerProvider(cfg.Ingress), conn.PlatformIngress)
+		}
 		return &target{
 			provider:    conn.Provider,
 			clusterName: conn.ClusterName,

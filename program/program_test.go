@@ -41,6 +41,7 @@ func TestProgram_Outputs(t *testing.T) {
 		"appUrl":          "http://" + host + "/",
 		"curlCommand":     "curl -H 'Host: podinfo.example.com' http://" + host + "/",
 		"podinfoImage":    repo + ":6.0.0",
+		"ingress":         "gloo",
 		"podinfoSourceDigests": map[string]string{
 			"6.0.0": mocks.SourceDigest("6.0.0"), "6.0.1": mocks.SourceDigest("6.0.1"), "6.0.2": mocks.SourceDigest("6.0.2"),
 			"6.1.0": mocks.SourceDigest("6.1.0"), "6.1.5": mocks.SourceDigest("6.1.5"), "6.1.6": mocks.SourceDigest("6.1.6"),
@@ -52,7 +53,7 @@ func TestProgram_Outputs(t *testing.T) {
 	}
 	require.Contains(t, out, "kubeconfig")
 	assert.True(t, out["kubeconfig"].Secret, "kubeconfig is a secret output")
-	assert.Len(t, out, len(want)+1, "exactly the walkthrough's outputs, and the mirrored digests")
+	assert.Len(t, out, len(want)+1, "exactly the walkthrough's outputs, the mirrored digests and the ingress")
 }
 
 func TestProgram_ComponentsAndTypeTokens(t *testing.T) {

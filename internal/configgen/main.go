@@ -1,5 +1,6 @@
 // Command configgen writes what follows from program.Keys and program.Current: Pulumi.yaml's config block, the
-// configuration table of docs/configuration.md and the versions table of docs/ingress-and-versions.md. Run it with `go generate ./program`; a test fails when either is stale.
+// configuration table of docs/configuration.md and the versions table of docs/ingress-and-versions.md and the
+// README. Run it with `go generate ./program`; a test fails when either is stale.
 package main
 
 import (
@@ -34,9 +35,12 @@ func run(projectFile, docs string) error {
 	}); err != nil {
 		return err
 	}
-	return rewrite(filepath.Join(docs, "ingress-and-versions.md"), func(s string) (string, error) {
-		return program.SpliceGenerated(s, program.VersionsTable())
-	})
+	for _, file := range []string{filepath.Join(docs, "ingress-and-versions.md"), filepath.Join(filepath.Dir(projectFile), "README.md")} {
+		if err := rewrite(file, func(s string) (string, error) { return program.SpliceGenerated(s, program.VersionsTable()) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func rewrite(path string, edit func(string) (string, error)) error {

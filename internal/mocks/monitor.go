@@ -219,6 +219,7 @@ func (m *Monitor) outputs(args pulumi.MockResourceArgs) resource.PropertyMap {
 			"kubeconfig":    `{"apiVersion":"v1","kind":"Config","clusters":[{"name":"infra","cluster":{"server":"https://infra.example"}}]}`,
 			"repositoryUrl": AccountID + ".dkr.ecr." + m.region() + ".amazonaws.com/ps-flagger-repository",
 			"clusterName":   "ps-eks-66",
+			"ingress":       "gloo",
 		})
 	case "aws:kms/key:Key":
 		set("arn", "arn:aws:kms:"+m.region()+":"+AccountID+":key/"+args.Name)
