@@ -69,5 +69,5 @@ func TestKeys_SpliceRefusesADocumentWithoutMarkers(t *testing.T) {
 	_, err := SpliceGenerated("# Configuration\n", "table")
 	assert.ErrorContains(t, err, "has no")
 	_, err = SpliceProjectConfig("name: progressive-delivery\n", []byte("config: {}\n"))
-	assert.ErrorContains(t, err, "no top-level config: block")
+	assert.ErrorContains(t, err, "no top-level config: block at the end of Pulumi.yaml")
 }

@@ -3,6 +3,7 @@ package program
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -119,7 +120,7 @@ func SpliceGenerated(doc, body string) (string, error) {
 func SpliceProjectConfig(project string, block []byte) (string, error) {
 	i := strings.Index(project, "\nconfig:\n")
 	if i < 0 {
-		return "", fmt.Errorf("Pulumi.yaml has no top-level config: block at its end")
+		return "", errors.New("no top-level config: block at the end of Pulumi.yaml")
 	}
 	return project[:i+1] + string(block), nil
 }

@@ -113,13 +113,8 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	assert.Equal(t, "Progressing", phases["Advance podinfo.apps canary weight 50"])
 
 	// Rollback on a bad Datadog success rate.
-	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
 	phaseStart = time.Now()
-	out = &syncbuf.Buffer{}
-	code, err = release(ctx, stack, "6.0.2", 4*time.Minute, out)
-	require.NoError(t, err)
-	rollbackTime := time.Since(phaseStart)
-	require.Equal(t, rollout.ExitFailed, code, out.String())
+	_, rollbackTime := rollBackOnBadMetrics(ctx, t, cluster, stack, "6.0.2")
 	calls = waitForEvent(t, cluster, phaseStart, "Canary failed! Scaling down podinfo.apps")
 	events = eventMessages(calls)
 	for _, want := range []string{"Halt podinfo.apps advancement request-success-rate-datadog 62.50 < 99",

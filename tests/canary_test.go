@@ -138,14 +138,8 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 
 	// 4. Rollback: the stand-in reports a 62.5 % success rate, released right after the Succeeded above, so
 	// the command must also not take that Succeeded for this release's result (5).
-	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
-	phaseStart = time.Now()
-	out = &syncbuf.Buffer{}
-	code, err = release(ctx, stack, "6.0.2", 4*time.Minute, out)
-	require.NoError(t, err)
-	rollbackTime := time.Since(phaseStart)
+	out, rollbackTime := rollBackOnBadMetrics(ctx, t, cluster, stack, "6.0.2")
 	t.Logf("rollout 6.0.2:\n%s", out)
-	require.Equal(t, rollout.ExitFailed, code, out.String())
 	assert.Contains(t, out.String(), "rollout failed after 2 failed checks: Canary analysis failed, Deployment scaled to zero.")
 	assert.NotContains(t, out.String(), "rollout succeeded")
 	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
@@ -275,15 +269,25 @@ func (w *weightLog[T]) distinct() []T {
 
 func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog[uint32] {
 	t.Helper()
-	log := &weightLog[uint32]{}
-	w, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
+	return recordWeights(ctx, t, cluster, routeTables, func(obj *unstructured.Unstructured) uint32 {
+		_, canary := weightsOf(t, obj)
+		return canary
+	})
+}
+
+// recordWeights records canaryWeight of every update of the route apps/podinfo (a Gloo RouteTable or an
+// HTTPRoute) the server sends.
+func recordWeights[T uint32 | int32](ctx context.Context, t *testing.T, cluster *simcluster.Cluster, route schema.GroupVersionResource,
+	canaryWeight func(*unstructured.Unstructured) T) *weightLog[T] {
+	t.Helper()
+	log := &weightLog[T]{}
+	w, err := cluster.Dynamic.Resource(route).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
 	go func() {
 		for ev := range w.ResultChan() {
 			if obj, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type == watch.Modified {
-				_, canary := weightsOf(t, obj)
-				log.add(canary)
+				log.add(canaryWeight(obj))
 			}
 		}
 	}()
@@ -309,4 +313,26 @@ func countQueries(calls []simcluster.Call, check string) int {
 		}
 	}
 	return n
+}
+
+// rollBackOnBadMetrics has the stand-in report a 62.5 % success rate and releases version, which must end Failed.
+func rollBackOnBadMetrics(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, stack auto.Stack, version string) (*syncbuf.Buffer, time.Duration) {
+	t.Helper()
+	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
+	start := time.Now()
+	out := &syncbuf.Buffer{}
+	code, err := release(ctx, stack, version, 4*time.Minute, out)
+	require.NoError(t, err)
+	require.Equal(t, rollout.ExitFailed, code, out.String())
+	return out, time.Since(start)
+}
+
+// initializedStack is walkthroughStack, up, with Flagger's Canary Initialized.
+func initializedStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *simcluster.Cluster, name string) auto.Stack {
+	t.Helper()
+	stack := walkthroughStack(ctx, t, tools, cluster, name)
+	_, err := stack.Up(ctx)
+	require.NoError(t, err)
+	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
+	return stack
 }

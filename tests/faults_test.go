@@ -321,10 +321,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	ctx, cluster := startClusterWithFlagger(t, tools, 14*time.Minute)
-	stack := walkthroughStack(ctx, t, tools, cluster, "faults")
-	_, err := stack.Up(ctx)
-	require.NoError(t, err)
-	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
+	stack := initializedStack(ctx, t, tools, cluster, "faults")
 
 	// 1. 6.0.1, with an API server restart at weight 10 and a Flagger crash at weight 30.
 	out := &syncbuf.Buffer{}

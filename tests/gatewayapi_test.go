@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/watch"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -87,13 +86,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	assert.Contains(t, appQuery, `kubernetes_namespace="apps"`)
 
 	// 4. 6.0.2 rolled back on a bad success rate.
-	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
-	phaseStart = time.Now()
-	out = &syncbuf.Buffer{}
-	code, err = release(ctx, stack, "6.0.2", 4*time.Minute, out)
-	require.NoError(t, err)
-	rollbackTime := time.Since(phaseStart)
-	require.Equal(t, rollout.ExitFailed, code, out.String())
+	out, rollbackTime := rollBackOnBadMetrics(ctx, t, cluster, stack, "6.0.2")
 	assert.Contains(t, out.String(), "Canary analysis failed, Deployment scaled to zero.")
 	assert.Equal(t, [2]int32{100, 0}, backendWeights(t, httpRoute(ctx, t, cluster)), "all traffic back on the primary")
 
@@ -122,10 +115,7 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	ctx, cluster := startClusterWithFlagger(t, tools, 6*time.Minute)
-	stack := walkthroughStack(ctx, t, tools, cluster, "move")
-	_, err := stack.Up(ctx)
-	require.NoError(t, err)
-	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
+	stack := initializedStack(ctx, t, tools, cluster, "move")
 	routeWeights(ctx, t, cluster) // the RouteTable exists
 
 	require.NoError(t, stack.SetConfig(ctx, "ingress", auto.ConfigValue{Value: "gatewayapi"}))
@@ -215,16 +205,7 @@ func backendWeights(t *testing.T, route *gatewayv1.HTTPRoute) (w [2]int32) {
 // recordRouteWeights records the canary weight of every HTTPRoute update the server sends.
 func recordRouteWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog[int32] {
 	t.Helper()
-	log := &weightLog[int32]{}
-	w, err := cluster.Dynamic.Resource(httpRoutes).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
-	require.NoError(t, err)
-	t.Cleanup(w.Stop)
-	go func() {
-		for ev := range w.ResultChan() {
-			if obj, ok := ev.Object.(*unstructured.Unstructured); ok && ev.Type == watch.Modified {
-				log.add(backendWeights(t, toHTTPRoute(t, obj))[1])
-			}
-		}
-	}()
-	return log
+	return recordWeights(ctx, t, cluster, httpRoutes, func(obj *unstructured.Unstructured) int32 {
+		return backendWeights(t, toHTTPRoute(t, obj))[1]
+	})
 }

@@ -125,7 +125,7 @@ func (a *PlatformArgs) check() error {
 		need("Domain", a.Domain)
 		need("AppNamespace", a.AppNamespace)
 	default:
-		return fmt.Errorf("Ingress: want one of %v, got %q", manifests.Ingresses, a.Ingress)
+		return fmt.Errorf("ingress: want one of %v, got %q", manifests.Ingresses, a.Ingress)
 	}
 	if d := a.Datadog; d != nil && (d.ChartVersion == "" || d.APIKey == nil || d.Site == "") {
 		missing = append(missing, "Datadog.ChartVersion/APIKey/Site")
