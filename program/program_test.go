@@ -154,3 +154,21 @@ func TestProgram_PreviewOfANewStack(t *testing.T) {
 	assert.Len(t, g.Find("docker:index/image:Image"), 6, "a preview shows every push")
 	assert.Len(t, g.Find("kubernetes:flagger.app/v1beta1:Canary"), 1)
 }
+
+// TestProgram_NewStackPreviewDoesNotKnowTheClusterSubnets: the subnets' IDs are computed when the VPC is
+// created, so in a new stack's preview pulumi-eks's cluster has no known subnet list, and a rule must wait.
+func TestProgram_NewStackPreviewDoesNotKnowTheClusterSubnets(t *testing.T) {
+	t.Parallel()
+	for _, preview := range []bool{true, false} {
+		mon, err := mocks.Run(Run, mocks.RunConfig{Config: mocks.DevConfig(nil), DryRun: preview})
+		require.NoError(t, err)
+		eks, err := graph.NewGraph(mon.Registrations()).One("aws:eks/cluster:Cluster", "cluster-eks-eksCluster")
+		require.NoError(t, err)
+		vpc := eks.State["vpcConfig"]
+		if preview {
+			assert.True(t, vpc.ContainsUnknowns() && vpc.ObjectValue()["subnetIds"].IsComputed(), "unknown in a new stack's preview")
+			continue
+		}
+		assert.Len(t, graph.MustLookup(t, eks.State, "vpcConfig", "subnetIds"), 4, "two public and two private subnets after up")
+	}
+}

@@ -148,7 +148,11 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 	clusterSG := b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-eksClusterSecurityGroup", true, resource.PropertyMap{
 		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "tags": in["tags"],
 	}, nil)
-	subnetIDs := append(slices.Clone(elements(in["publicSubnetIds"])), elements(in["privateSubnetIds"])...)
+	// A new stack's preview does not know the subnets' IDs yet, so neither does pulumi-eks's vpcConfig.
+	subnetIDs := resource.NewProperty(append(slices.Clone(elements(in["publicSubnetIds"])), elements(in["privateSubnetIds"])...))
+	if in["publicSubnetIds"].ContainsUnknowns() || in["privateSubnetIds"].ContainsUnknowns() {
+		subnetIDs = computed()
+	}
 	sgID := computed()
 	if clusterSG.ID != "" {
 		sgID = str(clusterSG.ID)
@@ -158,7 +162,7 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 		"roleArn": output(role, "arn"),
 		"vpcConfig": obj(map[string]resource.PropertyValue{
 			"securityGroupIds":      resource.NewProperty([]resource.PropertyValue{sgID}),
-			"subnetIds":             resource.NewProperty(subnetIDs),
+			"subnetIds":             subnetIDs,
 			"endpointPrivateAccess": in["endpointPrivateAccess"],
 			"endpointPublicAccess":  in["endpointPublicAccess"],
 			"publicAccessCidrs":     in["publicAccessCidrs"],
