@@ -200,7 +200,7 @@ func TestUp_RefusesAClusterEKSNoLongerCreates(t *testing.T) {
 	dev := mocks.DevConfig(map[string]string{"kubernetesVersion": "1.24"})
 	mon, err := mocks.Run(Run, mocks.RunConfig{Config: dev})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "kubernetesVersion 1.24: EKS no longer creates clusters at this version (as EKS reports it), so nothing was changed")
+	assert.Contains(t, err.Error(), "kubernetesVersion 1.24: EKS no longer creates clusters at this version (this program's EKS calendar as of 2026-11-27), so nothing was changed")
 	assert.Contains(t, err.Error(), "`pulumi config set kubernetesVersion 1.35`, `pulumi config set ingress gatewayapi`, "+
 		"`pulumi config set kgatewayChartVersion v2.2.4`, `pulumi config set gatewayApiVersion v1.4.1`, "+
 		"`pulumi config set flaggerChartVersion 1.44.0`, `pulumi config set metricsServerChartVersion 3.12.2`")
@@ -278,14 +278,27 @@ func TestClusterVersion_WithoutEKSTheCalendarAndItsAge(t *testing.T) {
 
 func TestClusterVersion_UpRefusesWhatEKSDoesNotOffer(t *testing.T) {
 	t.Parallel()
-	_, err := clusterVersionWarnings(t, "1.31", mocks.RunConfig{})
-	assert.ErrorContains(t, err, "kubernetesVersion 1.31: EKS no longer creates clusters at this version (as EKS reports it)")
+	// Past extended support by the calendar: refused without asking AWS, whose provider is then never started.
+	mon, err := mocks.Run(func(ctx *pulumi.Context) error {
+		cfg, err := LoadConfig(ctx)
+		require.NoError(t, err)
+		_, err = ClusterVersionWarnings(ctx, cfg, time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))
+		return err
+	}, mocks.RunConfig{Config: mocks.DevConfig(map[string]string{"kubernetesVersion": "1.31"})})
+	assert.ErrorContains(t, err, "kubernetesVersion 1.31: EKS no longer creates clusters at this version (this program's EKS calendar as of 2026-11-27)")
+	assert.Empty(t, mon.Calls(), "no question to AWS")
+	// Unknown to the calendar, so EKS is asked, and it does not offer it.
 	_, err = clusterVersionWarnings(t, "1.40", mocks.RunConfig{})
 	assert.ErrorContains(t, err, "kubernetesVersion 1.40: EKS no longer creates clusters at this version (EKS does not offer it)")
+	moved := []mocks.EKSVersion{{Version: "1.35", Status: "UNSUPPORTED", Released: "2026-01-28T00:00:00Z",
+		StandardEnd: "2026-10-01T00:00:00Z", ExtendedEnd: "2026-11-01T00:00:00Z"}}
+	_, err = clusterVersionWarnings(t, "1.35", mocks.RunConfig{EKSVersions: moved})
+	assert.ErrorContains(t, err, "kubernetesVersion 1.35: EKS no longer creates clusters at this version (as EKS reports it)",
+		"EKS's answer, not the calendar's, refuses a version the calendar still shows supported")
 	warnings, err := clusterVersionWarnings(t, "1.31", mocks.RunConfig{DryRun: true})
 	require.NoError(t, err, "a preview goes on")
-	assert.Equal(t, []string{"kubernetesVersion 1.31 is past EKS extended support (ended 2026-11-26; as EKS reports it): AWS no longer " +
-		"creates clusters at this version and upgrades existing ones; use it only to reproduce the reference"}, warnings)
+	assert.Equal(t, []string{"kubernetesVersion 1.31 is past EKS extended support (ended 2026-11-26; this program's EKS calendar as of " +
+		"2026-11-27): AWS no longer creates clusters at this version and upgrades existing ones; use it only to reproduce the reference"}, warnings)
 }
 
 func TestConfig_PartitionFollowsRegion(t *testing.T) {

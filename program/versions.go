@@ -71,9 +71,14 @@ func currentSetCommands() string {
 }
 
 // kubernetesSupport asks EKS where the stack's Kubernetes version stands (eks.getClusterVersions, unsupported
-// versions included). When EKS cannot be asked (no credentials, no network) it falls back on the calendar, and
-// the note says so and how old the calendar is.
+// versions included), unless the calendar already shows it past extended support. When EKS cannot be asked (no
+// credentials, no network) it falls back on the calendar, and the note says so and how old the calendar is.
 func kubernetesSupport(ctx *pulumi.Context, version string, now time.Time) (support eksfacts.Support, known bool, note string) {
+	// A version whose extended support has ended never comes back: that needs no question to AWS (nor its
+	// provider plugin and credentials), and `up` refuses it before anything at all is registered.
+	if s, ok := eksfacts.FromCalendar(version, now); ok && s.Status == eksfacts.Unsupported {
+		return s, true, ""
+	}
 	res, err := eks.GetClusterVersions(ctx, &eks.GetClusterVersionsArgs{
 		ClusterVersionsOnlies: []string{version},
 		IncludeAll:            pulumi.BoolRef(true),

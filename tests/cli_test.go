@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/program"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -112,7 +113,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 
 	out := u.ok("preview")
 	assert.Contains(t, out, "+ 12 to create")
-	assert.Contains(t, out, "kubernetesVersion 1.24 is past EKS extended support", "the dev default's warning")
+	assert.NotContains(t, out, "kubernetesVersion", "no warning about the version of a cluster this stack does not create")
 	assert.NotContains(t, out, "BEGIN CERTIFICATE", "the kubeconfig secret is not printed")
 
 	out = u.ok("up", "--yes")
@@ -186,8 +187,9 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	u.ok("config", "set", "--path", "endpointPublicAccessCidrs[0]", "203.0.113.0/24")
 	out, err = u.run("up", "--yes", "--skip-preview")
 	assert.Error(t, err)
-	assert.Contains(t, out, "kubernetesVersion 1.24: EKS no longer creates clusters at this version, so nothing was changed")
-	assert.Contains(t, out, "pulumi config set kubernetesVersion 1.32")
+	assert.Contains(t, out, "kubernetesVersion 1.24: EKS no longer creates clusters at this version (this program's EKS calendar as of")
+	assert.Contains(t, out, "so nothing was changed")
+	assert.Contains(t, out, "pulumi config set kubernetesVersion "+program.Current.Kubernetes)
 	assert.Contains(t, out, "+ 1 created", "the stack's own root, nothing else")
 	assert.NotContains(t, out, "panic")
 	exported := u.ok("stack", "export", "--stack", "cli")
