@@ -77,21 +77,17 @@ func (c ClusterSource) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan e
 			return w, err
 		},
 	}
-	objs := make(chan *unstructured.Unstructured)
+	objs := make(chan watch.Event)
 	go func() {
 		defer close(objs)
 		_, err := watchtools.UntilWithSync(ctx, listThenWatch{lw}, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
-			obj, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				return false, nil
-			}
-			if ev.Type == watch.Deleted {
-				report(fmt.Errorf("canary %s/%s was deleted", c.Namespace, c.Name))
+			if _, ok := ev.Object.(*unstructured.Unstructured); !ok {
 				return false, nil
 			}
 			select {
-			case objs <- obj:
-				return false, nil
+			case objs <- ev:
+				// A deleted Canary ends the watch: there is nothing more to follow.
+				return ev.Type == watch.Deleted, nil
 			case <-ctx.Done():
 				return true, nil
 			}
@@ -110,11 +106,15 @@ func (c ClusterSource) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan e
 		for {
 			var next Snapshot
 			select {
-			case obj, ok := <-objs:
+			case ev, ok := <-objs:
 				if !ok {
 					return
 				}
-				s, err := SnapshotFrom(obj, c.events(ctx))
+				if ev.Type == watch.Deleted {
+					next = Snapshot{Phase: PhaseDeleted}
+					break
+				}
+				s, err := SnapshotFrom(ev.Object.(*unstructured.Unstructured), c.events(ctx))
 				if err != nil {
 					report(err)
 					continue

@@ -20,7 +20,10 @@ var CanaryResource = schema.GroupVersionResource{Group: "flagger.app", Version: 
 const (
 	ExitSucceeded = 0
 	ExitFailed    = 1
-	ExitTimeout   = 2
+	// ExitTimeout and ExitDeleted: the rollout's result is not known, because the time ran out or the Canary was
+	// deleted while it was followed.
+	ExitTimeout = 2
+	ExitDeleted = 2
 	// ExitInterrupted is returned when the user stops watching (Ctrl-C); the rollout goes on in the cluster.
 	ExitInterrupted = 130
 )
@@ -73,6 +76,12 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 					waitingShown = true
 				}
 				continue
+			}
+			if s.Phase == PhaseDeleted {
+				fmt.Fprintf(printer.Out, "the canary was deleted while it was followed (last phase %s): its result will never be "+
+					"known; deleting a Canary also deletes what Flagger made for it (podinfo-primary, its Services and routes). "+
+					"Run `pulumi up` to create it again\n", phaseOrUnknown(last))
+				return ExitDeleted
 			}
 			printer.Observe(s)
 			last = s

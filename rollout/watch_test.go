@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,7 +71,8 @@ func (f *fakeCluster) set(obj *unstructured.Unstructured) {
 	require.NoError(f.t, err)
 }
 
-var eventSeq int
+// eventSeq orders the events of the parallel tests; atomic, as they record at once.
+var eventSeq atomic.Int64
 
 func (f *fakeCluster) event(msg string) { f.t.Helper(); f.record(corev1.EventTypeNormal, msg) }
 
@@ -78,13 +80,13 @@ func (f *fakeCluster) warning(msg string) { f.t.Helper(); f.record(corev1.EventT
 
 func (f *fakeCluster) record(eventType, msg string) {
 	f.t.Helper()
-	eventSeq++
+	seq := eventSeq.Add(1)
 	_, err := f.core.CoreV1().Events(CanaryNamespace).Create(context.Background(), &corev1.Event{
 		ObjectMeta:     metav1.ObjectMeta{Name: "podinfo." + time.Now().Format("150405.000000000"), Namespace: CanaryNamespace},
 		InvolvedObject: corev1.ObjectReference{Kind: "Canary", Name: CanaryName, Namespace: CanaryNamespace},
 		Message:        msg,
 		Type:           eventType,
-		LastTimestamp:  metav1.NewTime(time.Date(2026, 1, 1, 0, 0, eventSeq, 0, time.UTC)),
+		LastTimestamp:  metav1.NewTime(time.Date(2026, 1, 1, 0, 0, int(seq), 0, time.UTC)),
 	}, metav1.CreateOptions{})
 	require.NoError(f.t, err)
 }
@@ -346,4 +348,23 @@ func (s scriptedErrors) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan 
 		}
 	}()
 	return snaps, errs
+}
+
+// TestFollow_DeletedCanaryEndsWithExit2: a Canary deleted while it is followed has no result to wait for; the
+// command says so and exits 2 at once, not at --timeout.
+func TestFollow_DeletedCanaryEndsWithExit2(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canary("Progressing", 10, 0))
+	out, code := follow(context.Background(), f, time.Minute)
+	waitFor(t, out, "Progressing")
+	require.NoError(t, f.src.Dynamic.Resource(CanaryResource).Namespace(CanaryNamespace).Delete(context.Background(), CanaryName, metav1.DeleteOptions{}))
+	select {
+	case c := <-code:
+		assert.Equal(t, ExitDeleted, c)
+		assert.Equal(t, 2, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return when the Canary was deleted")
+	}
+	assert.Contains(t, out.String(), "the canary was deleted while it was followed (last phase Progressing): its result will never be known")
+	assert.NotContains(t, out.String(), "watch error")
 }
