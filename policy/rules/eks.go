@@ -81,7 +81,11 @@ var eksRules = []Rule{
 		Description: "The Kubernetes version is still supported by EKS (standard or extended support).",
 		Check: forTypes(isEKS, func(r Resource) []string {
 			v := r.Props["version"]
-			return when(!unknown(v) && eksfacts.PastExtendedSupport(str(v), time.Now()), "%s", eksfacts.SupportWarning(str(v), time.Now()))
+			if unknown(v) {
+				return nil
+			}
+			support, known := eksfacts.FromCalendar(str(v), time.Now())
+			return when(known && support.Status == eksfacts.Unsupported, "%s", support.Warning())
 		}),
 	},
 }
