@@ -169,6 +169,7 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 	return Follow(ctx, src, NewPrinter(o.Out), FollowOptions{
 		Timeout:          o.Timeout,
 		PreviousRevision: before.revision,
+		PreviousPhase:    before.phase,
 		FirstRelease:     !before.canaryExists,
 	}), nil
 }

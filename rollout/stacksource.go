@@ -16,8 +16,8 @@ import (
 
 // clusterState is what a release compares before and after pulumi up.
 type clusterState struct {
-	canaryExists bool
-	revision     string
+	canaryExists    bool
+	revision, phase string
 	// template is the podinfo Deployment's pod template: Flagger starts an analysis when it changes (not when
 	// the replicas do, which Flagger itself sets).
 	template string
@@ -26,7 +26,7 @@ type clusterState struct {
 func (c ClusterSource) state(ctx context.Context) clusterState {
 	var st clusterState
 	if s, err := c.Get(ctx); err == nil {
-		st.canaryExists, st.revision = true, s.Revision
+		st.canaryExists, st.revision, st.phase = true, s.Revision, s.Phase
 	}
 	if d, err := c.Core.AppsV1().Deployments(c.Namespace).Get(ctx, c.Name, metav1.GetOptions{}); err == nil {
 		b, _ := json.Marshal(d.Spec.Template)

@@ -42,6 +42,10 @@ type FollowOptions struct {
 	// the previous result (Succeeded, Failed) on the Canary until it notices the new revision, up to one
 	// interval later: a terminal phase of this revision is that previous result, not this release's.
 	PreviousRevision string
+	// PreviousPhase is the Canary's phase before this release. On a Failed canary Flagger first writes the new
+	// revision with the phase still Failed (v1.36.1 shouldAdvance: "sync lastAppliedSpec even if the canary is
+	// in a failed state"), then starts the analysis: that Failed is the previous result too.
+	PreviousPhase string
 	// FirstRelease is set when the Canary did not exist before: Flagger initializes it without analysis, so
 	// Initialized ends the rollout.
 	FirstRelease bool
@@ -59,6 +63,9 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 	// Flagger resets failedChecks when it marks the canary Failed, and its events may come late: keep what
 	// this release showed.
 	peakFailed, lastEvent := 0, ""
+	// analysing is set once Flagger shows this release in a non-terminal phase: until then a terminal phase
+	// equal to the one before the release is the previous result (see PreviousPhase and PreviousRevision).
+	analysing := false
 	for {
 		select {
 		case s, ok := <-snapshots:
@@ -70,7 +77,8 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 				fmt.Fprintln(printer.Out, "API server reachable again")
 				lastErr = nil
 			}
-			if o.PreviousRevision != "" && s.Revision == o.PreviousRevision && s.Terminal() {
+			failedBefore := o.PreviousPhase == string(flaggerv1.CanaryPhaseFailed) && s.Phase == o.PreviousPhase
+			if o.PreviousRevision != "" && !analysing && s.Terminal() && (s.Revision == o.PreviousRevision || failedBefore) {
 				if !waitingShown {
 					fmt.Fprintf(printer.Out, "waiting for Flagger to take up the new revision (the canary still shows the previous result, %s)\n", s.Phase)
 					waitingShown = true
@@ -83,6 +91,7 @@ func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) 
 					"Run `pulumi up` to create it again\n", phaseOrUnknown(last))
 				return ExitDeleted
 			}
+			analysing = analysing || !s.Terminal()
 			printer.Observe(s)
 			last = s
 			peakFailed = max(peakFailed, s.FailedChecks)

@@ -245,24 +245,54 @@ func TestFollow_IgnoresThePreviousResult(t *testing.T) {
 	f := newFakeCluster(t, canaryAt("rev-601", "Succeeded", 0, 0, "Canary analysis completed successfully, promotion finished."))
 	out, code := followWith(context.Background(), f, FollowOptions{Timeout: time.Minute, PreviousRevision: "rev-601"})
 	waitFor(t, out, "waiting for Flagger to take up the new revision")
-	select {
-	case c := <-code:
-		t.Fatalf("Follow returned %d on the previous release's result:\n%s", c, out.String())
-	case <-time.After(300 * time.Millisecond):
-	}
+	assertStillFollowing(t, code, out, "the previous release's result")
 	f.set(canaryAt("rev-602", "Progressing", 0, 0, "New revision detected, progressing canary analysis."))
 	waitFor(t, out, "Progressing")
 	f.set(canaryAt("rev-602", "Progressing", 5, 1, "New revision detected, progressing canary analysis."))
 	waitFor(t, out, "failed checks 1/5")
 	f.set(canaryAt("rev-602", "Failed", 0, 5, "Canary analysis failed, Deployment scaled to zero."))
-	select {
-	case c := <-code:
-		assert.Equal(t, ExitFailed, c)
-	case <-time.After(5 * time.Second):
-		t.Fatal("Follow did not return on this release's Failed")
-	}
+	assertEndsWith(t, code, ExitFailed)
 	assert.NotContains(t, out.String(), "rollout succeeded")
 	assert.Contains(t, out.String(), "rollout failed after 5 failed checks: Canary analysis failed")
+}
+
+// TestFollow_IgnoresFlaggersSyncOfAFailedCanary replays Flagger v1.36.1 on a release right after a rollback: it
+// first writes the new revision with the phase still Failed (shouldAdvance syncs lastAppliedSpec on a failed
+// canary), then starts the analysis. That Failed is not this release's result; seen on the simulated cluster,
+// where the command reported "rollout failed after 0 failed checks" 10 s after the release.
+func TestFollow_IgnoresFlaggersSyncOfAFailedCanary(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canaryAt("rev-602", "Failed", 0, 0, "Canary analysis failed, Deployment scaled to zero."))
+	out, code := followWith(context.Background(), f, FollowOptions{Timeout: time.Minute, PreviousRevision: "rev-602", PreviousPhase: "Failed"})
+	waitFor(t, out, "waiting for Flagger to take up the new revision")
+	f.set(canaryAt("rev-610", "Failed", 0, 0, "Canary analysis failed, Deployment scaled to zero."))
+	assertStillFollowing(t, code, out, "Flagger's sync of the failed canary")
+	f.set(canaryAt("rev-610", "Progressing", 0, 0, "New revision detected! Scaling up podinfo.apps"))
+	waitFor(t, out, "Progressing")
+	f.set(canaryAt("rev-610", "Failed", 0, 3, "Canary analysis failed, Deployment scaled to zero."))
+	assertEndsWith(t, code, ExitFailed)
+	assert.Contains(t, out.String(), "rollout failed after 3 failed checks")
+}
+
+// assertStillFollowing checks that Follow has not returned within 300 ms (it is waiting for this release).
+func assertStillFollowing(t *testing.T, code <-chan int, out fmt.Stringer, what string) {
+	t.Helper()
+	select {
+	case c := <-code:
+		t.Fatalf("Follow returned %d on %s:\n%s", c, what, out.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// assertEndsWith checks that Follow returns want within 5 s.
+func assertEndsWith(t *testing.T, code <-chan int, want int) {
+	t.Helper()
+	select {
+	case c := <-code:
+		assert.Equal(t, want, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return on this release's result")
+	}
 }
 
 // TestFollow_FirstReleaseEndsAtInitialized: a Canary that did not exist before is initialized without analysis.

@@ -18,24 +18,28 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
-// TestSimCluster_RolloutBadInput follows two canaries the real Flagger cannot complete: one whose targetRef
-// names no Deployment, and one whose metrics the Prometheus stand-in has no samples for. The rollout watch ends
-// each with Flagger's own words and a non-zero exit, within its --timeout.
+// TestSimCluster_RolloutBadInput follows three canaries the real Flagger cannot complete: one whose targetRef
+// names no Deployment, one that no traffic reaches (so the Flagger chart's Prometheus has no samples for it), and
+// one whose new pods never become ready (podinfo's own --unready, seen by the pods' readiness probes). The rollout
+// watch ends each with Flagger's own words and a non-zero exit, within its --timeout.
 func TestSimCluster_RolloutBadInput(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	ctx, cluster := startClusterWithFlagger(t, tools, 5*time.Minute)
-	cluster.StandIn.SetMetrics(simcluster.Metrics{Unanswerable: true})
 	const ns = "bad-input"
 	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment")
+	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment", 0)
 	createDeployment(ctx, t, cluster, ns, "metricless", "ghcr.io/stefanprodan/podinfo:6.0.0")
-	createCanary(ctx, t, cluster, ns, "metricless", "metricless")
+	createCanary(ctx, t, cluster, ns, "metricless", "metricless", 0)
+	createDeployment(ctx, t, cluster, ns, "unready", "ghcr.io/stefanprodan/podinfo:6.0.0")
+	const progressDeadline = 30
+	createCanary(ctx, t, cluster, ns, "unready", "unready", progressDeadline)
 
 	type result struct {
 		code    int
@@ -57,21 +61,34 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	const ghostTimeout = 40 * time.Second
 	ghost := follow("ghost", rollout.FollowOptions{Timeout: ghostTimeout})
 
+	// initializedRevision waits for a canary to be Initialized and returns its revision.
+	initializedRevision := func(name string) string {
+		var revision string
+		require.Eventually(t, func() bool {
+			obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil || phaseOf(obj) != string(flaggerv1.CanaryPhaseInitialized) {
+				return false
+			}
+			revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedSpec")
+			return true
+		}, 2*time.Minute, 500*time.Millisecond, "canary %s initialized", name)
+		return revision
+	}
+
 	// The metricless canary initializes (no analysis needed for that), then a new image starts an analysis
 	// whose every check finds no samples.
-	var revision string
-	require.Eventually(t, func() bool {
-		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(ns).Get(ctx, "metricless", metav1.GetOptions{})
-		if err != nil || phaseOf(obj) != string(flaggerv1.CanaryPhaseInitialized) {
-			return false
-		}
-		revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedSpec")
-		return true
-	}, 2*time.Minute, 500*time.Millisecond)
+	revision := initializedRevision("metricless")
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}}`)
 	_, err = cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "metricless", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
 	metricless := follow("metricless", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
+
+	// The unready canary initializes on a ready podinfo, then its new revision runs podinfo --unready.
+	revision = initializedRevision("unready")
+	patch = []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1","args":["--unready"]}]}}}}`)
+	_, err = cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "unready", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
+	unready := follow("unready", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
 
 	g := <-ghost
 	t.Logf("canary with no target (%s):\n%s", g.elapsed.Round(time.Second), g.out)
@@ -85,6 +102,26 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	assert.Equal(t, rollout.ExitFailed, m.code)
 	assert.Contains(t, m.out, "rollout failed after 1 failed checks: Canary analysis failed, Deployment scaled to zero.")
 	assert.Contains(t, m.out, "no values found", "the failing check's reason is shown while it fails")
+
+	u := <-unready
+	t.Logf("canary whose pods never become ready (%s):\n%s", u.elapsed.Round(time.Second), u.out)
+	assert.Equal(t, rollout.ExitFailed, u.code)
+	assert.Contains(t, u.out, "canary deployment unready.bad-input not ready: waiting for rollout to finish: 0 of 1",
+		"Flagger's reason is shown while it waits")
+	assert.Less(t, u.elapsed, 2*time.Minute, "it fails at the progress deadline (%d s), not at --timeout", progressDeadline)
+	pods, err := cluster.Core.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=unready-primary"})
+	require.NoError(t, err)
+	require.NotEmpty(t, pods.Items)
+	assert.True(t, podReady(&pods.Items[0]), "the primary's pods, on podinfo without --unready, are ready")
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }
 
 func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, image string) {
@@ -99,6 +136,9 @@ func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Clu
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
 					Name: "app", Image: image, Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 9898}},
+					// podinfo's readiness endpoint, which --unready keeps failing.
+					ReadinessProbe: &corev1.Probe{PeriodSeconds: 2, ProbeHandler: corev1.ProbeHandler{
+						HTTPGet: &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromInt32(9898)}}},
 				}}},
 			},
 		},
@@ -107,8 +147,8 @@ func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Clu
 }
 
 // createCanary creates a Canary written with Flagger's own types: the gloo provider and the built-in checks,
-// one failed check allowed.
-func createCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, target string) {
+// one failed check allowed, and a progress deadline in seconds (0: Flagger's default).
+func createCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, target string, progressDeadline int32) {
 	t.Helper()
 	c := flaggerv1.Canary{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "flagger.app/v1beta1", Kind: "Canary"},
@@ -116,7 +156,13 @@ func createCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster
 		Spec: flaggerv1.CanarySpec{
 			Provider:  "gloo",
 			TargetRef: flaggerv1.LocalObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: target},
-			Service:   flaggerv1.CanaryService{Port: 9898},
+			ProgressDeadlineSeconds: func() *int32 {
+				if progressDeadline == 0 {
+					return nil
+				}
+				return &progressDeadline
+			}(),
+			Service: flaggerv1.CanaryService{Port: 9898},
 			Analysis: &flaggerv1.CanaryAnalysis{
 				Interval: "10s", Threshold: 1, MaxWeight: 10, StepWeight: 10,
 				Metrics: []flaggerv1.CanaryMetric{{Name: "request-success-rate", Interval: "1m",

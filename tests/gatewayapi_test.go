@@ -85,9 +85,17 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	assert.Contains(t, appQuery, `http_request_duration_seconds_count{`, "Flagger's checks read podinfo's own metrics")
 	assert.Contains(t, appQuery, `kubernetes_namespace="apps"`)
 
-	// 4. 6.0.2 rolled back on a bad success rate.
-	out, rollbackTime := rollBackOnBadMetrics(ctx, t, cluster, stack, "6.0.2")
+	gateway := gatewayAddress(t, cluster, "kgateway-system")
+	for range 5 {
+		assert.Equal(t, "6.0.1", podinfoVersion(t, curlGateway(ctx, t, gateway, "/")), "the curl check through the Gateway after promotion")
+	}
+
+	// 4. 6.0.2 rolled back on the 500s of `watch curl .../status/500` through the Gateway, which podinfo's own
+	// metrics count.
+	out, rollbackTime, codes := rollBackOnBadTraffic(ctx, t, cluster, stack, "6.0.2", gateway, "/status/500")
+	t.Logf("rollout 6.0.2 with /status/500 traffic (answers %v):\n%s", codes, out)
 	assert.Contains(t, out.String(), "Canary analysis failed, Deployment scaled to zero.")
+	assert.Regexp(t, `Halt podinfo\.apps advancement success rate \d+(\.\d+)?% < 99%`, cluster.FlaggerLog())
 	assert.Equal(t, [2]int32{100, 0}, backendWeights(t, httpRoute(ctx, t, cluster)), "all traffic back on the primary")
 
 	// 5. Destroy leaves nothing, Flagger's HTTPRoute included.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,11 +14,11 @@ import (
 	"time"
 )
 
-// state is what `up` leaves in --state-dir for `down`, `metrics` and a second `up` to find.
+// state is what `up` leaves in --state-dir for `down` and a second `up` to find.
 type state struct {
 	PID          int    `json:"pid"`
 	Ready        bool   `json:"ready"`
-	StandIn      string `json:"standIn,omitempty"`
+	Gateway      string `json:"gateway,omitempty"`
 	Instructions string `json:"instructions,omitempty"`
 }
 
@@ -123,8 +122,8 @@ func serve(ctx context.Context, o options, out io.Writer) error {
 	if code, _, err := s.release(ctx, "6.0.0"); err != nil || code != 0 {
 		return fmt.Errorf("deploying podinfo 6.0.0: exit %d, %v", code, err)
 	}
-	if err := writeState(o.stateDir, state{PID: os.Getpid(), Ready: true, StandIn: s.cluster.StandIn.URL,
-		Instructions: s.handInstructions("go run ./cmd/demo")}); err != nil {
+	if err := writeState(o.stateDir, state{PID: os.Getpid(), Ready: true, Gateway: s.gateway,
+		Instructions: s.handInstructions()}); err != nil {
 		return err
 	}
 	<-ctx.Done()
@@ -150,33 +149,6 @@ func down(o options, out io.Writer) error {
 		time.Sleep(200 * time.Millisecond)
 	}
 	fmt.Fprintf(out, "demo stopped (pid %d); every process it started is gone\n", st.PID)
-	return nil
-}
-
-// switchMetrics tells the running demo's stand-in to pass (good) or fail (bad) the canary analysis.
-func switchMetrics(o options, args []string, out io.Writer) error {
-	query := map[string]string{"good": "successRate=100&latencyMs=42", "bad": "successRate=62.5&latencyMs=42"}
-	if len(args) != 1 || query[args[0]] == "" {
-		return errors.New("metrics: want good or bad")
-	}
-	st, running := readRunning(o.stateDir)
-	if !running || st.StandIn == "" {
-		return errors.New("no demo is running; start one with: make demo-up")
-	}
-	req, err := http.NewRequest(http.MethodPut, st.StandIn+"/control/metrics?"+query[args[0]], nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("stand-in answered %s: %s", resp.Status, body)
-	}
-	fmt.Fprintf(out, "stand-in metrics now %s: %s", args[0], body)
 	return nil
 }
 

@@ -4,7 +4,6 @@
 //
 //	go run ./cmd/demo               # start to end by itself, then tears everything down (make demo)
 //	go run ./cmd/demo up            # leave it running in the background (make demo-up)
-//	go run ./cmd/demo metrics bad   # the metrics stand-in now fails the analysis ("good" passes it)
 //	go run ./cmd/demo down          # stop what up started (make demo-down)
 //
 // It needs the tools of tests/e2e/tools.sh: eval "$(bash tests/e2e/tools.sh)".
@@ -74,10 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = serve(ctx, o, stdout)
 	case "down":
 		err = down(o, stdout)
-	case "metrics":
-		err = switchMetrics(o, fs.Args(), stdout)
 	default:
-		err = fmt.Errorf("unknown command %q; want run, up, down or metrics", command)
+		err = fmt.Errorf("unknown command %q; want run, up or down", command)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "demo:", err)

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
-	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/rollout"
 )
 
@@ -54,12 +54,15 @@ func runDemo(ctx context.Context, o options, out io.Writer) (err error) {
 		if ctx.Err() != nil {
 			return errors.New("interrupted")
 		}
+		stopErrors := func() {}
 		if step.version == "6.0.2" {
-			s.cluster.StandIn.SetMetrics(simcluster.BadMetrics)
-			fmt.Fprintf(out, "\nthe Prometheus stand-in now reports a %.1f %% success rate (the canary needs 99 %%)\n", simcluster.BadMetrics.SuccessRate)
+			fmt.Fprintf(out, "\nduring 6.0.2's analysis the demo sends, five times a second, what the walkthrough's\n"+
+				"  watch curl -H 'Host: podinfo.example.com' http://%s/status/500\nsends: podinfo answers 500, Prometheus counts it, Flagger rolls back\n", s.gateway)
+			stopErrors = sendErrors(ctx, s.gateway)
 		}
 		fmt.Fprintf(out, "\n== release %s\n", step.version)
 		code, wall, err := s.release(ctx, step.version)
+		stopErrors()
 		if err != nil {
 			return err
 		}
@@ -88,4 +91,32 @@ func summary(results []releaseResult, threshold int, primary string) string {
 		s += fmt.Sprintf("  %-8s %-12s %-5d %s\n", r.version, r.phase, r.code, r.wall.Round(time.Second))
 	}
 	return s + fmt.Sprintf("  podinfo-primary runs %s\n", primary)
+}
+
+// sendErrors requests /status/500 through the gateway five times a second until the returned function is called.
+func sendErrors(ctx context.Context, gateway string) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	client := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+gateway+"/status/500", nil)
+			if err != nil {
+				return
+			}
+			req.Host = "podinfo.example.com"
+			if resp, err := client.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }

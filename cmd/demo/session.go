@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
+	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
+	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +37,8 @@ type session struct {
 	out     io.Writer
 	// threshold is the canary's failed-check limit (canaryThreshold); the walkthrough's is 5.
 	threshold int
+	// gateway is the gateway proxy's address on this host: the load balancer's address of the walkthrough.
+	gateway string
 }
 
 // startSession starts the cluster and Flagger in dir and prepares the stack (not yet deployed).
@@ -50,11 +55,19 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 		StandInAddr: fmt.Sprintf("127.0.0.1:%d", o.standInPort)}); err != nil {
 		return s, err
 	}
-	if err = s.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{}); err != nil {
+	values, err := simcluster.PlainValues(workloads.FlaggerValues(manifests.IngressGloo, nil, nil))
+	if err != nil {
 		return s, err
 	}
-	fmt.Fprintf(out, "cluster and Flagger v1.36.1 (meshProvider gloo) ready in %s; Prometheus and the load tester are a stand-in at %s\n",
-		time.Since(start).Round(time.Second), s.cluster.StandIn.URL)
+	chart := simcluster.FlaggerChart{Version: program.Defaults().FlaggerChartVersion, Values: values}
+	if err = s.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: chart}); err != nil {
+		return s, err
+	}
+	if s.gateway, err = s.cluster.GatewayAddress("gloo-system"); err != nil {
+		return s, err
+	}
+	fmt.Fprintf(out, "cluster, the Flagger chart %s's Prometheus and Flagger v1.36.1 (meshProvider gloo) ready in %s; "+
+		"the gateway (a stand-in for Envoy) answers at %s\n", chart.Version, time.Since(start).Round(time.Second), s.gateway)
 	if err = s.prepareStack(ctx, tools, o.repo); err != nil {
 		return s, err
 	}
@@ -163,7 +176,7 @@ func (s *session) primaryImage(ctx context.Context) string {
 }
 
 // handInstructions is what a person runs against a session left up.
-func (s *session) handInstructions(self string) string {
+func (s *session) handInstructions() string {
 	var b strings.Builder
 	fmt.Fprintln(&b, "export these to drive it by hand (kubectl, pulumi, go run ./cmd/rollout):")
 	for _, k := range []string{"KUBECONFIG", "PATH", "PULUMI_HOME", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_SKIP_UPDATE_CHECK"} {
@@ -172,9 +185,9 @@ func (s *session) handInstructions(self string) string {
 	fmt.Fprintf(&b, `then:
   kubectl -n apps get canary podinfo -w
   go run ./cmd/rollout --stack %s --work-dir %s --version 6.0.1
-  %s metrics bad     # the stand-in reports a 62.5 %% success rate; "good" switches back
   make demo-down
-`, stackName, s.workDir, self)
+the walkthrough's own checks, through the gateway (%s; the gateway is a stand-in for Envoy):
+%s`, stackName, s.workDir, s.gateway, walkthroughCommands(s.gateway))
 	return b.String()
 }
 
@@ -191,4 +204,12 @@ func (s *session) close(ctx context.Context) error {
 	}
 	errs = append(errs, os.RemoveAll(s.dir))
 	return errors.Join(errs...)
+}
+
+// walkthroughCommands are the walkthrough's checks against the gateway at addr, ready to paste.
+func walkthroughCommands(addr string) string {
+	return fmt.Sprintf(`  curl -H 'Host: podinfo.example.com' http://%[1]s/                  # podinfo answers with its version
+  watch -n 0.2 curl -s -H 'Host: podinfo.example.com' http://%[1]s/status/500   # during a canary: rolls it back
+  watch -n 0.2 curl -s -H 'Host: podinfo.example.com' http://%[1]s/delay/2      # during a canary: fails the P99 check
+`, addr)
 }

@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -74,6 +75,10 @@ type Cluster struct {
 	// apiServer is kube-apiserver once StartAPIServer has restarted it; apiServerArgs are envtest's arguments.
 	apiServer     *process
 	apiServerArgs []string
+	// net is the loopback block of the pods and services; dataPlane runs the pods that matter for real.
+	net           *network
+	dataPlane     *dataPlane
+	stopInformers chan struct{}
 }
 
 // Start brings the cluster up and returns once the nodes are Ready and pods can be admitted. On error everything
@@ -100,7 +105,13 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if c.StandIn, err = StartStandIn(o.StandInAddr, metrics); err != nil {
 		return c, err
 	}
+	if c.net, err = claimNetwork(); err != nil {
+		return c, err
+	}
 	if err = c.startControlPlane(); err != nil {
+		return c, err
+	}
+	if err = c.startDataPlane(ctx); err != nil {
 		return c, err
 	}
 	if err = c.startControllers(); err != nil {
@@ -188,7 +199,13 @@ func (c *Cluster) startControllers() error {
 		"--manage-nodes-with-annotation-selector=" + fakeNodeAnnotation + "=fake",
 		"--node-lease-duration-seconds=0", "--server-address=" + kwokAddr}
 	for _, s := range kwokStages {
-		args = append(args, "--config", filepath.Join(c.tools.Path("kwok-stages"), s+".yaml"))
+		path := filepath.Join(c.tools.Path("kwok-stages"), s+".yaml")
+		if s == "pod-ready" {
+			if path, err = c.leaveRunnablePodsToDataPlane(path); err != nil {
+				return err
+			}
+		}
+		args = append(args, "--config", path)
 	}
 	// kwok first, so that Stop, which goes in reverse, stops it last: pods must still be deleted till then.
 	if _, err := c.start("kwok", nil, c.tools.Path("kwok"), args...); err != nil {
@@ -259,6 +276,14 @@ func (c *Cluster) LogTails(n int) string {
 // etcd, and the stand-in; it removes the temporary folder it made.
 func (c *Cluster) Stop() error {
 	var errs []error
+	if c.stopInformers != nil {
+		close(c.stopInformers)
+		c.stopInformers = nil
+	}
+	if c.dataPlane != nil {
+		c.dataPlane.close()
+		c.dataPlane = nil
+	}
 	for i := len(c.processes) - 1; i >= 0; i-- {
 		errs = append(errs, c.processes[i].stop(10*time.Second))
 	}
@@ -274,10 +299,57 @@ func (c *Cluster) Stop() error {
 	if c.StandIn != nil {
 		errs = append(errs, c.StandIn.Close())
 	}
+	errs = append(errs, c.net.release())
 	if c.removeDir {
 		errs = append(errs, os.RemoveAll(c.Dir))
 	}
 	return errors.Join(errs...)
+}
+
+// startDataPlane watches pods, services and endpoints, and runs the pods the data plane knows.
+func (c *Cluster) startDataPlane(ctx context.Context) error {
+	factory := informers.NewSharedInformerFactory(c.Core, 0)
+	d, err := newDataPlane(c, c.net, factory)
+	if err != nil {
+		return err
+	}
+	c.dataPlane = d
+	c.StandIn.resolve = d.proxy.resolve
+	c.stopInformers = make(chan struct{})
+	factory.Start(c.stopInformers)
+	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
+		if !synced {
+			return fmt.Errorf("the data plane's %v informer did not sync", typ)
+		}
+	}
+	return nil
+}
+
+// leaveRunnablePodsToDataPlane writes a copy of kwok's pod-ready stage that skips the pods the data plane runs:
+// their status comes from their processes and probes.
+func (c *Cluster) leaveRunnablePodsToDataPlane(path string) (string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var stage map[string]any
+	if err := yaml.Unmarshal(raw, &stage); err != nil {
+		return "", err
+	}
+	selector, _ := stage["spec"].(map[string]any)["selector"].(map[string]any)
+	if selector == nil {
+		return "", fmt.Errorf("%s: no spec.selector", path)
+	}
+	expressions, _ := selector["matchExpressions"].([]any)
+	selector["matchExpressions"] = append(expressions, map[string]any{
+		"key": kwokSkipsRunnable, "operator": "NotIn", "values": []any{"true"},
+	})
+	out, err := yaml.Marshal(stage)
+	if err != nil {
+		return "", err
+	}
+	copied := filepath.Join(c.Dir, "kwok-pod-ready.yaml")
+	return copied, os.WriteFile(copied, out, 0o600)
 }
 
 func freeAddr() (string, error) {

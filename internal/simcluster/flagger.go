@@ -10,8 +10,10 @@ import (
 
 // FlaggerOptions configures the Flagger controller.
 type FlaggerOptions struct {
+	// Chart is the Flagger chart the stack pins, with the program's values: its Prometheus runs in the cluster.
+	Chart FlaggerChart
 	// MetricsServer is the Prometheus URL of the built-in checks; default the in-cluster address the Flagger
-	// chart with Gloo sets, which HTTP_PROXY sends to the stand-in.
+	// chart with Gloo sets (its own Prometheus).
 	MetricsServer string
 	// ExtraArgs are more flags (e.g. -event-webhook).
 	ExtraArgs []string
@@ -20,11 +22,16 @@ type FlaggerOptions struct {
 // MetricsServerURL is where Flagger's Prometheus would be in the cluster (the Flagger chart's own Prometheus).
 const MetricsServerURL = "http://flagger-prometheus.gloo-system:9090"
 
-// StartFlagger runs the real Flagger controller with meshProvider gloo. Flagger's HTTP clients (webhooks,
-// Prometheus, Datadog, CloudWatch, Slack) honour HTTP_PROXY and HTTPS_PROXY and Go sends only loopback
-// destinations direct, so every URL it calls reaches the stand-in while the API server (on loopback) is reached
-// directly.
+// StartFlagger starts what Flagger works with — each ingress's gateway proxy (the gateway stand-in) and the
+// Flagger chart's Prometheus — then runs the real Flagger controller with meshProvider gloo. Flagger's HTTP
+// clients (webhooks, Prometheus, Datadog, CloudWatch, Slack) honour HTTP_PROXY and HTTPS_PROXY and Go sends only
+// loopback destinations direct, so every URL it calls reaches the stand-in, which passes in-cluster hosts on to
+// their services (the load tester, Prometheus) and plays the outside APIs; the API server (on loopback) is
+// reached directly.
 func (c *Cluster) StartFlagger(ctx context.Context, o FlaggerOptions) error {
+	if err := c.startPlatform(ctx, o.Chart); err != nil {
+		return err
+	}
 	if o.MetricsServer == "" {
 		o.MetricsServer = MetricsServerURL
 	}

@@ -1,13 +1,14 @@
 package simcluster
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
+	"net/http/httputil"
 	"strings"
 	"sync"
 	"syscall"
@@ -68,9 +69,12 @@ type StandIn struct {
 
 	server    *http.Server
 	intercept *interceptor
-	mu        sync.Mutex
-	values    Metrics
-	calls     []Call
+	// resolve maps an in-cluster host to its service's address (the cluster's service proxy); nil before the
+	// cluster runs.
+	resolve func(host string) (string, bool)
+	mu      sync.Mutex
+	values  Metrics
+	calls   []Call
 }
 
 // StartStandIn listens on addr (host:port on loopback; port 0 picks a free one).
@@ -144,6 +148,12 @@ func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		host = r.Host
 	}
 	hostname := strings.Split(host, ":")[0]
+	if s.resolve != nil {
+		if target, ok := s.resolve(host); ok {
+			s.forward(w, r, host, target)
+			return
+		}
+	}
 	switch {
 	case r.Method == http.MethodConnect:
 		s.intercept.connect(w, r)
@@ -157,10 +167,6 @@ func (s *StandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.notification(w, r, hostname, "msteams")
 	case r.Method == http.MethodPost:
 		s.webhook(w, r, host)
-	case r.URL.Path == "/api/v1/query":
-		s.query(w, r, host)
-	case r.URL.Path == "/control/metrics":
-		s.control(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -186,54 +192,32 @@ func (s *StandIn) webhook(w http.ResponseWriter, r *http.Request, host string) {
 	_, _ = io.WriteString(w, "ok")
 }
 
-// query answers Prometheus' instant-query API with one sample for the checks Flagger's Gloo and HTTP observers
-// render.
-func (s *StandIn) query(w http.ResponseWriter, r *http.Request, host string) {
-	q := r.URL.Query().Get("query")
-	// Flagger's availability probe is answered even when the metrics are set unanswerable.
-	name, value, ok := "probe", 1.0, true
-	if !strings.Contains(q, "vector(1)") {
-		name = checkOf(q)
-		value, ok = s.value(name)
-		// The app's histogram is in seconds (Flagger's HTTP observer multiplies by 1000); Envoy's is in ms.
-		if name == "request-duration" && strings.Contains(q, "http_request_duration_seconds") {
-			value /= 1000
+// forward passes a request for an in-cluster service on to it, as the cluster network would, recording what
+// Flagger sent: a webhook's command (to the load tester) or a query's text (to Prometheus). The answer is the
+// service's.
+func (s *StandIn) forward(w http.ResponseWriter, r *http.Request, host, target string) {
+	switch {
+	case r.Method == http.MethodPost:
+		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
 		}
-	}
-	s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
-	var result []any
-	if ok {
-		result = []any{map[string]any{
-			"metric": map[string]string{},
-			"value":  []any{float64(time.Now().Unix()), strconv.FormatFloat(value, 'f', -1, 64)},
-		}}
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"status": "success",
-		"data":   map[string]any{"resultType": "vector", "result": result},
-	})
-}
-
-// control lets a person switch the metrics of a running stand-in (make demo-up):
-//
-//	curl -X PUT 'http://STANDIN/control/metrics?successRate=62.5&latencyMs=42'
-func (s *StandIn) control(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodPut {
-		m := s.Metrics()
-		for key, dst := range map[string]*float64{"successRate": &m.SuccessRate, "latencyMs": &m.LatencyMs} {
-			if v := r.URL.Query().Get(key); v != "" {
-				f, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					http.Error(w, fmt.Sprintf("%s: want a number, got %q", key, v), http.StatusBadRequest)
-					return
-				}
-				*dst = f
-			}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var p flaggerv1.CanaryWebhookPayload
+		if json.Unmarshal(body, &p) == nil && p.Name != "" {
+			s.record(Call{Host: host, Kind: "webhook", Name: p.Name, Command: p.Metadata["cmd"], Phase: string(p.Phase)})
 		}
-		m.Unanswerable = r.URL.Query().Get("unanswerable") == "true"
-		s.SetMetrics(m)
+	case r.URL.Path == "/api/v1/query":
+		q := r.URL.Query().Get("query")
+		name := "probe"
+		if !strings.Contains(q, "vector(1)") {
+			name = checkOf(q)
+		}
+		s.record(Call{Host: host, Kind: "query", Provider: "prometheus", Name: name, Query: q})
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(s.Metrics())
+	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = "http", target, host
+	}}
+	proxy.ServeHTTP(w, r)
 }

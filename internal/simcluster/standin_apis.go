@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The hosted APIs the stand-in plays, besides Prometheus and the load tester. It is a stand-in, not these
+// The hosted APIs the stand-in plays (no real server for them exists here). It is a stand-in, not these
 // services: it answers their request shapes with the values set by SetMetrics and records what it was sent.
 
 // checkOf names the canary check a metrics query answers (PromQL, Datadog or CloudWatch), from the Envoy metric

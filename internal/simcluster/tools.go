@@ -1,7 +1,9 @@
 // Package simcluster runs a simulated Kubernetes cluster on loopback for tests and the demo: etcd and
 // kube-apiserver through controller-runtime's envtest, the real kube-controller-manager and kube-scheduler, kwok
-// playing the kubelets of fake nodes shaped like the dev stack's, the real Flagger controller, and a stand-in for
-// Prometheus and the load tester. Every process it starts is stopped by Stop.
+// playing the kubelets of fake nodes shaped like the dev stack's, a data plane that runs podinfo, the Flagger load
+// tester and the Flagger chart's Prometheus for real at pod addresses, a stand-in for the gateway and for the APIs
+// outside the cluster (Datadog, CloudWatch, Slack, Teams, webhooks), and the real Flagger controller. Every process
+// it starts is stopped by Stop.
 package simcluster
 
 import (
@@ -23,6 +25,7 @@ type Tools struct {
 var toolNames = []string{
 	"pulumi", "pulumi-language-go", "pulumi-resource-kubernetes", "etcd", "kube-apiserver",
 	"kube-controller-manager", "kube-scheduler", "kwok", "kwok-stages", "flagger", "flagger-crds.yaml", "gateway-api-crds",
+	"podcli", "flagger-loadtester", "hey", "prometheus", "curl",
 }
 
 // ErrToolsMissing is returned by FindTools when tools.sh has not run.

@@ -182,6 +182,60 @@ copy_gateway_api_crds() {
   touch "$BIN/gateway-api-crds/$version"
 }
 
+# The data plane of the real-traffic tests: podinfo (one binary per image tag the tests release, stamped as its
+# image is), podcli (podinfo's exec probes), Flagger's load tester, hey, Prometheus, and curl from Debian.
+# Prometheus is built from its module with only the service discovery the Flagger chart's configuration uses
+# (Kubernetes; Prometheus's own remove_all_sd/enable_kubernetes_sd build tags): Debian's package leaves the
+# Kubernetes discovery out, and the module proxy serves 3.x only.
+# Pods share this host's network namespace, each at its own 127.x address, so every listener must bind the pod's
+# address: podinfo's metrics and gRPC listeners and the load tester's bind all addresses, and this one change
+# (the address from SIMCLUSTER_POD_IP) is made to copies of their sources. Nothing else is changed.
+PODINFO_MODULE_VERSION=v1.8.1-0.20250910200901-e86405a8674e
+PODINFO_TAGS="6.0.0 6.0.1 6.0.2 6.1.0" # the tags the tests release
+HEY_VERSION=0.1.5
+PROMETHEUS_MODULE_VERSION=v0.316.0 # Prometheus 3.16.0
+bind_pod_ip() { # FILE PATTERN: make the listen address PATTERN (":" + port) start with the pod's address
+  local file=$1
+  chmod u+w "$file"
+  sed -i "$2" "$file"
+  grep -q 'SIMCLUSTER_POD_IP' "$file" || { log "patching $file failed"; exit 1; }
+  grep -q '^\s*"os"$' "$file" || sed -i '0,/^import (/s//import (\n\t"os"/' "$file"
+}
+build_dataplane() {
+  local key="podinfo $PODINFO_MODULE_VERSION ($PODINFO_TAGS) flagger $FLAGGER_VERSION hey $HEY_VERSION prometheus $PROMETHEUS_MODULE_VERSION"
+  if [ "$(cat "$BIN/dataplane.key" 2>/dev/null)" != "$key" ]; then
+    log "building the data plane: podinfo $PODINFO_TAGS, podcli, flagger-loadtester, hey"
+    local mod dir tag
+    mod=$(go mod download -json "github.com/stefanprodan/podinfo@$PODINFO_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    dir=$SRC/podinfo && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
+    bind_pod_ip pkg/api/grpc/server.go 's/fmt.Sprintf(":%v", s.config.Port)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.Port)/'
+    bind_pod_ip pkg/api/http/server.go 's/fmt.Sprintf(":%v", s.config.PortMetrics)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.PortMetrics)/'
+    for tag in $PODINFO_TAGS; do
+      go build -o "$BIN/podinfo-$tag" -ldflags "-s -w -X github.com/stefanprodan/podinfo/pkg/version.VERSION=$tag" ./cmd/podinfo
+    done
+    go build -o "$BIN/podcli" -ldflags "-s -w" ./cmd/podcli
+    mod=$(go mod download -json "github.com/fluxcd/flagger@v$FLAGGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    dir=$SRC/flagger && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
+    bind_pod_ip pkg/loadtester/server.go 's/Addr:    ":" + port,/Addr:    os.Getenv("SIMCLUSTER_POD_IP") + ":" + port,/'
+    go build -o "$BIN/flagger-loadtester" -ldflags "-s -w" ./cmd/loadtester
+    GOBIN=$BIN go install -ldflags "-s -w" "github.com/rakyll/hey@v$HEY_VERSION"
+    mod=$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    dir=$SRC/prometheus && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
+    local version=${PROMETHEUS_MODULE_VERSION#v0.}
+    GOWORK=off go build -o "$BIN/prometheus" -tags remove_all_sd,enable_kubernetes_sd \
+      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version:0:1}.${version:1:2}.${version#*.}" ./cmd/prometheus
+    echo "$key" > "$BIN/dataplane.key"
+  fi
+  local missing=() p
+  for p in curl; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]} from Debian"
+    local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+    ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2
+  fi
+  ln -sf "$(command -v curl)" "$BIN/curl"
+}
+
 install_etcd() {
   if [ ! -x /usr/bin/etcd ] && ! command -v etcd >/dev/null 2>&1; then
     log "installing etcd-server from Debian"
@@ -199,6 +253,7 @@ start=$(date +%s)
 ( build_flagger )
 ( build_kwok )
 ( copy_gateway_api_crds )
+( build_dataplane )
 install_etcd
 log "tools ready in $(( $(date +%s) - start ))s: $BIN"
 echo "export E2E_TOOLS_BIN='$BIN'"
