@@ -602,6 +602,11 @@ func (d *dataPlane) prepare(ctx context.Context, p *simPod, pod *corev1.Pod, c c
 	}
 	for _, m := range c.VolumeMounts {
 		source := volumes[m.Name]
+		if isUnder(d.c.tools.Bin, m.MountPath) {
+			// A volume over a folder holding the tools (a tools cache under /tmp) would hide the pod's own
+			// binaries: the process keeps that folder of this machine instead.
+			continue
+		}
 		switch {
 		case m.MountPath == serviceAccountDir:
 			box.serviceAccount = source
