@@ -1,6 +1,7 @@
 package simcluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,7 +109,6 @@ type dataPlane struct {
 	c     *Cluster
 	net   *network
 	proxy *serviceProxy
-	dir   string
 
 	mu    sync.Mutex
 	pods  map[types.UID]*simPod
@@ -131,16 +131,16 @@ type simPod struct {
 	namespace, name string
 	uid             types.UID
 	// ip is the pod's address on this host, apiIP the one the API knows.
-	ip, apiIP    netip.Addr
-	dir, logPath string
-	cancel       context.CancelFunc
-	done         chan struct{}
+	ip, apiIP netip.Addr
+	dir       string
+	cancel    context.CancelFunc
+	done      chan struct{}
 	// current is the running process, if any.
 	current atomic.Pointer[process]
 }
 
 func newDataPlane(c *Cluster, n *network, factory informers.SharedInformerFactory) (*dataPlane, error) {
-	d := &dataPlane{c: c, net: n, dir: filepath.Join(c.Dir, "pods"), pods: map[types.UID]*simPod{}, hosts: map[string]hostsFile{},
+	d := &dataPlane{c: c, net: n, pods: map[types.UID]*simPod{}, hosts: map[string]hostsFile{},
 		exposed: map[types.UID]exposedPod{}, isolated: map[types.UID]*isolatedPod{}}
 	var err error
 	if d.proxy, err = newServiceProxy(n, factory, d.writeHostsFiles); err != nil {
@@ -177,9 +177,8 @@ func (d *dataPlane) sync(pod *corev1.Pod) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &simPod{namespace: pod.Namespace, name: pod.Name, uid: pod.UID, ip: d.net.podIP(), cancel: cancel, done: make(chan struct{}),
-		dir: filepath.Join(d.dir, pod.Namespace+"_"+pod.Name)}
+		dir: podDir(d.c.Dir, pod.Namespace, pod.Name)}
 	p.apiIP = d.net.apiAddr(p.ip)
-	p.logPath = filepath.Join(p.dir, "container.log")
 	d.pods[pod.UID] = p
 	go func() {
 		defer close(p.done)
@@ -256,9 +255,14 @@ func liveCPU(pid int) time.Duration {
 	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
+// podDir is where a pod's volumes, hosts file and container.log are.
+func podDir(clusterDir, namespace, name string) string {
+	return filepath.Join(clusterDir, "pods", namespace+"_"+name)
+}
+
 // PodLog is the output of the running (or last) process of a pod the data plane ran, for tests to read.
 func (c *Cluster) PodLog(namespace, name string) string {
-	b, _ := os.ReadFile(filepath.Join(c.Dir, "pods", namespace+"_"+name, "container.log"))
+	b, _ := os.ReadFile(filepath.Join(podDir(c.Dir, namespace, name), "container.log"))
 	return string(b)
 }
 
@@ -268,15 +272,20 @@ func (d *dataPlane) writeHostsFiles() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for path, h := range d.hosts {
-		_ = os.WriteFile(path, []byte(d.proxy.hosts(h.namespace, h.pod, h.self)), 0o644)
+		_ = d.writeHosts(path, h)
 	}
 }
 
+func (d *dataPlane) writeHosts(path string, h hostsFile) error {
+	return os.WriteFile(path, []byte(d.proxy.hosts(h.namespace, h.pod, h.self)), 0o644)
+}
+
 func (d *dataPlane) newHostsFile(path, namespace, pod string, self netip.Addr) error {
+	h := hostsFile{namespace: namespace, pod: pod, self: self}
 	d.mu.Lock()
-	d.hosts[path] = hostsFile{namespace: namespace, pod: pod, self: self}
+	d.hosts[path] = h
 	d.mu.Unlock()
-	return os.WriteFile(path, []byte(d.proxy.hosts(namespace, pod, self)), 0o644)
+	return d.writeHosts(path, h)
 }
 
 // run prepares the pod, reports it Running at its address and keeps its process running (restarting it when it
@@ -324,7 +333,8 @@ func (d *dataPlane) run(ctx context.Context, p *simPod, pod *corev1.Pod) {
 	env := d.env(p, pod, container)
 	var restarts int32
 	for backoff := time.Second; ; backoff = min(2*backoff, 10*time.Second) {
-		proc, err := d.start(p, box, env, argv)
+		path, args := box.command(argv)
+		proc, err := startProcess(p.dir, "container", env, path, args...)
 		if err != nil {
 			fail("RunContainerError", err)
 			return
@@ -361,16 +371,6 @@ func (d *dataPlane) run(ctx context.Context, p *simPod, pod *corev1.Pod) {
 	}
 }
 
-// start launches the container's process in its sandbox; its output goes to container.log.
-func (d *dataPlane) start(p *simPod, box sandbox, env, argv []string) (*process, error) {
-	path, args := box.command(argv)
-	proc, err := startProcess(p.dir, "container", env, path, args...)
-	if err != nil {
-		return nil, err
-	}
-	return proc, nil
-}
-
 // probeUntilExit runs the readiness probe until the process exits (true) or ctx ends (false), reporting Ready as
 // the probe's thresholds decide. Probes run every min(periodSeconds, 2 s), so that tests wait less.
 func (d *dataPlane) probeUntilExit(ctx context.Context, p *simPod, pod *corev1.Pod, container corev1.Container, proc *process, started metav1.Time, restarts int32) bool {
@@ -396,10 +396,8 @@ func (d *dataPlane) probeUntilExit(ctx context.Context, p *simPod, pod *corev1.P
 			}
 		}
 	}
-	period := min(time.Duration(max(probe.PeriodSeconds, 1))*time.Second, 2*time.Second)
-	if probe.PeriodSeconds == 0 {
-		period = 2 * time.Second
-	}
+	// periodSeconds defaults to 10 in the API.
+	period := min(time.Duration(cmp.Or(probe.PeriodSeconds, 10))*time.Second, 2*time.Second)
 	next := time.After(time.Duration(probe.InitialDelaySeconds) * time.Second)
 	successes, failures := int32(0), int32(0)
 	for {
