@@ -7,7 +7,7 @@ export PULUMI_SKIP_UPDATE_CHECK := true
 
 PULUMI_VERSION := $(shell cat .pulumi.version)
 
-.PHONY: up preview destroy test check prerequisites pulumi-version demo demo-up demo-down
+.PHONY: up preview destroy test test-e2e check prerequisites pulumi-version demo demo-up demo-down
 
 # pulumi up shows the preview and asks before it changes anything.
 up: prerequisites pulumi-version $(STATE_DIR)
@@ -40,6 +40,10 @@ pulumi-version:
 
 test:
 	go test -timeout 30m ./...
+
+# The real-engine suite (simulated cluster, real Pulumi CLI and Flagger); needs root and the tools below.
+test-e2e:
+	$(TOOLS) && go test -tags e2e -timeout 30m ./tests/
 
 # The walkthrough's canary on this machine, no AWS account: a simulated cluster, the real Flagger, this program.
 # tools.sh builds what it needs once (17 to 40 minutes on 2 cores, measured) and reuses it after.

@@ -40,6 +40,7 @@ type Config struct {
 	PodinfoDigests  map[string]string
 	PodinfoVersion  string
 	Domain          string
+	AppNamespace    string
 	LoadTesterImage string
 	Analysis        manifests.Analysis
 

@@ -44,6 +44,8 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"domain empty", map[string]string{"domain": ""}, nil, "domain: want a DNS name such as podinfo.example.com, got an empty value"},
 		{"domain not dns", map[string]string{"domain": "podinfo_example"}, nil, `domain: want a DNS name of two or more labels`},
 		{"domain with scheme", map[string]string{"domain": "http://podinfo.example.com"}, nil, "domain: want a DNS name of lowercase letters"},
+		{"appNamespace not a label", map[string]string{"appNamespace": "Apps_1"}, nil, `appNamespace: want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got "Apps_1"`},
+		{"appNamespace of the platform", map[string]string{"appNamespace": "gloo-system"}, nil, `appNamespace: "gloo-system" belongs to Kubernetes or the platform`},
 		{"chart version range", map[string]string{"glooChartVersion": "^1.14"}, nil, `glooChartVersion: want an exact chart version such as 1.2.3, got "^1.14"`},
 		{"chart version short", map[string]string{"flaggerChartVersion": "1.33"}, nil, `flaggerChartVersion: want an exact chart version such as 1.2.3, got "1.33"`},
 		{"chart version v prefix", map[string]string{"metricsServerChartVersion": "v3.8.2"}, nil, `metricsServerChartVersion: want an exact chart version`},

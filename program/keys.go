@@ -100,6 +100,8 @@ var Keys = []Key{
 		"Podinfo tag the Deployment runs; one of podinfoTags. Changing it starts a canary release."),
 	key(groupRegistry, "domain", "podinfo.example.com", func(c *Config) *string { return &c.Domain },
 		"Host name the gateway serves podinfo on and the load test sends."),
+	key(groupRegistry, "appNamespace", manifests.AppNamespace, func(c *Config) *string { return &c.AppNamespace },
+		"Namespace of podinfo, its load tester and its Canary (a DNS label); the rollout command reads it from the stack."),
 	key(groupRegistry, "loadTesterImage", "ghcr.io/fluxcd/flagger-loadtester:0.22.0", func(c *Config) *string { return &c.LoadTesterImage },
 		"Flagger load tester image, tag pinned."),
 

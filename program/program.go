@@ -172,7 +172,7 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 			KgatewayChartVersion:    cfg.KgatewayChartVersion,
 			GatewayAPIVersion:       cfg.GatewayAPIVersion,
 			Domain:                  cfg.Domain,
-			AppNamespace:            workloads.AppNamespace,
+			AppNamespace:            cfg.AppNamespace,
 			ClusterName:             t.clusterName,
 			FlaggerRoleARN:          t.flaggerRole,
 			GatewayMetricsToDatadog: cfg.MetricsProvider == manifests.Datadog,
@@ -194,7 +194,7 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 
 	analysis := cfg.Analysis
 	appArgs := &workloads.AppArgs{
-		Namespace:       workloads.AppNamespace,
+		Namespace:       cfg.AppNamespace,
 		Image:           t.image,
 		Domain:          cfg.Domain,
 		Ingress:         cfg.Ingress,

@@ -172,3 +172,24 @@ func TestProgram_NewStackPreviewDoesNotKnowTheClusterSubnets(t *testing.T) {
 		assert.Len(t, graph.MustLookup(t, eks.State, "vpcConfig", "subnetIds"), 4, "two public and two private subnets after up")
 	}
 }
+
+// TestProgram_AppNamespaceHoldsTheAppLayer: appNamespace moves every object of the app layer, and the Gateway
+// admits routes from it alone.
+func TestProgram_AppNamespaceHoldsTheAppLayer(t *testing.T) {
+	t.Parallel()
+	g, _ := runDev(t, map[string]string{"appNamespace": "team-a", "ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1"})
+	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "app-ns")
+	assert.Equal(t, "team-a", graph.MustLookup(t, ns.Inputs, "metadata", "name"))
+	namespaced := 0
+	for _, r := range g.Order {
+		if !strings.HasPrefix(r.Type, "kubernetes:") || !strings.HasPrefix(r.Name, "app-") || r.Name == "app-ns" {
+			continue
+		}
+		namespaced++
+		assert.Equal(t, "team-a", graph.MustLookup(t, r.Inputs, "metadata", "namespace"), "%s %s", r.Type, r.Name)
+	}
+	assert.GreaterOrEqual(t, namespaced, 5, "the app's Deployment, HPA, load tester and Canary at least")
+	gw := g.MustOne(t, "kubernetes:gateway.networking.k8s.io/v1:Gateway", "platform-gateway")
+	assert.Equal(t, "team-a", graph.MustLookup(t, gw.Inputs, "spec", "listeners", 0, "allowedRoutes", "namespaces", "selector",
+		"matchLabels", "kubernetes.io/metadata.name"))
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/workloads"
 	"golang.org/x/mod/semver"
 )
 
@@ -167,6 +168,12 @@ func (c Config) Validate() error {
 	if err := checkDomain(c.Domain); err != nil {
 		add("domain: %v", err)
 	}
+	if !dnsLabelPattern.MatchString(c.AppNamespace) {
+		add("appNamespace: want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got %q", c.AppNamespace)
+	} else if slices.Contains(reservedNamespaces(), c.AppNamespace) {
+		// The app layer owns its namespace: destroying the stack deletes it, with everything in it.
+		add("appNamespace: %q belongs to Kubernetes or the platform; want a namespace of the app's own, such as apps (not one of %v)", c.AppNamespace, reservedNamespaces())
+	}
 	if !strings.Contains(c.LoadTesterImage, ":") || strings.ContainsAny(c.LoadTesterImage, " \t") {
 		add("loadTesterImage: want an image with a pinned tag such as ghcr.io/fluxcd/flagger-loadtester:0.22.0, got %q", c.LoadTesterImage)
 	}
@@ -239,6 +246,12 @@ func (c Config) validateIngress() []error {
 		add("ingress: want one of %s, got %q", strings.Join(manifests.Ingresses, ", "), c.Ingress)
 	}
 	return errs
+}
+
+// reservedNamespaces are Kubernetes' own namespaces and those the platform installs into.
+func reservedNamespaces() []string {
+	return []string{"default", "kube-system", "kube-public", "kube-node-lease",
+		workloads.PlatformNamespace(manifests.IngressGloo), workloads.PlatformNamespace(manifests.IngressGatewayAPI), workloads.DatadogNamespace}
 }
 
 // checkDomain accepts a fully qualified DNS host name (RFC 1123), at least two labels.

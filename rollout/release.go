@@ -18,7 +18,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 )
 
-// Canary coordinates of the platform program: the Canary podinfo in namespace apps.
+// Canary coordinates of the platform program: the Canary podinfo, in namespace apps unless the stack sets
+// appNamespace.
 const (
 	CanaryNamespace = manifests.AppNamespace
 	CanaryName      = manifests.AppName

@@ -57,7 +57,15 @@ func SourceFromStack(ctx context.Context, stack auto.Stack) (ClusterSource, erro
 	if err != nil {
 		return ClusterSource{}, err
 	}
-	return SourceFromKubeconfig([]byte(kubeconfig))
+	src, err := SourceFromKubeconfig([]byte(kubeconfig))
+	if err != nil {
+		return ClusterSource{}, err
+	}
+	// The stack's appNamespace, when set; unset, the program's default.
+	if v, err := stack.GetConfig(ctx, "appNamespace"); err == nil && v.Value != "" {
+		src.Namespace = v.Value
+	}
+	return src, nil
 }
 
 func stackKubeconfig(ctx context.Context, stack auto.Stack) (string, error) {
@@ -85,7 +93,7 @@ func stackKubeconfig(ctx context.Context, stack auto.Stack) (string, error) {
 	return "", fmt.Errorf("stack %s has no kubeconfig output, kubeconfig or infraStack config; run pulumi up first", stack.Name())
 }
 
-// SourceFromKubeconfig builds a ClusterSource for the platform's Canary.
+// SourceFromKubeconfig builds a ClusterSource for the platform's Canary in its default namespace.
 func SourceFromKubeconfig(kubeconfig []byte) (ClusterSource, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -43,7 +45,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	ctx, cluster := startClusterWithFlagger(t, tools, 8*time.Minute)
+	ctx, cluster := onSharedCluster(t, tools, 8*time.Minute, "dd-canary")
 
 	stack := walkthroughStack(ctx, t, tools, cluster, "datadog")
 	for key, value := range map[string]auto.ConfigValue{
@@ -64,7 +66,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	}
 	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
 
-	templates, err := cluster.Dynamic.Resource(metricTemplates).Namespace("apps").List(ctx, metav1.ListOptions{})
+	templates, err := cluster.Dynamic.Resource(metricTemplates).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	var names []string
 	for _, item := range templates.Items {
@@ -74,7 +76,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		assert.Equal(t, "https://api.datadoghq.com", mt.Spec.Provider.Address)
 	}
 	assert.ElementsMatch(t, []string{"request-success-rate-datadog", "request-duration-datadog"}, names)
-	creds, err := cluster.Core.CoreV1().Secrets("apps").Get(ctx, "flagger-datadog", metav1.GetOptions{})
+	creds, err := cluster.Core.CoreV1().Secrets(cluster.ns).Get(ctx, "flagger-datadog", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, standInDatadogAPIKey, string(creds.Data["datadog_api_key"]))
 
@@ -86,7 +88,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
 	// Flagger sets Succeeded, then posts the event: the command may report before the webhook has it.
-	calls := waitForEvent(t, cluster, phaseStart, "Promotion completed! Scaling down podinfo.apps")
+	calls := waitForEvent(t, cluster, phaseStart, "Promotion completed! Scaling down podinfo."+cluster.ns)
 	checks := map[string]int{}
 	for _, c := range calls {
 		if c.Kind != "query" {
@@ -96,29 +98,29 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		if c.Provider == "datadog" && c.Name != "probe" {
 			assert.Equal(t, "api.datadoghq.com", c.Host)
 			assert.Equal(t, standInDatadogAPIKey+"/"+standInDatadogAppKey, c.Credential, "Flagger sends the stack's keys")
-			assert.Contains(t, c.Query, "{envoy_cluster:apps-podinfo-canaryupstream-9898_apps", "the template as Flagger rendered it")
+			assert.Contains(t, c.Query, "{envoy_cluster:"+cluster.ns+"-podinfo-canaryupstream-9898_"+cluster.ns, "the template as Flagger rendered it")
 		}
 	}
 	assert.NotZero(t, checks["datadog request-success-rate"], "success rate from Datadog: %v", checks)
 	assert.NotZero(t, checks["datadog request-duration"], "latency from Datadog: %v", checks)
 	assert.Zero(t, checks["prometheus request-success-rate"]+checks["prometheus request-duration"], "no built-in Prometheus check: %v", checks)
 	events := eventMessages(calls)
-	for _, want := range []string{"New revision detected! Scaling up podinfo.apps", "Starting canary analysis for podinfo.apps",
-		"Advance podinfo.apps canary weight 5", "Advance podinfo.apps canary weight 50", "Promotion completed! Scaling down podinfo.apps"} {
+	for _, want := range []string{"New revision detected! Scaling up podinfo." + cluster.ns, "Starting canary analysis for podinfo." + cluster.ns,
+		"Advance podinfo." + cluster.ns + " canary weight 5", "Advance podinfo." + cluster.ns + " canary weight 50", "Promotion completed! Scaling down podinfo." + cluster.ns} {
 		assert.Contains(t, events, want, "the webhook receives every event")
 	}
 	assert.Empty(t, slackMessages(calls), "no Slack message below error severity")
 	phases := eventPhases(calls)
-	assert.Equal(t, "Progressing", phases["New revision detected! Scaling up podinfo.apps"], "each event carries the canary's phase")
-	assert.Equal(t, "Progressing", phases["Advance podinfo.apps canary weight 50"])
+	assert.Equal(t, "Progressing", phases["New revision detected! Scaling up podinfo."+cluster.ns], "each event carries the canary's phase")
+	assert.Equal(t, "Progressing", phases["Advance podinfo."+cluster.ns+" canary weight 50"])
 
 	// Rollback on a bad Datadog success rate.
 	phaseStart = time.Now()
 	_, rollbackTime := rollBackOnBadMetrics(ctx, t, cluster, stack, "6.0.2")
-	calls = waitForEvent(t, cluster, phaseStart, "Canary failed! Scaling down podinfo.apps")
+	calls = waitForEvent(t, cluster, phaseStart, "Canary failed! Scaling down podinfo."+cluster.ns)
 	events = eventMessages(calls)
-	for _, want := range []string{"Halt podinfo.apps advancement request-success-rate-datadog 62.50 < 99",
-		"Rolling back podinfo.apps failed checks threshold reached 3", "Canary failed! Scaling down podinfo.apps"} {
+	for _, want := range []string{"Halt podinfo." + cluster.ns + " advancement request-success-rate-datadog 62.50 < 99",
+		"Rolling back podinfo." + cluster.ns + " failed checks threshold reached 3", "Canary failed! Scaling down podinfo." + cluster.ns} {
 		assert.Contains(t, events, want)
 	}
 	var warnings int
@@ -128,7 +130,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		}
 	}
 	assert.NotZero(t, warnings, "the failure events are Warnings")
-	assert.Equal(t, "Failed", eventPhases(calls)["Canary failed! Scaling down podinfo.apps"])
+	assert.Equal(t, "Failed", eventPhases(calls)["Canary failed! Scaling down podinfo."+cluster.ns])
 	slack := slackMessages(calls)
 	assert.Equal(t, []string{"releases: Failed checks threshold reached 3 (danger)"}, slack, "Slack gets the failure, at error severity")
 
@@ -139,7 +141,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)
-	list, err := cluster.Dynamic.Resource(metricTemplates).Namespace("").List(ctx, metav1.ListOptions{})
+	list, err := cluster.Dynamic.Resource(metricTemplates).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "destroy removes the MetricTemplates")
 
@@ -167,11 +169,11 @@ func eventMessages(calls []simcluster.Call) string {
 }
 
 // waitForEvent waits up to 30 s for the webhook stand-in to receive message, and returns the calls since since.
-func waitForEvent(t *testing.T, cluster *simcluster.Cluster, since time.Time, message string) []simcluster.Call {
+func waitForEvent(t *testing.T, cluster *testCluster, since time.Time, message string) []simcluster.Call {
 	t.Helper()
 	var calls []simcluster.Call
 	assert.Eventually(t, func() bool {
-		calls = cluster.StandIn.CallsSince(since)
+		calls = cluster.callsSince(since)
 		return slices.ContainsFunc(webhookEvents(calls), func(e simcluster.Call) bool { return e.Message == message })
 	}, 30*time.Second, 200*time.Millisecond, "the webhook receives %q", message)
 	return calls
@@ -186,25 +188,25 @@ func eventPhases(calls []simcluster.Call) map[string]string {
 	return out
 }
 
-// rollBackOnCloudWatch points apps/podinfo's checks at the program's CloudWatch MetricTemplates, starts 6.1.0 and
+// rollBackOnCloudWatch points the test's podinfo's checks at the program's CloudWatch MetricTemplates, starts 6.1.0 and
 // waits for the rollback the stand-in's bad success rate causes.
-func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) time.Duration {
+func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *testCluster) time.Duration {
 	t.Helper()
 	start := time.Now()
 	source := manifests.MetricsSource{Provider: manifests.CloudWatch, Region: "us-west-1", EKSCluster: "sim-cluster"}
-	templates, err := manifests.MetricTemplates("apps", source)
+	templates, err := manifests.MetricTemplates(cluster.ns, source)
 	require.NoError(t, err)
 	for _, obj := range templates {
-		_, err := cluster.Dynamic.Resource(metricTemplates).Namespace("apps").Create(ctx,
+		_, err := cluster.Dynamic.Resource(metricTemplates).Namespace(cluster.ns).Create(ctx,
 			&unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
-	rendered, err := manifests.ToObject(manifests.Canary(manifests.CanaryParams{Namespace: "apps", Analysis: manifests.DefaultAnalysis, Metrics: source}))
+	rendered, err := manifests.ToObject(manifests.Canary(manifests.CanaryParams{Namespace: cluster.ns, Analysis: manifests.DefaultAnalysis, Metrics: source}))
 	require.NoError(t, err)
 	metrics, _, err := unstructured.NestedSlice(rendered, "spec", "analysis", "metrics")
 	require.NoError(t, err)
 	// Flagger writes these objects too, so each change is retried on a conflict with a fresh read.
-	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps")
+	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns)
 	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		canary, err := canaries.Get(ctx, "podinfo", metav1.GetOptions{})
 		if err != nil {
@@ -216,7 +218,7 @@ func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *simcluster
 		_, err = canaries.Update(ctx, canary, metav1.UpdateOptions{})
 		return err
 	}))
-	deployments := cluster.Core.AppsV1().Deployments("apps")
+	deployments := cluster.Core.AppsV1().Deployments(cluster.ns)
 	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		podinfo, err := deployments.Get(ctx, "podinfo", metav1.GetOptions{})
 		if err != nil {
@@ -230,17 +232,18 @@ func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *simcluster
 	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseProgressing, time.Minute)
 	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseFailed, 3*time.Minute)
 
-	calls := cluster.StandIn.CallsSince(start)
+	calls := cluster.callsSince(start)
 	queried := 0
 	for _, c := range calls {
 		if c.Kind == "query" && c.Provider == "cloudwatch" && c.Name == "request-success-rate" {
 			queried++
 			assert.Contains(t, c.Credential, "/us-west-1/monitoring/aws4_request", "signed for the template's region")
 			assert.Contains(t, c.Query, "envoy_cluster_upstream_rq_xx", "the template's metrics")
+			assert.Contains(t, c.Query, cluster.ns+"-podinfo-canaryupstream-9898_"+cluster.ns, "the dimension of our canary's Envoy cluster")
 		}
 	}
 	assert.NotZero(t, queried, "Flagger queried CloudWatch")
-	assert.Contains(t, eventMessages(calls), "Halt podinfo.apps advancement request-success-rate-cloudwatch 62.50 < 99",
+	assert.Contains(t, eventMessages(calls), "Halt podinfo."+cluster.ns+" advancement request-success-rate-cloudwatch 62.50 < 99",
 		"the CloudWatch answer decided")
 	primary, err := deployments.Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -7,7 +9,6 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/stretchr/testify/assert"
@@ -29,8 +30,8 @@ import (
 func TestSimCluster_RolloutBadInput(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := startClusterWithFlagger(t, tools, 5*time.Minute)
 	const ns = "bad-input"
+	ctx, cluster := onSharedCluster(t, tools, 5*time.Minute, ns)
 	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
@@ -124,7 +125,7 @@ func podReady(p *corev1.Pod) bool {
 	return false
 }
 
-func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, image string) {
+func createDeployment(ctx context.Context, t *testing.T, cluster *testCluster, ns, name, image string) {
 	t.Helper()
 	labels := map[string]string{"app": name}
 	_, err := cluster.Core.AppsV1().Deployments(ns).Create(ctx, &appsv1.Deployment{
@@ -148,7 +149,7 @@ func createDeployment(ctx context.Context, t *testing.T, cluster *simcluster.Clu
 
 // createCanary creates a Canary written with Flagger's own types: the gloo provider and the built-in checks,
 // one failed check allowed, and a progress deadline in seconds (0: Flagger's default).
-func createCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, ns, name, target string, progressDeadline int32) {
+func createCanary(ctx context.Context, t *testing.T, cluster *testCluster, ns, name, target string, progressDeadline int32) {
 	t.Helper()
 	c := flaggerv1.Canary{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "flagger.app/v1beta1", Kind: "Canary"},

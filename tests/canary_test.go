@@ -1,11 +1,13 @@
+//go:build e2e
+
 package tests
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	gatewayv1 "github.com/fluxcd/flagger/pkg/apis/gloo/gateway/v1"
 	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -38,13 +41,14 @@ var (
 
 // TestSimCluster_WalkthroughCanary is the walkthrough's own demonstration, for real: the program deployed with
 // the real Pulumi engine onto a simulated cluster (real kube-apiserver, controller-manager and scheduler, kwok
-// nodes), the real Flagger controller taking over, the rollout command promoting 6.0.1 through weights 5..50 and
-// rolling back 6.0.2 when the Prometheus stand-in reports a bad success rate, and destroy leaving nothing.
+// nodes), the real Flagger controller taking over, the rollout command promoting 6.0.1 through weights 5..50 on
+// the load tester's traffic and rolling back 6.0.2 on the 500s of `watch curl .../status/500`, both measured by
+// the Flagger chart's Prometheus, and destroy leaving nothing. It runs in namespace apps of the shared cluster.
 func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	ctx, cluster := startClusterWithFlagger(t, tools, 8*time.Minute)
+	ctx, cluster := onSharedCluster(t, tools, 8*time.Minute, manifests.AppNamespace)
 
 	// Stack config only, as a user of an existing cluster sets it. canaryThreshold 3 shortens the rollback; the
 	// 5..50 walk keeps its ten steps.
@@ -55,18 +59,18 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	_, err := stack.Up(ctx)
 	require.NoError(t, err)
 	upTime := time.Since(phaseStart)
-	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps")
+	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns)
 	waitForCanary(ctx, t, cluster, flaggerv1.CanaryPhaseInitialized)
 	initTime := time.Since(phaseStart)
 
-	primary, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", primary.Spec.Template.Spec.Containers[0].Image)
 	require.Eventually(t, func() bool {
-		d, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+		d, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 		return err == nil && d.Status.AvailableReplicas == 2
 	}, 90*time.Second, time.Second, "podinfo-primary reaches the HPA's minimum of 2 available pods")
-	pods, err := cluster.Core.CoreV1().Pods("apps").List(ctx, metav1.ListOptions{LabelSelector: "app=podinfo-primary"})
+	pods, err := cluster.Core.CoreV1().Pods(cluster.ns).List(ctx, metav1.ListOptions{LabelSelector: "app=podinfo-primary"})
 	require.NoError(t, err)
 	nodes := map[string]bool{}
 	for _, n := range simcluster.DevNodes() {
@@ -79,15 +83,15 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 2, running, "podinfo-primary's pods run on the fake m5.2xlarge nodes")
-	podinfo, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	podinfo, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(0), *podinfo.Spec.Replicas, "Flagger scaled podinfo to zero")
 	for _, name := range []string{"podinfo", "podinfo-primary", "podinfo-canary"} {
-		_, err := cluster.Core.CoreV1().Services("apps").Get(ctx, name, metav1.GetOptions{})
+		_, err := cluster.Core.CoreV1().Services(cluster.ns).Get(ctx, name, metav1.GetOptions{})
 		assert.NoError(t, err, "Service %s", name)
 	}
 	for _, name := range []string{"apps-podinfo-primaryupstream-9898", "apps-podinfo-canaryupstream-9898"} {
-		_, err := cluster.Dynamic.Resource(upstreams).Namespace("apps").Get(ctx, name, metav1.GetOptions{})
+		_, err := cluster.Dynamic.Resource(upstreams).Namespace(cluster.ns).Get(ctx, name, metav1.GetOptions{})
 		assert.NoError(t, err, "Gloo Upstream %s", name)
 	}
 	primaryWeight, canaryWeight := routeWeights(ctx, t, cluster)
@@ -98,7 +102,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	require.NoError(t, err, "preview --refresh --expect-no-changes after Flagger took over")
 	_, err = stack.Up(ctx, optup.Refresh())
 	require.NoError(t, err)
-	podinfo, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	podinfo, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(0), *podinfo.Spec.Replicas, "pulumi up --refresh leaves podinfo at zero")
 	obj, err := canaries.Get(ctx, "podinfo", metav1.GetOptions{})
@@ -123,7 +127,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 		assert.Contains(t, text, want)
 	}
 	assert.Equal(t, []uint32{5, 10, 15, 20, 25, 30, 35, 40, 45, 50}, weights.distinct(), "the RouteTable's canary weights, in order")
-	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	primary, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image)
 	versions := <-atHalf
@@ -133,11 +137,10 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	for range 5 {
 		assert.Equal(t, "6.0.1", podinfoVersion(t, curlGateway(ctx, t, gateway, "/")), "the walkthrough's curl check after promotion")
 	}
-	status, err := exec.CommandContext(ctx, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: unknown.example.com",
-		"http://"+gateway+"/").Output()
+	status, err := gatewayTarget{addr: gateway.addr, host: "unknown.example.com"}.curl(ctx, "/", "-o", "/dev/null", "-w", "%{http_code}")
 	require.NoError(t, err)
 	assert.Equal(t, "404", string(status), "a host no VirtualService has gets Envoy's 404")
-	calls := cluster.StandIn.CallsSince(phaseStart)
+	calls := cluster.callsSince(phaseStart)
 	hooks := webhookCommands(calls)
 	const acceptance = "curl -sd 'test' http://podinfo-canary:9898/token | grep token"
 	const loadTest = "hey -z 2m -q 5 -c 2 -host podinfo.example.com http://gateway-proxy.gloo-system"
@@ -167,13 +170,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 		assert.Equal(t, "6.0.1", podinfoVersion(t, curlGateway(ctx, t, gateway, "/")), "the curl check after the rollback")
 	}
 
-	// 4b. And with `watch curl .../delay/2`: slow answers fail the P99 check.
-	out, delayRollbackTime, codes := rollBackOnBadTraffic(ctx, t, cluster, stack, "6.1.0", gateway, "/delay/2")
-	t.Logf("rollout 6.1.0 with /delay/2 traffic (answers %v):\n%s", codes, out)
-	assert.Contains(t, out.String(), "rollout failed after 3 failed checks")
-	assert.Regexp(t, `Halt podinfo\.apps advancement request duration [\d.]+m?s > 500ms`, cluster.FlaggerLog(),
-		"Prometheus measured the delays above the threshold")
-	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	primary, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image, "the primary stays on 6.0.1")
 	primaryWeight, canaryWeight = routeWeights(ctx, t, cluster)
@@ -186,13 +183,13 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, 500*time.Millisecond, "namespace apps is gone")
 	destroyTime := time.Since(phaseStart)
 	for _, gvr := range []schema.GroupVersionResource{rollout.CanaryResource, routeTables, upstreams,
 		{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"}} {
-		list, err := cluster.Dynamic.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+		list, err := cluster.Dynamic.Resource(gvr).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
 		assert.Empty(t, list.Items, "no %s remain", gvr.Resource)
 	}
@@ -201,9 +198,9 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	}
 
 	summary := fmt.Sprintf("walkthrough canary on the simulated cluster: up %s, initialized %s after up started, "+
-		"promotion of 6.0.1 %s, rollback of 6.0.2 on /status/500 %s, rollback of 6.1.0 on /delay/2 %s, destroy %s, whole test %s",
+		"promotion of 6.0.1 %s, rollback of 6.0.2 on /status/500 %s, destroy %s, whole test %s",
 		upTime.Round(time.Second), initTime.Round(time.Second), promotionTime.Round(time.Second),
-		rollbackTime.Round(time.Second), delayRollbackTime.Round(time.Second), destroyTime.Round(time.Second), time.Since(testStart).Round(time.Second))
+		rollbackTime.Round(time.Second), destroyTime.Round(time.Second), time.Since(testStart).Round(time.Second))
 	summary += fmt.Sprintf("; CPU of the data plane's processes (podinfo, load tester with hey and curl, Prometheus) %s",
 		dataPlaneCPU.Round(time.Second))
 	fmt.Println(summary)
@@ -211,17 +208,49 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	assert.Less(t, time.Since(testStart), 7*time.Minute, "the scenario stays under 7 minutes")
 }
 
+// TestSimCluster_SlowCanaryRollsBack is the walkthrough's other way to fail a release, `watch curl .../delay/2`
+// through the gateway: the slow answers fail the P99 check the Flagger chart's Prometheus measures, and 6.1.0 is
+// rolled back. It runs beside the walkthrough, in a namespace of its own on the shared cluster.
+func TestSimCluster_SlowCanaryRollsBack(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	testStart := time.Now()
+	ctx, cluster := onSharedCluster(t, tools, 5*time.Minute, "slow")
+	stack := initializedStack(ctx, t, tools, cluster, "slow")
+	gateway := gatewayAddress(t, cluster, "gloo-system")
+
+	out, rollbackTime, codes := rollBackOnBadTraffic(ctx, t, cluster, stack, "6.1.0", gateway, "/delay/2")
+	t.Logf("rollout 6.1.0 with /delay/2 traffic (answers %v):\n%s", codes, out)
+	assert.Contains(t, out.String(), "rollout failed after 3 failed checks")
+	assert.NotZero(t, codes["200"], "the slow requests were answered")
+	assert.Regexp(t, `Halt podinfo\.slow advancement request duration [\d.]+m?s > 500ms`, cluster.FlaggerLog(),
+		"Prometheus measured the delays above the threshold")
+	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", primary.Spec.Template.Spec.Containers[0].Image, "the primary stays on 6.0.0")
+	primaryWeight, canaryWeight := routeWeights(ctx, t, cluster)
+	assert.Equal(t, [2]uint32{100, 0}, [2]uint32{primaryWeight, canaryWeight}, "all traffic back on the primary")
+	assert.Equal(t, "6.0.0", podinfoVersion(t, curlGateway(ctx, t, gateway, "/")), "the curl check after the rollback")
+
+	summary := fmt.Sprintf("slow canary on the simulated cluster: rollback of 6.1.0 on /delay/2 %s, whole test %s",
+		rollbackTime.Round(time.Second), time.Since(testStart).Round(time.Second))
+	fmt.Println(summary)
+	t.Log(summary)
+}
+
 // walkthroughStack is a stack of the program on the simulated cluster, with stack config only: the kubeconfig,
 // no platform install, and canaryThreshold 3 (the walkthrough's is 5). On real traffic the first check after the
 // load test starts finds no values, as on a real cluster, and the second often too: 2 would roll back good
 // releases.
-func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *simcluster.Cluster, name string) auto.Stack {
+func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name string) auto.Stack {
 	t.Helper()
 	stack := newE2EStack(t, tools, name, program.Run)
 	for key, value := range map[string]auto.ConfigValue{
 		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
 		"platformInstall": {Value: "false"},
 		"canaryThreshold": {Value: "3"},
+		"appNamespace":    {Value: cluster.ns},
+		"domain":          {Value: cluster.host},
 	} {
 		require.NoError(t, stack.SetConfig(ctx, key, value))
 	}
@@ -229,17 +258,17 @@ func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools,
 }
 
 // waitForCanary waits up to two minutes until Flagger reports phase on apps/podinfo.
-func waitForCanary(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, phase flaggerv1.CanaryPhase) {
+func waitForCanary(ctx context.Context, t *testing.T, cluster *testCluster, phase flaggerv1.CanaryPhase) {
 	t.Helper()
 	waitForCanaryWithin(ctx, t, cluster, phase, 2*time.Minute)
 }
 
-func waitForCanaryWithin(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, phase flaggerv1.CanaryPhase, d time.Duration) {
+func waitForCanaryWithin(ctx context.Context, t *testing.T, cluster *testCluster, phase flaggerv1.CanaryPhase, d time.Duration) {
 	t.Helper()
 	var last string
 	var lastErr error
 	ok := assert.Eventually(t, func() bool {
-		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 		if lastErr = err; err != nil {
 			return false
 		}
@@ -256,9 +285,9 @@ func phaseOf(obj *unstructured.Unstructured) string {
 
 // routeWeights reads the primary and canary weights of the RouteTable apps/podinfo, typed with Flagger's own
 // Gloo API types.
-func routeWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) (primary, canary uint32) {
+func routeWeights(ctx context.Context, t *testing.T, cluster *testCluster) (primary, canary uint32) {
 	t.Helper()
-	obj, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	obj, err := cluster.Dynamic.Resource(routeTables).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err, "RouteTable apps/podinfo")
 	return weightsOf(t, obj)
 }
@@ -269,10 +298,11 @@ func weightsOf(t *testing.T, obj *unstructured.Unstructured) (primary, canary ui
 	require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &rt))
 	require.NotEmpty(t, rt.Spec.Routes)
 	for _, d := range rt.Spec.Routes[0].Action.Destination.Destinations {
-		switch d.Destination.Upstream.Name {
-		case "apps-podinfo-primaryupstream-9898":
+		// Flagger names the Upstreams <namespace>-podinfo-{primary,canary}upstream-<port>.
+		switch name := d.Destination.Upstream.Name; {
+		case strings.HasSuffix(name, "-podinfo-primaryupstream-9898"):
 			primary = d.Weight
-		case "apps-podinfo-canaryupstream-9898":
+		case strings.HasSuffix(name, "-podinfo-canaryupstream-9898"):
 			canary = d.Weight
 		}
 	}
@@ -304,7 +334,7 @@ func (w *weightLog[T]) distinct() []T {
 	return out
 }
 
-func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog[uint32] {
+func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *testCluster) *weightLog[uint32] {
 	t.Helper()
 	return recordWeights(ctx, t, cluster, routeTables, func(obj *unstructured.Unstructured) uint32 {
 		_, canary := weightsOf(t, obj)
@@ -314,11 +344,11 @@ func recordCanaryWeights(ctx context.Context, t *testing.T, cluster *simcluster.
 
 // recordWeights records canaryWeight of every update of the route apps/podinfo (a Gloo RouteTable or an
 // HTTPRoute) the server sends.
-func recordWeights[T uint32 | int32](ctx context.Context, t *testing.T, cluster *simcluster.Cluster, route schema.GroupVersionResource,
+func recordWeights[T uint32 | int32](ctx context.Context, t *testing.T, cluster *testCluster, route schema.GroupVersionResource,
 	canaryWeight func(*unstructured.Unstructured) T) *weightLog[T] {
 	t.Helper()
 	log := &weightLog[T]{}
-	w, err := cluster.Dynamic.Resource(route).Namespace("apps").Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
+	w, err := cluster.Dynamic.Resource(route).Namespace(cluster.ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=podinfo"})
 	require.NoError(t, err)
 	t.Cleanup(w.Stop)
 	go func() {
@@ -354,7 +384,7 @@ func countQueries(calls []simcluster.Call, check string) int {
 
 // rollBackOnBadTraffic releases version while bad traffic (a path such as /status/500) goes through the gateway
 // once the canary gets a share of it, and expects the release to end Failed.
-func rollBackOnBadTraffic(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, stack auto.Stack, version, gateway, path string) (*syncbuf.Buffer, time.Duration, map[string]int) {
+func rollBackOnBadTraffic(ctx context.Context, t *testing.T, cluster *testCluster, stack auto.Stack, version string, gateway gatewayTarget, path string) (*syncbuf.Buffer, time.Duration, map[string]int) {
 	t.Helper()
 	bad := sendBadTraffic(ctx, gateway, path)
 	start := time.Now()
@@ -368,13 +398,13 @@ func rollBackOnBadTraffic(ctx context.Context, t *testing.T, cluster *simcluster
 
 // sampleVersionsAtWeight waits until the RouteTable's canary weight reaches weight, then sends n requests through
 // the gateway and counts the versions that answered.
-func sampleVersionsAtWeight(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, gateway string, weight uint32, n int) <-chan map[string]int {
+func sampleVersionsAtWeight(ctx context.Context, t *testing.T, cluster *testCluster, gateway gatewayTarget, weight uint32, n int) <-chan map[string]int {
 	t.Helper()
 	result := make(chan map[string]int, 1)
 	go func() {
 		defer close(result)
 		for ctx.Err() == nil {
-			obj, err := cluster.Dynamic.Resource(routeTables).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+			obj, err := cluster.Dynamic.Resource(routeTables).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 			if err == nil {
 				if _, canary := weightsOf(t, obj); canary >= weight {
 					break
@@ -384,7 +414,7 @@ func sampleVersionsAtWeight(ctx context.Context, t *testing.T, cluster *simclust
 		}
 		versions := map[string]int{}
 		for range n {
-			out, err := exec.CommandContext(ctx, "curl", "-s", "-H", "Host: "+walkthroughHost, "http://"+gateway+"/").Output()
+			out, err := gateway.curl(ctx, "/")
 			var answer struct {
 				Version string `json:"version"`
 			}
@@ -399,7 +429,7 @@ func sampleVersionsAtWeight(ctx context.Context, t *testing.T, cluster *simclust
 
 // rollBackOnBadMetrics has the Datadog or CloudWatch stand-in report a 62.5 % success rate and releases version,
 // which must end Failed.
-func rollBackOnBadMetrics(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, stack auto.Stack, version string) (*syncbuf.Buffer, time.Duration) {
+func rollBackOnBadMetrics(ctx context.Context, t *testing.T, cluster *testCluster, stack auto.Stack, version string) (*syncbuf.Buffer, time.Duration) {
 	t.Helper()
 	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
 	start := time.Now()
@@ -411,7 +441,7 @@ func rollBackOnBadMetrics(ctx context.Context, t *testing.T, cluster *simcluster
 }
 
 // initializedStack is walkthroughStack, up, with Flagger's Canary Initialized.
-func initializedStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *simcluster.Cluster, name string) auto.Stack {
+func initializedStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name string) auto.Stack {
 	t.Helper()
 	stack := walkthroughStack(ctx, t, tools, cluster, name)
 	_, err := stack.Up(ctx)

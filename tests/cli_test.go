@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -119,7 +121,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	out = u.ok("up", "--yes")
 	assert.Regexp(t, regexp.MustCompile(`\+ 12 created`), out)
 	assert.Contains(t, out, `podinfoImage: "ghcr.io/stefanprodan/podinfo:6.0.0"`)
-	_, err := cluster.Core.AppsV1().Deployments("apps").Get(context.Background(), "podinfo", metav1.GetOptions{})
+	_, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(context.Background(), "podinfo", metav1.GetOptions{})
 	require.NoError(t, err, "the CLI's up created podinfo on the server")
 
 	u.ok("preview", "--expect-no-changes")
@@ -175,7 +177,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	out = u.ok("destroy", "--yes")
 	assert.Contains(t, out, "12 deleted")
 	require.Eventually(t, func() bool {
-		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), "apps", metav1.GetOptions{})
+		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, time.Second, "namespace apps is gone")
 

@@ -1,12 +1,16 @@
+//go:build e2e
+
 package tests
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,8 +54,9 @@ func findE2ETools(t *testing.T) simcluster.Tools {
 }
 
 // startCluster runs a simulated cluster (envtest's etcd and kube-apiserver, the real controller-manager and
-// scheduler, kwok's fake nodes) for the test's lifetime; its logs are printed when the test fails.
-func startCluster(t *testing.T, tools simcluster.Tools) *simcluster.Cluster {
+// scheduler, kwok's fake nodes) of the test's own for the test's lifetime, the app layer in the walkthrough's
+// namespace and host; its logs are printed when the test fails.
+func startCluster(t *testing.T, tools simcluster.Tools) *testCluster {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -65,24 +70,119 @@ func startCluster(t *testing.T, tools simcluster.Tools) *simcluster.Cluster {
 		}
 		assert.NoError(t, c.Stop(), "every process of the cluster stops")
 	})
-	return c
+	return &testCluster{Cluster: c, ns: manifests.AppNamespace, host: walkthroughHost}
 }
 
-// startClusterWithFlagger runs a simulated cluster and the real Flagger on it, and gives the context the test's
-// steps share: it ends after d, or with the test. Flagger's log tail is printed when the test fails.
-func startClusterWithFlagger(t *testing.T, tools simcluster.Tools, d time.Duration) (context.Context, *simcluster.Cluster) {
+// testCluster is where one test's app layer runs: a simulated cluster, the test's own or the shared one, and the
+// namespace and host the test's stacks use (appNamespace and domain).
+type testCluster struct {
+	*simcluster.Cluster
+	ns, host string
+}
+
+// startClusterWithFlagger runs a simulated cluster of the test's own and the real Flagger on it, for a test that
+// restarts or breaks them; the app layer has the walkthrough's namespace and host. The context the test's steps
+// share ends after d, or with the test. Flagger's log tail is printed when the test fails.
+func startClusterWithFlagger(t *testing.T, tools simcluster.Tools, d time.Duration) (context.Context, *testCluster) {
 	t.Helper()
-	cluster := startCluster(t, tools)
+	tc := startCluster(t, tools)
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
-	require.NoError(t, cluster.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}))
+	require.NoError(t, tc.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}))
 	t.Cleanup(func() {
 		if t.Failed() {
-			log := cluster.FlaggerLog()
-			t.Logf("flagger log (tail):\n%s", log[max(0, len(log)-6000):])
+			t.Logf("flagger log (tail):\n%s", tc.flaggerLogTail())
 		}
 	})
-	return ctx, cluster
+	return ctx, tc
+}
+
+// shared is the simulated cluster with Flagger that the tests which leave the cluster as they found it share,
+// each in a namespace of its own: one control plane, one Flagger and one Prometheus instead of one per test (as
+// envtest suites start one environment per package). TestMain stops it.
+var shared struct {
+	once    sync.Once
+	cluster *simcluster.Cluster
+	err     error
+}
+
+// onSharedCluster gives the test the namespace ns (and host podinfo.<ns>.example.com, or the walkthrough's for
+// apps) on the shared cluster, started by the first test that asks. The namespace is deleted when the test ends,
+// which stops its pods' processes; the context the test's steps share ends after d, or with the test.
+func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns string) (context.Context, *testCluster) {
+	t.Helper()
+	shared.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		start := time.Now()
+		if shared.cluster, shared.err = simcluster.Start(ctx, simcluster.Options{Tools: tools}); shared.err != nil {
+			return
+		}
+		if shared.err = shared.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}); shared.err != nil {
+			shared.err = errors.Join(shared.err, shared.cluster.Stop())
+			shared.cluster = nil
+			return
+		}
+		fmt.Printf("shared simulated cluster with Flagger ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+	})
+	require.NoError(t, shared.err, "the shared simulated cluster")
+	host := walkthroughHost
+	if ns != manifests.AppNamespace {
+		host = "podinfo." + ns + ".example.com"
+	}
+	tc := &testCluster{Cluster: shared.cluster, ns: ns, host: host}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(func() {
+		cancel()
+		if t.Failed() {
+			t.Logf("flagger log (lines of namespace %s, tail):\n%s", ns, tc.flaggerLogTail())
+		}
+		err := tc.Core.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", ns, err)
+	})
+	return ctx, tc
+}
+
+// finishSuite, run by TestMain after the tests, stops the shared cluster if a test started it, printing its logs
+// when the package failed.
+func finishSuite(failed bool) error {
+	if shared.cluster == nil {
+		return nil
+	}
+	if failed {
+		fmt.Printf("shared cluster logs:\n%s\n", shared.cluster.LogTails(3000))
+	}
+	return shared.cluster.Stop()
+}
+
+// callsSince are the calls the stand-in received since since; on the shared cluster those about the test's
+// namespace (by the load tester's host, the event's canary, the query's selectors) and every alert (only a test
+// that configures Slack or Teams gets any).
+func (c *testCluster) callsSince(since time.Time) []simcluster.Call {
+	calls := c.StandIn.CallsSince(since)
+	if c.Cluster != shared.cluster {
+		return calls
+	}
+	return slices.DeleteFunc(calls, func(call simcluster.Call) bool {
+		text := call.Host + " " + call.Message + " " + call.Query
+		return call.Kind != "alert" && !strings.Contains(text, "."+c.ns) && !strings.Contains(text, `"`+c.ns+`"`) &&
+			!strings.Contains(text, "_"+c.ns) && !strings.Contains(text, c.ns+"-podinfo-")
+	})
+}
+
+// flaggerLogTail is the end of Flagger's log; on the shared cluster only the lines about the test's namespace.
+func (c *testCluster) flaggerLogTail() string {
+	log := c.FlaggerLog()
+	if c.Cluster == shared.cluster {
+		var mine []string
+		for line := range strings.Lines(log) {
+			if strings.Contains(line, "."+c.ns) || strings.Contains(line, `"`+c.ns+`"`) {
+				mine = append(mine, line)
+			}
+		}
+		log = strings.Join(mine, "")
+	}
+	return log[max(0, len(log)-6000):]
 }
 
 // devFlaggerChart is the Flagger chart the dev stack pins, with the values the program installs it with.
@@ -163,9 +263,9 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", up.Outputs["podinfoImage"].Value)
 
 	// What the server now holds.
-	_, err = server.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+	_, err = server.Core.CoreV1().Namespaces().Get(ctx, server.ns, metav1.GetOptions{})
 	require.NoError(t, err, "namespace apps")
-	deploy, err := server.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	deploy, err := server.Core.AppsV1().Deployments(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	c := deploy.Spec.Template.Spec.Containers[0]
 	assert.Equal(t, "podinfod", c.Name)
@@ -174,24 +274,24 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	assert.Equal(t, "true", deploy.Annotations["pulumi.com/skipAwait"])
 	assert.Equal(t, "9797", deploy.Spec.Template.Annotations["prometheus.io/port"])
 	assert.Equal(t, []string{"podcli", "check", "http", "localhost:9898/readyz"}, c.ReadinessProbe.Exec.Command)
-	hpa, err := server.Core.AutoscalingV2().HorizontalPodAutoscalers("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	hpa, err := server.Core.AutoscalingV2().HorizontalPodAutoscalers(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(2), *hpa.Spec.MinReplicas)
 	assert.Equal(t, int32(4), hpa.Spec.MaxReplicas)
 	assert.Equal(t, int32(99), *hpa.Spec.Metrics[0].Resource.Target.AverageUtilization)
-	tester, err := server.Core.AppsV1().Deployments("apps").Get(ctx, "flagger-loadtester", metav1.GetOptions{})
+	tester, err := server.Core.AppsV1().Deployments(server.ns).Get(ctx, "flagger-loadtester", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/fluxcd/flagger-loadtester:0.22.0", tester.Spec.Template.Spec.Containers[0].Image)
-	svc, err := server.Core.CoreV1().Services("apps").Get(ctx, "flagger-loadtester", metav1.GetOptions{})
+	svc, err := server.Core.CoreV1().Services(server.ns).Get(ctx, "flagger-loadtester", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, int32(80), svc.Spec.Ports[0].Port)
 	vs, err := server.Dynamic.Resource(schema.GroupVersionResource{Group: "gateway.solo.io", Version: "v1", Resource: "virtualservices"}).
-		Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		Namespace(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	domains, _, _ := unstructured.NestedStringSlice(vs.Object, "spec", "virtualHost", "domains")
 	assert.Equal(t, []string{"podinfo.example.com"}, domains)
 	canary, err := server.Dynamic.Resource(schema.GroupVersionResource{Group: "flagger.app", Version: "v1beta1", Resource: "canaries"}).
-		Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		Namespace(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	analysis, _, _ := unstructured.NestedMap(canary.Object, "spec", "analysis")
 	assert.Equal(t, "10s", analysis["interval"])
@@ -220,14 +320,14 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	}
 	require.Len(t, changed, 1, "exactly one change: %v", changed)
 	assert.Contains(t, changed[0], "update app-podinfo")
-	deploy, err = server.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	deploy, err = server.Core.AppsV1().Deployments(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", deploy.Spec.Template.Spec.Containers[0].Image)
 
 	// Destroy leaves nothing of ours, and the stack goes.
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)
-	_, err = server.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+	_, err = server.Core.CoreV1().Namespaces().Get(ctx, server.ns, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "namespace apps is gone: %v", err)
 	for _, kind := range []string{"deployments", "horizontalpodautoscalers", "services"} {
 		assert.Empty(t, listNames(t, server, kind), "no %s of ours remain", kind)
@@ -278,17 +378,18 @@ func TestRealEngine_BadCanaryIsRejectedReadably(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func listNames(t *testing.T, s *simcluster.Cluster, kind string) []string {
+func listNames(t *testing.T, s *testCluster, kind string) []string {
 	t.Helper()
 	names := allNames(t, s, kind)
 	// What the harness puts where the platform install would (the gateway proxies, the Flagger chart's
-	// Prometheus) is not the stack's.
+	// Prometheus) is not the stack's; nor, on the shared cluster, what other tests' stacks have.
 	return slices.DeleteFunc(names, func(n string) bool {
-		return strings.HasPrefix(n, "gloo-system/") || strings.HasPrefix(n, "kgateway-system/")
+		return strings.HasPrefix(n, "gloo-system/") || strings.HasPrefix(n, "kgateway-system/") ||
+			(s.Cluster == shared.cluster && !strings.HasPrefix(n, s.ns+"/"))
 	})
 }
 
-func allNames(t *testing.T, s *simcluster.Cluster, kind string) []string {
+func allNames(t *testing.T, s *testCluster, kind string) []string {
 	t.Helper()
 	ctx := context.Background()
 	var names []string
@@ -346,7 +447,7 @@ func TestRealEngine_InfraStackContract(t *testing.T) {
 	assert.Equal(t, repositoryURL+":6.0.0", up.Outputs["podinfoImage"].Value)
 	assert.Equal(t, "ps-eks-66", up.Outputs["clusterName"].Value)
 	assert.NotContains(t, up.Outputs, "kubeconfig", "the infra stack's kubeconfig is not re-exported")
-	deploy, err := server.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	deploy, err := server.Core.AppsV1().Deployments(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, repositoryURL+":6.0.0", deploy.Spec.Template.Spec.Containers[0].Image, "the image comes from the infra stack's repository")
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -14,9 +16,9 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/progressive-delivery/platform/rollout"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -111,26 +113,26 @@ func (u *cliUser) recoverStack() string {
 }
 
 // appObjects counts the objects of the app layer on the server, by kind.
-func appObjects(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) map[string]int {
+func appObjects(ctx context.Context, t *testing.T, cluster *testCluster) map[string]int {
 	t.Helper()
 	counts := map[string]int{}
-	if _, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{}); err == nil {
+	if _, err := cluster.Core.CoreV1().Namespaces().Get(ctx, cluster.ns, metav1.GetOptions{}); err == nil {
 		counts["namespaces"] = 1
 	}
-	deployments, err := cluster.Core.AppsV1().Deployments("apps").List(ctx, metav1.ListOptions{})
+	deployments, err := cluster.Core.AppsV1().Deployments(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	counts["deployments"] = len(deployments.Items)
-	services, err := cluster.Core.CoreV1().Services("apps").List(ctx, metav1.ListOptions{})
+	services, err := cluster.Core.CoreV1().Services(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	counts["services"] = len(services.Items)
-	hpas, err := cluster.Core.AutoscalingV2().HorizontalPodAutoscalers("apps").List(ctx, metav1.ListOptions{})
+	hpas, err := cluster.Core.AutoscalingV2().HorizontalPodAutoscalers(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	counts["hpas"] = len(hpas.Items)
-	pdbs, err := cluster.Core.PolicyV1().PodDisruptionBudgets("apps").List(ctx, metav1.ListOptions{})
+	pdbs, err := cluster.Core.PolicyV1().PodDisruptionBudgets(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	counts["pdbs"] = len(pdbs.Items)
 	for kind, gvr := range map[string]schema.GroupVersionResource{"canaries": rollout.CanaryResource, "virtualservices": virtualServices} {
-		l, err := cluster.Dynamic.Resource(gvr).Namespace("apps").List(ctx, metav1.ListOptions{})
+		l, err := cluster.Dynamic.Resource(gvr).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
 		counts[kind] = len(l.Items)
 	}
@@ -227,14 +229,14 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	before = appObjects(ctx, t, cluster)
 	cmd, cmdOut := u.start("destroy", "--yes", "--skip-preview")
 	killWhen(t, cmd, cmdOut, "the Canary's deletion", func() bool {
-		_, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		_, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
 	killedAt := time.Now()
 	recovery := u.recoverStack()
 	u.ok("destroy", "--yes", "--skip-preview")
 	require.Eventually(t, func() bool {
-		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, 500*time.Millisecond, "namespace apps is gone")
 	after = appObjects(ctx, t, cluster)
@@ -246,7 +248,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	// 3. Interrupted up: killed while the load tester Deployment is being awaited.
 	cmd, cmdOut = u.start("up", "--yes", "--skip-preview")
 	killWhen(t, cmd, cmdOut, "the load tester's creation", func() bool {
-		_, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "flagger-loadtester", metav1.GetOptions{})
+		_, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "flagger-loadtester", metav1.GetOptions{})
 		return err == nil
 	})
 	killedAt = time.Now()
@@ -304,8 +306,8 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 }
 
 // canaryWeight is the canary's current weight as Flagger reports it.
-func canaryWeight(ctx context.Context, cluster *simcluster.Cluster) int64 {
-	obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+func canaryWeight(ctx context.Context, cluster *testCluster) int64 {
+	obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	if err != nil {
 		return -1
 	}
@@ -322,6 +324,14 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	t.Parallel()
 	ctx, cluster := startClusterWithFlagger(t, tools, 14*time.Minute)
 	stack := initializedStack(ctx, t, tools, cluster, "faults")
+	// This test is about surviving the faults, which add failed checks of their own on real traffic: after the
+	// API server is back, the controllers' clients back off before they reconnect, and until the endpointslice
+	// controller catches up (50 s with seven other tests running, seen) the acceptance test cannot reach the
+	// new pods. With the real-engine stacks' threshold of 3 one such run rolled 6.0.1 back, with 5 one rolled
+	// 6.0.2 back; 10 checks cover a minute and a half.
+	require.NoError(t, stack.SetConfig(ctx, "canaryThreshold", auto.ConfigValue{Value: "10"}))
+	// Steps of 10 (five to 50, not ten): the faults need only weights to hit, and this test is the suite's longest.
+	require.NoError(t, stack.SetConfig(ctx, "canaryStepWeight", auto.ConfigValue{Value: "10"}))
 
 	// 1. 6.0.1, with an API server restart at weight 10 and a Flagger crash at weight 30.
 	out := &syncbuf.Buffer{}
@@ -361,8 +371,8 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	for _, m := range regexp.MustCompile(`Advance podinfo.apps canary weight (\d+)`).FindAllStringSubmatch(cluster.FlaggerLog(), -1) {
 		steps = append(steps, m[1])
 	}
-	assert.Equal(t, []string{"5", "10", "15", "20", "25", "30", "35", "40", "45", "50"}, steps, "Flagger resumed where it was")
-	primary, err := cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	assert.Equal(t, []string{"10", "20", "30", "40", "50"}, steps, "Flagger resumed where it was")
+	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image, "Flagger's promotion happened")
 	line := fmt.Sprintf("fault \"API server restart mid-canary\": down %s; fault \"Flagger killed mid-canary\": back in %s; "+
@@ -400,7 +410,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 		time.Since(back).Round(time.Second))
 	t.Log(line)
 	fmt.Println(line)
-	primary, err = cluster.Core.AppsV1().Deployments("apps").Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	primary, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.2", primary.Spec.Template.Spec.Containers[0].Image, "Flagger finished 6.0.2")
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -27,7 +29,7 @@ import (
 var httpRoutes = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
 
 // gatewayAPIStack is walkthroughStack on the Gateway API.
-func gatewayAPIStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *simcluster.Cluster, name string) auto.Stack {
+func gatewayAPIStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name string) auto.Stack {
 	t.Helper()
 	stack := walkthroughStack(ctx, t, tools, cluster, name)
 	require.NoError(t, stack.SetConfig(ctx, "ingress", auto.ConfigValue{Value: "gatewayapi"}))
@@ -41,7 +43,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	ctx, cluster := startClusterWithFlagger(t, tools, 8*time.Minute)
+	ctx, cluster := onSharedCluster(t, tools, 8*time.Minute, "gwapi")
 	stack := gatewayAPIStack(ctx, t, tools, cluster, "gatewayapi")
 
 	// 1. Initialized, with the HTTPRoute at 100/0, attached to the public Gateway for the stack's host.
@@ -55,8 +57,8 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	require.Len(t, route.Spec.ParentRefs, 1)
 	assert.Equal(t, "gateway-proxy", string(route.Spec.ParentRefs[0].Name))
 	assert.Equal(t, "kgateway-system", string(*route.Spec.ParentRefs[0].Namespace))
-	assert.Equal(t, []gatewayv1.Hostname{"podinfo.example.com"}, route.Spec.Hostnames)
-	list, err := cluster.Dynamic.Resource(virtualServices).Namespace("").List(ctx, metav1.ListOptions{})
+	assert.Equal(t, []gatewayv1.Hostname{gatewayv1.Hostname(cluster.host)}, route.Spec.Hostnames)
+	list, err := cluster.Dynamic.Resource(virtualServices).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, list.Items, "no Gloo object on the Gateway API")
 
@@ -73,8 +75,8 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
 	assert.Equal(t, []int32{5, 10, 15, 20, 25, 30, 35, 40, 45, 50}, weights.distinct(), "the HTTPRoute's canary weights, in order")
-	calls := cluster.StandIn.CallsSince(phaseStart)
-	assert.Contains(t, webhookCommands(calls), "hey -z 2m -q 5 -c 2 -host podinfo.example.com http://gateway-proxy.kgateway-system",
+	calls := cluster.callsSince(phaseStart)
+	assert.Contains(t, webhookCommands(calls), "hey -z 2m -q 5 -c 2 -host "+cluster.host+" http://gateway-proxy.kgateway-system",
 		"the load test goes through the Gateway's Service")
 	var appQuery string
 	for _, c := range calls {
@@ -83,7 +85,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 		}
 	}
 	assert.Contains(t, appQuery, `http_request_duration_seconds_count{`, "Flagger's checks read podinfo's own metrics")
-	assert.Contains(t, appQuery, `kubernetes_namespace="apps"`)
+	assert.Contains(t, appQuery, `kubernetes_namespace="`+cluster.ns+`"`)
 
 	gateway := gatewayAddress(t, cluster, "kgateway-system")
 	for range 5 {
@@ -95,18 +97,18 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	out, rollbackTime, codes := rollBackOnBadTraffic(ctx, t, cluster, stack, "6.0.2", gateway, "/status/500")
 	t.Logf("rollout 6.0.2 with /status/500 traffic (answers %v):\n%s", codes, out)
 	assert.Contains(t, out.String(), "Canary analysis failed, Deployment scaled to zero.")
-	assert.Regexp(t, `Halt podinfo\.apps advancement success rate \d+(\.\d+)?% < 99%`, cluster.FlaggerLog())
+	assert.Regexp(t, `Halt podinfo\.`+cluster.ns+` advancement success rate \d+(\.\d+)?% < 99%`, cluster.FlaggerLog())
 	assert.Equal(t, [2]int32{100, 0}, backendWeights(t, httpRoute(ctx, t, cluster)), "all traffic back on the primary")
 
 	// 5. Destroy leaves nothing, Flagger's HTTPRoute included.
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, "apps", metav1.GetOptions{})
+		_, err := cluster.Core.CoreV1().Namespaces().Get(ctx, cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	}, time.Minute, 500*time.Millisecond, "namespace apps is gone")
 	for _, gvr := range []schema.GroupVersionResource{rollout.CanaryResource, httpRoutes} {
-		list, err := cluster.Dynamic.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+		list, err := cluster.Dynamic.Resource(gvr).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 		require.NoError(t, err)
 		assert.Empty(t, list.Items, "no %s remain", gvr.Resource)
 	}
@@ -122,7 +124,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := startClusterWithFlagger(t, tools, 6*time.Minute)
+	ctx, cluster := onSharedCluster(t, tools, 6*time.Minute, "move")
 	stack := initializedStack(ctx, t, tools, cluster, "move")
 	routeWeights(ctx, t, cluster) // the RouteTable exists
 
@@ -141,7 +143,7 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	assert.Equal(t, [2]int32{100, 0}, backendWeights(t, httpRoute(ctx, t, cluster)), "the HTTPRoute carries the traffic")
 	for _, gvr := range []schema.GroupVersionResource{virtualServices, routeTables, upstreams} {
 		require.Eventually(t, func() bool {
-			list, err := cluster.Dynamic.Resource(gvr).Namespace("").List(ctx, metav1.ListOptions{})
+			list, err := cluster.Dynamic.Resource(gvr).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 			return err == nil && len(list.Items) == 0
 		}, time.Minute, 500*time.Millisecond, "no %s left behind", gvr.Resource)
 	}
@@ -157,7 +159,7 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	backTime := time.Since(start)
 	assert.Equal(t, [2]uint32{100, 0}, func() [2]uint32 { p, c := routeWeights(ctx, t, cluster); return [2]uint32{p, c} }())
 	require.Eventually(t, func() bool {
-		list, err := cluster.Dynamic.Resource(httpRoutes).Namespace("").List(ctx, metav1.ListOptions{})
+		list, err := cluster.Dynamic.Resource(httpRoutes).Namespace(cluster.ns).List(ctx, metav1.ListOptions{})
 		return err == nil && len(list.Items) == 0
 	}, time.Minute, 500*time.Millisecond, "no HTTPRoute left behind")
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
@@ -169,17 +171,17 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 }
 
 // waitForNewInitialization waits for a Canary created after since to be Initialized.
-func waitForNewInitialization(ctx context.Context, t *testing.T, cluster *simcluster.Cluster, since time.Time) {
+func waitForNewInitialization(ctx context.Context, t *testing.T, cluster *testCluster, since time.Time) {
 	t.Helper()
 	require.Eventually(t, func() bool {
-		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 		return err == nil && !obj.GetCreationTimestamp().Time.Before(since.Truncate(time.Second)) && phaseOf(obj) == string(flaggerv1.CanaryPhaseInitialized)
 	}, 2*time.Minute, 500*time.Millisecond, "a new Canary, Initialized")
 }
 
-func httpRoute(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *gatewayv1.HTTPRoute {
+func httpRoute(ctx context.Context, t *testing.T, cluster *testCluster) *gatewayv1.HTTPRoute {
 	t.Helper()
-	obj, err := cluster.Dynamic.Resource(httpRoutes).Namespace("apps").Get(ctx, "podinfo", metav1.GetOptions{})
+	obj, err := cluster.Dynamic.Resource(httpRoutes).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err, "HTTPRoute apps/podinfo")
 	return toHTTPRoute(t, obj)
 }
@@ -211,7 +213,7 @@ func backendWeights(t *testing.T, route *gatewayv1.HTTPRoute) (w [2]int32) {
 }
 
 // recordRouteWeights records the canary weight of every HTTPRoute update the server sends.
-func recordRouteWeights(ctx context.Context, t *testing.T, cluster *simcluster.Cluster) *weightLog[int32] {
+func recordRouteWeights(ctx context.Context, t *testing.T, cluster *testCluster) *weightLog[int32] {
 	t.Helper()
 	return recordWeights(ctx, t, cluster, httpRoutes, func(obj *unstructured.Unstructured) int32 {
 		return backendWeights(t, toHTTPRoute(t, obj))[1]

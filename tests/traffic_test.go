@@ -1,3 +1,5 @@
+//go:build e2e
+
 package tests
 
 import (
@@ -9,27 +11,36 @@ import (
 	"testing"
 	"time"
 
-	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/stretchr/testify/require"
 )
 
 // walkthroughHost is the host of the walkthrough's VirtualService, HTTPRoute and load test.
 const walkthroughHost = "podinfo.example.com"
 
-// gatewayAddress is the gateway proxy's address on this host, as a user's load balancer address.
-func gatewayAddress(t *testing.T, cluster *simcluster.Cluster, namespace string) string {
+// gatewayTarget is where a user's curl goes: the gateway proxy's address on this host (as a user's load balancer
+// address) and the Host header of the test's app.
+type gatewayTarget struct{ addr, host string }
+
+// gatewayAddress is the target of the test's app through the gateway proxy in namespace.
+func gatewayAddress(t *testing.T, cluster *testCluster, namespace string) gatewayTarget {
 	t.Helper()
 	addr, err := cluster.GatewayAddress(namespace)
 	require.NoError(t, err)
-	return addr
+	return gatewayTarget{addr: addr, host: cluster.host}
 }
 
-// curlGateway runs the walkthrough's check, `curl -H 'Host: podinfo.example.com' <gateway><path>`, with the real
-// curl, and returns what it printed.
-func curlGateway(ctx context.Context, t *testing.T, gateway, path string) string {
+// curl runs the real curl with the target's Host header on path, with args before the URL.
+func (g gatewayTarget) curl(ctx context.Context, path string, args ...string) ([]byte, error) {
+	args = append(append([]string{"-s"}, args...), "-H", "Host: "+g.host, "http://"+g.addr+path)
+	return exec.CommandContext(ctx, "curl", args...).Output()
+}
+
+// curlGateway runs the walkthrough's check, `curl -H 'Host: podinfo.example.com' <gateway><path>`, and returns
+// what curl printed.
+func curlGateway(ctx context.Context, t *testing.T, gateway gatewayTarget, path string) string {
 	t.Helper()
-	out, err := exec.CommandContext(ctx, "curl", "-s", "-H", "Host: "+walkthroughHost, "http://"+gateway+path).Output()
-	require.NoError(t, err, "curl %s%s", gateway, path)
+	out, err := gateway.curl(ctx, path)
+	require.NoError(t, err, "curl %s%s", gateway.addr, path)
 	return string(out)
 }
 
@@ -53,7 +64,7 @@ type badTraffic struct {
 	codes  map[string]int
 }
 
-func sendBadTraffic(ctx context.Context, gateway, path string) *badTraffic {
+func sendBadTraffic(ctx context.Context, gateway gatewayTarget, path string) *badTraffic {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &badTraffic{cancel: cancel, done: make(chan struct{}), codes: map[string]int{}}
 	go func() {
@@ -69,8 +80,7 @@ func sendBadTraffic(ctx context.Context, gateway, path string) *badTraffic {
 			case <-tick.C:
 			}
 			running.Go(func() {
-				out, err := exec.CommandContext(ctx, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-					"-H", "Host: "+walkthroughHost, "http://"+gateway+path).Output()
+				out, err := gateway.curl(ctx, path, "-o", "/dev/null", "-w", "%{http_code}")
 				if err == nil {
 					b.mu.Lock()
 					b.codes[strings.TrimSpace(string(out))]++

@@ -53,6 +53,9 @@ func PublicGateway(ingress string) manifests.Gateway {
 	return manifests.Gateway{Namespace: PlatformNamespace(ingress), Name: GatewayName}
 }
 
+// DatadogNamespace is where the Datadog agent runs when the stack sets datadogApiKey.
+const DatadogNamespace = "datadog"
+
 // FlaggerServiceAccount is the service account the Flagger chart creates for release "flagger".
 const FlaggerServiceAccount = "flagger"
 
@@ -213,7 +216,7 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	}
 
 	if d := args.Datadog; d != nil {
-		ddNamespace, err := newNamespace(ctx, name+"-datadog-ns", "datadog", parent)
+		ddNamespace, err := newNamespace(ctx, name+"-datadog-ns", DatadogNamespace, parent)
 		if err != nil {
 			return nil, fmt.Errorf("platform %s: %w", name, err)
 		}

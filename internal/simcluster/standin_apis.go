@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -73,7 +74,7 @@ func (s *StandIn) datadog(w http.ResponseWriter, r *http.Request, host string) {
 	}
 }
 
-var cloudWatchQueryField = regexp.MustCompile(`^MetricDataQueries\.member\.(\d+)\.(Id|Expression|MetricStat\.Metric\.MetricName)$`)
+var cloudWatchQueryField = regexp.MustCompile(`^MetricDataQueries\.member\.(\d+)\.(Id|Expression|MetricStat\.Metric\.MetricName|MetricStat\.Metric\.Dimensions\.member\.\d+\.Value)$`)
 
 // cloudWatch answers CloudWatch's GetMetricData (query protocol, as aws-sdk-go v1 sends it) with one result for
 // the query that returns data.
@@ -85,7 +86,7 @@ func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string
 	// Signature V4's credential scope says which region and service Flagger signed for.
 	call := Call{Host: host, Provider: "cloudwatch", Credential: r.Header.Get("Authorization")}
 	ids, expressions := map[string]string{}, map[string]string{}
-	var metricNames []string
+	var metricNames, dimensions []string
 	for key, values := range r.PostForm {
 		m := cloudWatchQueryField.FindStringSubmatch(key)
 		if m == nil || len(values) == 0 {
@@ -96,8 +97,10 @@ func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string
 			ids[m[1]] = values[0]
 		case "Expression":
 			expressions[m[1]] = values[0]
-		default:
+		case "MetricStat.Metric.MetricName":
 			metricNames = append(metricNames, values[0])
+		default:
+			dimensions = append(dimensions, values[0])
 		}
 	}
 	type result struct {
@@ -111,7 +114,10 @@ func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string
 		// Flagger's availability check sends no query.
 		s.record(withKind(call, "query", "probe"))
 	} else {
-		call.Query = strings.Join(metricNames, ",")
+		// The metric names, then the dimension values (which canary's Envoy cluster, which EKS cluster).
+		slices.Sort(metricNames)
+		slices.Sort(dimensions)
+		call.Query = strings.Join(metricNames, ",") + " " + strings.Join(slices.Compact(dimensions), ",")
 		check := checkOf(call.Query)
 		s.record(withKind(call, "query", check))
 		// Only expressions return data here; the metric queries they combine have ReturnData false.
