@@ -32,6 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/util/retry"
 )
 
 var (
@@ -234,6 +235,63 @@ func TestSimCluster_SlowCanaryRollsBack(t *testing.T) {
 
 	summary := fmt.Sprintf("slow canary on the simulated cluster: rollback of 6.1.0 on /delay/2 %s, whole test %s",
 		rollbackTime.Round(time.Second), time.Since(testStart).Round(time.Second))
+	fmt.Println(summary)
+	t.Log(summary)
+}
+
+// TestSimCluster_LoadTestWithAWrongHostRollsBack: a load test whose -host is not the stack's domain reaches the
+// gateway, which answers 404 (no VirtualService has that host), so none of its traffic reaches the canary; the
+// Flagger chart's Prometheus has no samples, the canary ends Failed, and the rollout command says so in
+// Flagger's words. The Canary's load-test command is edited by hand, as a user's mistake would.
+func TestSimCluster_LoadTestWithAWrongHostRollsBack(t *testing.T) {
+	tools := findE2ETools(t)
+	t.Parallel()
+	ctx, cluster := onSharedCluster(t, tools, 5*time.Minute, "wrong-host")
+	stack := initializedStack(ctx, t, tools, cluster, "wrong-host")
+
+	const wrongHost = "podinfo.example.org"
+	canaries := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns)
+	require.NoError(t, retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		obj, err := canaries.Get(ctx, "podinfo", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		var c flaggerv1.Canary
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &c); err != nil {
+			return err
+		}
+		edited := false
+		for i, hook := range c.Spec.Analysis.Webhooks {
+			if hook.Metadata != nil && strings.Contains((*hook.Metadata)["cmd"], "-host "+cluster.host+" ") {
+				(*c.Spec.Analysis.Webhooks[i].Metadata)["cmd"] = strings.Replace((*hook.Metadata)["cmd"], cluster.host, wrongHost, 1)
+				edited = true
+			}
+		}
+		require.True(t, edited, "the Canary has a load-test webhook with -host %s", cluster.host)
+		if obj.Object, err = runtime.DefaultUnstructuredConverter.ToUnstructured(&c); err != nil {
+			return err
+		}
+		_, err = canaries.Update(ctx, obj, metav1.UpdateOptions{})
+		return err
+	}))
+
+	start := time.Now()
+	out := &syncbuf.Buffer{}
+	code, err := release(ctx, stack, "6.0.1", 4*time.Minute, out)
+	require.NoError(t, err)
+	t.Logf("rollout 6.0.1 with the load test on %s:\n%s", wrongHost, out)
+	require.Equal(t, rollout.ExitFailed, code, out.String())
+	assert.Contains(t, out.String(), "no values found", "the rollout command shows why: no traffic reached the canary")
+	assert.Contains(t, webhookCommands(cluster.callsSince(start)), "hey -z 2m -q 5 -c 2 -host "+wrongHost+" http://gateway-proxy.gloo-system",
+		"the load test ran, with the wrong host")
+	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", primary.Spec.Template.Spec.Containers[0].Image, "the primary stays on 6.0.0")
+	gateway := gatewayAddress(t, cluster, "gloo-system")
+	status, err := gatewayTarget{addr: gateway.addr, host: wrongHost}.curl(ctx, "/", "-o", "/dev/null", "-w", "%{http_code}")
+	require.NoError(t, err)
+	assert.Equal(t, "404", string(status), "what the load test got from the gateway")
+	summary := fmt.Sprintf("load test with a wrong host on the simulated cluster: 6.0.1 failed after %s", time.Since(start).Round(time.Second))
 	fmt.Println(summary)
 	t.Log(summary)
 }
