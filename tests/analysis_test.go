@@ -148,8 +148,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	summary := fmt.Sprintf("datadog canary on the simulated cluster: promotion of 6.0.1 %s, rollback of 6.0.2 %s, "+
 		"rollback of 6.1.0 on CloudWatch templates %s, whole test %s", promotionTime.Round(time.Second),
 		rollbackTime.Round(time.Second), cloudWatchTime.Round(time.Second), time.Since(testStart).Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 }
 
 // webhookEvents are the calls Flagger made to the stack's event webhook, in order.

@@ -204,8 +204,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 		rollbackTime.Round(time.Second), destroyTime.Round(time.Second), time.Since(testStart).Round(time.Second))
 	summary += fmt.Sprintf("; CPU of the data plane's processes (podinfo, load tester with hey and curl, Prometheus) %s",
 		dataPlaneCPU.Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 	assert.Less(t, time.Since(testStart), 7*time.Minute, "the scenario stays under 7 minutes")
 }
 
@@ -235,8 +234,7 @@ func TestSimCluster_SlowCanaryRollsBack(t *testing.T) {
 
 	summary := fmt.Sprintf("slow canary on the simulated cluster: rollback of 6.1.0 on /delay/2 %s, whole test %s",
 		rollbackTime.Round(time.Second), time.Since(testStart).Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 }
 
 // TestSimCluster_LoadTestWithAWrongHostRollsBack: a load test whose -host is not the stack's domain reaches the
@@ -292,8 +290,7 @@ func TestSimCluster_LoadTestWithAWrongHostRollsBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "404", string(status), "what the load test got from the gateway")
 	summary := fmt.Sprintf("load test with a wrong host on the simulated cluster: 6.0.1 failed after %s", time.Since(start).Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 }
 
 // walkthroughStack is a stack of the program on the simulated cluster, with stack config only: the kubeconfig,

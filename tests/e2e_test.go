@@ -73,6 +73,14 @@ func startCluster(t *testing.T, tools simcluster.Tools) *testCluster {
 	return &testCluster{Cluster: c, ns: manifests.AppNamespace, host: walkthroughHost}
 }
 
+// logFigure prints a measured figure to the test log and to stdout, so `go test -v` shows it in the run's own order
+// and a failing run keeps it with the test's output.
+func logFigure(t *testing.T, line string) {
+	t.Helper()
+	fmt.Println(line)
+	t.Log(line)
+}
+
 // testCluster is where one test's app layer runs: a simulated cluster, the test's own or the shared one, and the
 // namespace and host the test's stacks use (appNamespace and domain).
 type testCluster struct {

@@ -196,8 +196,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	report := func(fault string, recovery string, took time.Duration, before, after map[string]int) {
 		line := fmt.Sprintf("fault %q: recovered with %s in %s; objects before %v, after %v", fault, recovery,
 			took.Round(100*time.Millisecond), before, after)
-		t.Log(line)
-		fmt.Println(line)
+		logFigure(t, line)
 	}
 
 	// 1. Two deploys at once: the second is refused with the backend's lock message and changes nothing.
@@ -222,8 +221,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	assert.Equal(t, declaredApp, after)
 	line := fmt.Sprintf("fault %q: refused in %s, nothing to recover, the first up finished; objects before the second %v, after both %v",
 		"a second up during an up", refusedIn.Round(100*time.Millisecond), before, after)
-	t.Log(line)
-	fmt.Println(line)
+	logFigure(t, line)
 
 	// 2. Interrupted destroy: killed once deleting has started.
 	before = appObjects(ctx, t, cluster)
@@ -378,8 +376,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	line := fmt.Sprintf("fault \"API server restart mid-canary\": down %s; fault \"Flagger killed mid-canary\": back in %s; "+
 		"6.0.1 promoted; objects before %v, after %v", apiGap.Round(100*time.Millisecond), flaggerGap.Round(100*time.Millisecond),
 		before, appObjects(ctx, t, cluster))
-	t.Log(line)
-	fmt.Println(line)
+	logFigure(t, line)
 
 	// 2. 6.0.2 with the API server away past --timeout: exit 2 with the reason; Flagger finishes it afterwards.
 	out = &syncbuf.Buffer{}
@@ -408,8 +405,7 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded, 5*time.Minute)
 	line = fmt.Sprintf("fault \"API server away past --timeout\": exit 2; Flagger finished 6.0.2 %s after the server was back",
 		time.Since(back).Round(time.Second))
-	t.Log(line)
-	fmt.Println(line)
+	logFigure(t, line)
 	primary, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.2", primary.Spec.Template.Spec.Containers[0].Image, "Flagger finished 6.0.2")

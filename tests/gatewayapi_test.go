@@ -115,8 +115,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	summary := fmt.Sprintf("Gateway API canary on the simulated cluster: initialized %s after up started, promotion of 6.0.1 %s, "+
 		"rollback of 6.0.2 %s, whole test %s", initTime.Round(time.Second), promotionTime.Round(time.Second),
 		rollbackTime.Round(time.Second), time.Since(testStart).Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 }
 
 // TestSimCluster_GlooToGatewayAPIMove: a running Gloo stack moves to the Gateway API with one config change and
@@ -166,8 +165,7 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	require.NoError(t, err)
 	summary := fmt.Sprintf("ingress move on the simulated cluster: Gloo to Gateway API Initialized again %s after up started, back %s",
 		moveTime.Round(time.Second), backTime.Round(time.Second))
-	fmt.Println(summary)
-	t.Log(summary)
+	logFigure(t, summary)
 }
 
 // waitForNewInitialization waits for a Canary created after since to be Initialized.
