@@ -164,7 +164,13 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		// Access entries only: the creator stays admin (pulumi-eks sets bootstrapClusterCreatorAdminPermissions),
 		// clusterAdmins join it, and EKS adds the managed node group's role itself. No aws-auth ConfigMap.
 		AuthenticationMode: &accessEntriesOnly,
-		AccessEntries:      adminAccessEntries(args.Admins, partition),
+		// Given no instance role, pulumi-eks makes one for a default node group (<name>-instanceRole, with the
+		// node policies) and an EC2_LINUX access entry that lets it register nodes, even with the default group
+		// skipped. Nothing runs with it. The node group's role needs no entry of ours either: EKS creates one for
+		// a managed node group's role, and one IAM principal can be in only one access entry (EKS User Guide,
+		// "Create access entries"). With an empty list pulumi-eks creates neither (cluster.js:448).
+		InstanceRoles: iam.RoleArray{},
+		AccessEntries: adminAccessEntries(args.Admins, partition),
 		// EKS's own VPC CNI add-on; pulumi-eks would otherwise kubectl-apply its bundled (older) CNI over it.
 		UseDefaultVpcCni:      pulumi.BoolRef(true),
 		EndpointPrivateAccess: pulumi.Bool(true),

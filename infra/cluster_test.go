@@ -3,6 +3,7 @@ package infra
 import (
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
@@ -74,8 +75,8 @@ func TestCluster_SpecValues(t *testing.T) {
 		"arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
 	}, policies, "exactly the three node policies")
 	assert.Equal(t, "API", graph.MustLookup(t, eks.Inputs, "authenticationMode"), "access entries, no aws-auth ConfigMap")
-	_, err := graph.Lookup(eks.Inputs, "instanceRoles")
-	assert.Error(t, err, "pulumi-eks refuses instanceRoles in API mode; EKS adds the managed node group's role itself")
+	assert.Equal(t, []any{}, graph.MustLookup(t, eks.Inputs, "instanceRoles"),
+		"an empty list, so pulumi-eks makes no node role of its own; API mode refuses a non-empty one")
 	assert.Equal(t, true, graph.MustLookup(t, eks.Inputs, "useDefaultVpcCni"), "EKS's own VPC CNI, no kubectl apply")
 
 	// What pulumi-eks creates from those inputs (cluster.js, nodegroup.js).
@@ -108,7 +109,7 @@ func TestCluster_SpecValues(t *testing.T) {
 	ebs := graph.MustLookup(t, lt.Inputs, "blockDeviceMappings", 0, "ebs").(map[string]any)
 	assert.Equal(t, float64(100), ebs["volumeSize"], "100 GiB node disk")
 	assert.Equal(t, "true", ebs["encrypted"])
-	_, err = graph.Lookup(lt.Inputs, "keyName")
+	_, err := graph.Lookup(lt.Inputs, "keyName")
 	assert.Error(t, err, "no SSH key: node access is kubectl debug")
 	_, err = graph.Lookup(ng.Inputs, "diskSize")
 	assert.Error(t, err, "disk size comes from the launch template (EKS refuses both)")
@@ -220,4 +221,31 @@ func TestCluster_RequiresPublicAccessCIDRs(t *testing.T) {
 	}, mocks.RunConfig{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "PublicAccessCIDRs is required (there is no open default)")
+}
+
+// The managed node group's role is the only identity that can register nodes. Given no instance role, pulumi-eks
+// 2.8.1 makes <name>-instanceRole and an EC2_LINUX access entry for it that nothing uses (cluster.js:460, 516).
+// EKS gives the node group's role its own access entry, so the program creates none.
+func TestCluster_OneNodeRoleAndNoNodeAccessEntryOfOurs(t *testing.T) {
+	t.Parallel()
+	args := devClusterArgs()
+	args.Admins = []string{"arn:aws:iam::111111111111:role/platform-admins"}
+	g, _ := runCluster(t, args)
+
+	var ec2Roles []string
+	for _, r := range g.Find("aws:iam/role:Role") {
+		if strings.Contains(graph.MustLookup(t, r.Inputs, "assumeRolePolicy").(string), "ec2.amazonaws.com") {
+			ec2Roles = append(ec2Roles, r.Name)
+		}
+	}
+	assert.Equal(t, []string{"cluster-node-role"}, ec2Roles, "one role nodes can assume")
+	_, err := g.One("eks:index:ServiceRole", "cluster-eks-instanceRole")
+	assert.Error(t, err, "pulumi-eks's own node role is not made")
+	var entries []string
+	for _, e := range g.Find(eksfacts.AccessEntryType) {
+		entries = append(entries, e.Name)
+		_, err := graph.Lookup(e.Inputs, "type")
+		assert.Error(t, err, "%s: only STANDARD admin entries; EKS makes the node group's EC2_LINUX entry", e.Name)
+	}
+	assert.Equal(t, []string{"cluster-eks-admin-role-platform-admins"}, entries)
 }

@@ -55,9 +55,12 @@ func TestRegistry_MirrorsEveryTag(t *testing.T) {
 	assert.Equal(t, "untagged", policy.Rules[0].Selection["tagStatus"], "the lifecycle policy never expires a tagged (mirrored) image")
 
 	assert.Empty(t, g.Find("pulumi:providers:docker"), "no provider holds the ECR token, so no provider update on every run")
-	calls := mon.Calls()
-	require.NotEmpty(t, calls)
-	assert.Equal(t, "aws:ecr/getAuthorizationToken:getAuthorizationToken", calls[0].Token)
+	var tokens []string
+	for _, call := range mon.Calls() {
+		tokens = append(tokens, call.Token)
+	}
+	// The order of the calls is the goroutines', so only that it was called is certain.
+	assert.Contains(t, tokens, "aws:ecr/getAuthorizationToken:getAuthorizationToken", "the images authenticate with a fresh ECR token")
 
 	repoURL := mocks.AccountID + ".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
 	require.Len(t, g.Find("docker:index/image:Image"), len(podinfoTags))

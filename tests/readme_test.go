@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/progressive-delivery/platform/internal/eksfixture"
 	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/policy/rules"
 	"github.com/progressive-delivery/platform/program"
@@ -152,4 +154,17 @@ func TestDocs_ConfigurationNamesEveryKey(t *testing.T) {
 	}
 	sort.Strings(got)
 	assert.Equal(t, want, got)
+}
+
+// The prerequisites the README lists are the tools pulumi-eks checks on every run, previews included, at the
+// lowest versions it accepts, as read from its package (internal/eksfixture).
+func TestREADME_PrerequisitesAreWhatPulumiEksChecks(t *testing.T) {
+	t.Parallel()
+	f, err := eksfixture.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"aws", "kubectl"}, f.Prerequisites.CheckedOnEveryRun)
+	readme, err := os.ReadFile("../README.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), fmt.Sprintf("AWS CLI v%s or newer (or v%s or newer)", f.Prerequisites.AWSCLIv2, f.Prerequisites.AWSCLIv1))
+	assert.Contains(t, string(readme), fmt.Sprintf("kubectl v%s or newer: pulumi-eks %s", f.Prerequisites.Kubectl, f.PulumiEks))
 }

@@ -3,7 +3,6 @@ package mocks
 import (
 	"crypto/sha1"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -104,11 +103,92 @@ func elements(v resource.PropertyValue) []resource.PropertyValue {
 	return v.ArrayValue()
 }
 
+// serviceAssumeRolePolicy is servicerole.js's JSON.stringify of the trust policy, keys in its order.
 func serviceAssumeRolePolicy(service string) string {
-	doc, _ := json.Marshal(map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
-		"Action": []string{"sts:AssumeRole"}, "Effect": "Allow", "Principal": map[string]any{"Service": []string{service}},
-	}}})
-	return string(doc)
+	return `{"Version":"2012-10-17","Statement":[{"Action":["sts:AssumeRole"],"Effect":"Allow","Principal":{"Service":["` +
+		service + `"]}}]}`
+}
+
+// withTags is pulumi-eks's Object.assign({Name: ..., ...extra}, tags): the caller's tags win.
+func withTags(tags resource.PropertyValue, extra map[string]string) resource.PropertyValue {
+	if tags.ContainsUnknowns() {
+		return computed()
+	}
+	out := resource.PropertyMap{}
+	for k, v := range extra {
+		out[resource.PropertyKey(k)] = str(v)
+	}
+	if tags.IsObject() {
+		for k, v := range tags.ObjectValue() {
+			out[k] = v
+		}
+	}
+	return resource.NewProperty(out)
+}
+
+// idOf is a child's ID, computed until the resource exists.
+func idOf(r graph.Registration) resource.PropertyValue {
+	if r.ID == "" {
+		return computed()
+	}
+	return str(r.ID)
+}
+
+// referenceTo is the resource reference pulumi-eks passes when it hands a resource itself as an input.
+func referenceTo(r graph.Registration) resource.PropertyValue {
+	return resource.MakeCustomResourceReference(resource.URN(r.URN), resource.ID(r.ID), "")
+}
+
+// serviceRole is servicerole.js's ServiceRole: the role and one attachment per managed policy, named after the
+// first 8 hex digits of the SHA-1 of the policy's id.
+func (b *children) serviceRole(parent, name, service, description string, policies []string, tags resource.PropertyValue) graph.Registration {
+	var arns []resource.PropertyValue
+	for _, p := range policies {
+		arns = append(arns, obj(map[string]resource.PropertyValue{"id": str("arn:aws:iam::aws:policy/" + p), "arn": str("arn:aws:iam::aws:policy/" + p)}))
+	}
+	componentInputs := resource.PropertyMap{"service": str(service), "managedPolicyArns": resource.NewProperty(arns), "tags": tags}
+	if description != "" {
+		componentInputs["description"] = str(description)
+	}
+	component := b.add(parent, "eks:index:ServiceRole", name, false, componentInputs, nil)
+	roleInputs := resource.PropertyMap{"assumeRolePolicy": str(serviceAssumeRolePolicy(service)), "tags": tags}
+	if description != "" {
+		roleInputs["description"] = str(description)
+	}
+	role := b.add(component.URN, "aws:iam/role:Role", name+"-role", true, roleInputs,
+		map[string]any{"arn": "arn:aws:iam::" + AccountID + ":role/" + name + "-role-1a2b3c", "name": name + "-role-1a2b3c"})
+	for _, p := range policies {
+		sum := sha1.Sum([]byte("arn:aws:iam::aws:policy/" + p))
+		b.add(component.URN, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name+"-"+hex.EncodeToString(sum[:])[:8], true,
+			resource.PropertyMap{"policyArn": str("arn:aws:iam::aws:policy/" + p), "role": referenceTo(role)}, nil)
+	}
+	return role
+}
+
+// securityGroupRule is one aws.ec2.SecurityGroupRule of cluster.js or securitygroup.js.
+type securityGroupRule struct {
+	name, description, kind, protocol string
+	fromPort, toPort                  float64
+	toInternet, self                  bool
+	// source is the security group allowed in, if any.
+	source *graph.Registration
+}
+
+func (b *children) securityGroupRule(parent, component string, group graph.Registration, r securityGroupRule) {
+	inputs := resource.PropertyMap{
+		"description": str(r.description), "type": str(r.kind), "protocol": str(r.protocol),
+		"fromPort": resource.NewProperty(r.fromPort), "toPort": resource.NewProperty(r.toPort), "securityGroupId": idOf(group),
+	}
+	if r.toInternet {
+		inputs["cidrBlocks"] = strList("0.0.0.0/0")
+	}
+	if r.self {
+		inputs["self"] = resource.NewProperty(true)
+	}
+	if r.source != nil {
+		inputs["sourceSecurityGroupId"] = idOf(*r.source)
+	}
+	b.add(parent, "aws:ec2/securityGroupRule:SecurityGroupRule", component+"-"+r.name, true, inputs, nil)
 }
 
 // supportsConfigMap and supportsAccessEntries are authenticationMode.js's checks; no mode means CONFIG_MAP.
@@ -132,36 +212,28 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 		return nil, errors.New("pulumi-eks: the 'accessEntries' property is not supported when 'authenticationMode' is not set")
 	}
 	b := &children{m: m}
-	name := c.Name
+	name, tags := c.Name, in["tags"]
 
-	serviceRole := b.add(c.URN, "eks:index:ServiceRole", name+"-eksRole", false, resource.PropertyMap{}, nil)
-	role := b.add(serviceRole.URN, "aws:iam/role:Role", name+"-eksRole-role", true, resource.PropertyMap{
-		"description":      str("Allows EKS to manage clusters on your behalf."),
-		"assumeRolePolicy": str(serviceAssumeRolePolicy("eks.amazonaws.com")),
-		"tags":             in["tags"],
-	}, map[string]any{"arn": "arn:aws:iam::" + AccountID + ":role/" + name + "-eksRole-role-1a2b3c", "name": name + "-eksRole-role-1a2b3c"})
-	policyID := "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
-	sum := sha1.Sum([]byte(policyID))
-	b.add(serviceRole.URN, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name+"-eksRole-"+hex.EncodeToString(sum[:]), true,
-		resource.PropertyMap{"policyArn": str(policyID), "role": output(role, "name")}, nil)
+	role := b.serviceRole(c.URN, name+"-eksRole", "eks.amazonaws.com", "Allows EKS to manage clusters on your behalf.",
+		[]string{"AmazonEKSClusterPolicy"}, tags)
 
 	clusterSG := b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-eksClusterSecurityGroup", true, resource.PropertyMap{
-		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "tags": in["tags"],
+		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "description": str(defaultSecurityGroupDescription),
+		"tags": withTags(tags, map[string]string{"Name": name + "-eksClusterSecurityGroup"}),
 	}, nil)
+	b.securityGroupRule(c.URN, name, clusterSG, securityGroupRule{name: "eksClusterInternetEgressRule",
+		description: "Allow internet access.", kind: "egress", protocol: "-1", toInternet: true})
+
 	// A new stack's preview does not know the subnets' IDs yet, so neither does pulumi-eks's vpcConfig.
 	subnetIDs := resource.NewProperty(append(slices.Clone(elements(in["publicSubnetIds"])), elements(in["privateSubnetIds"])...))
 	if in["publicSubnetIds"].ContainsUnknowns() || in["privateSubnetIds"].ContainsUnknowns() {
 		subnetIDs = computed()
 	}
-	sgID := computed()
-	if clusterSG.ID != "" {
-		sgID = str(clusterSG.ID)
-	}
 	clusterInputs := resource.PropertyMap{
 		"name":    in["name"],
 		"roleArn": output(role, "arn"),
 		"vpcConfig": obj(map[string]resource.PropertyValue{
-			"securityGroupIds":      resource.NewProperty([]resource.PropertyValue{sgID}),
+			"securityGroupIds":      resource.NewProperty([]resource.PropertyValue{idOf(clusterSG)}),
 			"subnetIds":             subnetIDs,
 			"endpointPrivateAccess": in["endpointPrivateAccess"],
 			"endpointPublicAccess":  in["endpointPublicAccess"],
@@ -169,7 +241,7 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 		}),
 		"version":                in["version"],
 		"enabledClusterLogTypes": in["enabledClusterLogTypes"],
-		"tags":                   in["tags"],
+		"tags":                   withTags(tags, map[string]string{"Name": name + "-eksCluster"}),
 	}
 	if key := in["encryptionConfigKeyArn"]; !key.IsNull() {
 		clusterInputs["encryptionConfig"] = derived(key, func() resource.PropertyValue {
@@ -187,7 +259,18 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 		"endpoint":   "https://EXAMPLED539D4633E53DE1B71EXAMPLE.gr7." + m.region() + ".eks.amazonaws.com",
 		"identities": []any{map[string]any{"oidcs": []any{map[string]any{"issuer": issuer}}}},
 	})
+	kubeconfig := derived(output(cluster, "endpoint"), func() resource.PropertyValue {
+		return str(`{"apiVersion":"v1","kind":"Config","clusters":[{"name":"kubernetes","cluster":{"server":"` +
+			output(cluster, "endpoint").StringValue() + `"}}]}`)
+	})
+	b.add(c.URN, "pulumi:providers:kubernetes", name+"-eks-k8s", true, resource.PropertyMap{"kubeconfig": kubeconfig}, nil)
 
+	// cluster.js: instanceRoles, else instanceRole, else a role of its own for nodes (an empty list is set).
+	var nodeInstanceRole *graph.Registration
+	if in["instanceRoles"].IsNull() && in["instanceRole"].IsNull() {
+		r := b.serviceRole(c.URN, name+"-instanceRole", "ec2.amazonaws.com", "", eksfacts.NodePolicies, tags)
+		nodeInstanceRole = &r
+	}
 	if supportsConfigMap(mode) {
 		b.add(c.URN, "kubernetes:core/v1:ConfigMap", name+"-nodeAccess", true, resource.PropertyMap{
 			"metadata": obj(map[string]resource.PropertyValue{"name": str("aws-auth"), "namespace": str("kube-system")}),
@@ -195,6 +278,11 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 		}, nil)
 	}
 	if supportsAccessEntries(mode) {
+		if nodeInstanceRole != nil {
+			b.add(c.URN, eksfacts.AccessEntryType, name+"-defaultNodeGroupInstanceRole", true, resource.PropertyMap{
+				"clusterName": output(cluster, "name"), "principalArn": output(*nodeInstanceRole, "arn"), "type": str("EC2_LINUX"),
+			}, nil)
+		}
 		b.accessEntries(c.URN, name, output(cluster, "name"), in["accessEntries"])
 	}
 	if v := in["useDefaultVpcCni"]; !v.IsBool() || !v.BoolValue() {
@@ -208,14 +296,41 @@ func (m *Monitor) constructCluster(c graph.Registration) ([]graph.Registration, 
 			"url": derived(output(cluster, "identities"), func() resource.PropertyValue {
 				return str(strings.TrimPrefix(issuer, "https://"))
 			}),
-			"thumbprintLists": strList("9e99a48a9960b14926bb7f3b02e22da2b0ab7280"),
+			"thumbprintLists": strList(OIDCThumbprint),
 		}, nil)
 	}
-	b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-nodeSecurityGroup", true, resource.PropertyMap{
-		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "tags": in["tags"],
+
+	// securitygroup.js's createNodeGroupSecurityGroup, which createCluster calls even with no default node group.
+	nodeSG := b.add(c.URN, "aws:ec2/securityGroup:SecurityGroup", name+"-nodeSecurityGroup", true, resource.PropertyMap{
+		"vpcId": in["vpcId"], "revokeRulesOnDelete": resource.NewProperty(true), "description": str(defaultSecurityGroupDescription),
+		"tags": derived(output(cluster, "name"), func() resource.PropertyValue {
+			return withTags(tags, map[string]string{"Name": name + "-nodeSecurityGroup",
+				"kubernetes.io/cluster/" + output(cluster, "name").StringValue(): "owned"})
+		}),
 	}, nil)
+	for _, r := range []securityGroupRule{
+		{name: "eksNodeIngressRule", description: "Allow nodes to communicate with each other", kind: "ingress", protocol: "-1", self: true},
+		{name: "eksNodeClusterIngressRule", description: "Allow worker Kubelets and pods to receive communication from the cluster control plane",
+			kind: "ingress", protocol: "tcp", fromPort: 1025, toPort: 65535, source: &clusterSG},
+		{name: "eksExtApiServerClusterIngressRule", description: "Allow pods running extension API servers on port 443 to receive communication from cluster control plane",
+			kind: "ingress", protocol: "tcp", fromPort: 443, toPort: 443, source: &clusterSG},
+		{name: "eksNodeInternetEgressRule", description: "Allow internet access.", kind: "egress", protocol: "-1", toInternet: true},
+	} {
+		b.securityGroupRule(c.URN, name, nodeSG, r)
+	}
+	b.securityGroupRule(c.URN, name, clusterSG, securityGroupRule{name: "eksClusterIngressRule",
+		description: "Allow pods to communicate with the cluster API Server", kind: "ingress", protocol: "tcp", fromPort: 443, toPort: 443,
+		source: &nodeSG})
+	b.add(c.URN, "pulumi:providers:kubernetes", name+"-provider", true, resource.PropertyMap{"kubeconfig": kubeconfig}, nil)
 	return b.out, nil
 }
+
+// defaultSecurityGroupDescription is what @pulumi/aws sets when a security group is given no description.
+const defaultSecurityGroupDescription = "Managed by Pulumi"
+
+// OIDCThumbprint is the CA thumbprint pulumi-eks reads over TLS from the region's OIDC endpoint; the mocks and
+// the fixture generator give this one.
+const OIDCThumbprint = "9e99a48a9960b14926bb7f3b02e22da2b0ab7280"
 
 // accessEntries is authenticationMode.js's createAccessEntries: one AccessEntry per key, and under it one
 // AccessPolicyAssociation per access policy.

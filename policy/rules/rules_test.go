@@ -188,6 +188,13 @@ var cases = map[string]struct{ pass, fail, unknown []Resource }{
 		[]Resource{workload("default", containerSpec(nil)), workload("", containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m())},
 		[]Resource{workload(u, containerSpec(nil)), res("kubernetes:helm.sh/v3:Release", "r", m("namespace", u))}},
 	"k8s-serving-pods-have-pdb": {canaryWithPDB("podinfo-primary"), canaryWithPDB("podinfo"), canaryWithPDB(u)},
+	"security-group-no-open-ingress": {[]Resource{sgRule("ingress", "tcp", m("sourceSecurityGroupId", "sg-1")), sgRule("egress", "-1", nil)},
+		[]Resource{sgRule("ingress", "tcp", m("cidrBlocks", l("0.0.0.0/0"))), sgRule("ingress", "-1", m("ipv6CidrBlocks", l("::/0")))},
+		[]Resource{sgRule(u, "tcp", m("cidrBlocks", l("0.0.0.0/0")))}},
+	"security-group-no-open-egress": {[]Resource{sgRule("egress", "tcp", m("cidrBlocks", l("0.0.0.0/0"))), sgRule("egress", "-1", m("cidrBlocks", l("10.0.0.0/16"))),
+		sgRule("ingress", "-1", m("self", true))},
+		[]Resource{sgRule("egress", "-1", m("cidrBlocks", l("0.0.0.0/0"))), sgRule("egress", "all", m("ipv6CidrBlocks", l("::/0")))},
+		[]Resource{sgRule("egress", u, m("cidrBlocks", l("0.0.0.0/0")))}},
 	"gateway-listener-hostname": {[]Resource{gatewayWith(m("name", "http", "hostname", "podinfo.example.com"))},
 		[]Resource{gatewayWith(m("name", "http")), gatewayWith(m("name", "http", "hostname", "*.example.com"))},
 		[]Resource{gatewayWith(m("name", "http", "hostname", u))}},
@@ -198,6 +205,14 @@ var cases = map[string]struct{ pass, fail, unknown []Resource }{
 		[]Resource{res(configFile, "crds", m("file", "https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/standard-install.yaml")),
 			res(configFile, "crds", m("file", "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/main/config/crd/standard/gateway.networking.k8s.io_gateways.yaml"))},
 		[]Resource{res(configFile, "crds", m("file", u))}},
+}
+
+func sgRule(kind, protocol any, extra map[string]any) Resource {
+	p := m("type", kind, "protocol", protocol, "fromPort", 0.0, "toPort", 0.0, "securityGroupId", "sg-2")
+	for k, v := range extra {
+		p[k] = v
+	}
+	return res(securityGroupRule, "rule", p)
 }
 
 func gatewayWith(listener map[string]any) Resource {
