@@ -2,21 +2,18 @@ package rollout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"time"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	watchtools "k8s.io/client-go/tools/watch"
 	"k8s.io/klog/v2"
 )
 
@@ -46,24 +43,19 @@ func (c ClusterSource) events(ctx context.Context) []corev1.Event {
 	return list.Items
 }
 
-// Snapshots sends the current state, then every change, through client-go's informer-backed watch
-// (watchtools.UntilWithSync, as kubectl wait does): it re-lists and re-watches by itself when the server ends a
-// watch or goes away. List and watch errors are passed on while it retries.
-func (c ClusterSource) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error) {
-	out := make(chan Snapshot)
-	errs := make(chan error, 1)
-	report := func(err error) {
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		select {
-		case errs <- err:
-		default:
-		}
-	}
+// Events lists Flagger's events about the Canary; none when they cannot be read (they are detail, never the
+// verdict).
+func (c ClusterSource) Events(ctx context.Context) []corev1.Event { return c.events(ctx) }
+
+// ListerWatcher lists and watches the one Canary, for client-go's informer-backed watch (watchtools.UntilWithSync,
+// as kubectl wait does), which re-lists and re-watches by itself when the server ends a watch or goes away. Its
+// watch also passes on Flagger's warning events, as the Canary again: Flagger reports some problems (a missing
+// target, a failing check) only as a warning, with no status change. report gets each list or watch error while
+// client-go retries.
+func (c ClusterSource) ListerWatcher(report func(error)) *cache.ListWatch {
 	res := c.Dynamic.Resource(CanaryResource).Namespace(c.Namespace)
 	byName := fields.OneTermEqualSelector("metadata.name", c.Name).String()
-	lw := &cache.ListWatch{
+	return &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = byName
 			list, err := res.List(ctx, o)
@@ -72,91 +64,103 @@ func (c ClusterSource) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan e
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = byName
-			w, err := res.Watch(ctx, o)
+			canary, err := res.Watch(ctx, o)
 			report(err)
-			return w, err
+			if err != nil {
+				return nil, err
+			}
+			events, err := c.watchEvents(ctx)
+			if err != nil {
+				// The Canary alone still decides the release; warnings then show with its next change.
+				report(err)
+				return canary, nil
+			}
+			return newWarningWatch(canary, events, func() (runtime.Object, error) {
+				return res.Get(ctx, c.Name, metav1.GetOptions{})
+			}), nil
 		},
 	}
-	objs := make(chan watch.Event)
-	go func() {
-		defer close(objs)
-		_, err := watchtools.UntilWithSync(ctx, listThenWatch{lw}, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
-			if _, ok := ev.Object.(*unstructured.Unstructured); !ok {
-				return false, nil
-			}
-			select {
-			case objs <- ev:
-				// A deleted Canary ends the watch: there is nothing more to follow.
-				return ev.Type == watch.Deleted, nil
-			case <-ctx.Done():
-				return true, nil
-			}
-		})
-		if !errors.Is(err, watchtools.ErrWatchClosed) {
-			report(err)
-		}
-	}()
-	go func() {
-		defer close(out)
-		// Flagger's warnings (a missing target, a failing check) often change no status field, so the events
-		// are also polled: a new warning re-sends the current state with it.
-		poll := time.NewTicker(warningPoll)
-		defer poll.Stop()
-		var last *Snapshot
-		for {
-			var next Snapshot
-			select {
-			case ev, ok := <-objs:
-				if !ok {
-					return
-				}
-				if ev.Type == watch.Deleted {
-					next = Snapshot{Phase: PhaseDeleted}
-					break
-				}
-				s, err := SnapshotFrom(ev.Object.(*unstructured.Unstructured), c.events(ctx))
-				if err != nil {
-					report(err)
-					continue
-				}
-				next = s
-			case <-poll.C:
-				if last == nil {
-					continue
-				}
-				w := newestWarning(c.events(ctx), last.LastTransition)
-				if w == "" || w == last.Event {
-					continue
-				}
-				next = *last
-				next.Event = w
-			case <-ctx.Done():
-				return
-			}
-			last = &next
-			select {
-			case out <- next:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, errs
 }
 
-// warningPoll is how often the watch looks for new warning events.
-const warningPoll = 3 * time.Second
+// watchEvents watches the Canary's events from now: a list gives the version to start at, so the events that
+// exist already are not replayed.
+func (c ClusterSource) watchEvents(ctx context.Context) (watch.Interface, error) {
+	about := c.eventSelector()
+	list, err := c.Core.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: about, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	return c.Core.CoreV1().Events(c.Namespace).Watch(ctx, metav1.ListOptions{FieldSelector: about, ResourceVersion: list.ResourceVersion})
+}
 
-// newestWarning is the newest Warning event not older than the status transition (RFC 3339, may be empty).
-func newestWarning(events []corev1.Event, since string) string {
-	var warnings []corev1.Event
-	for _, e := range events {
-		if e.Type == corev1.EventTypeWarning {
-			warnings = append(warnings, e)
+func (c ClusterSource) eventSelector() string {
+	return fields.Set{"involvedObject.kind": "Canary", "involvedObject.name": c.Name}.String()
+}
+
+// warningWatch is the Canary's watch with each new warning event about it sent as the Canary once more
+// (Modified, the last state sent), so the one condition over the watch sees warnings too.
+type warningWatch struct {
+	canary, events watch.Interface
+	// current reads the Canary when a warning comes before any change of it was sent.
+	current func() (runtime.Object, error)
+	out     chan watch.Event
+	stop    chan struct{}
+	once    sync.Once
+}
+
+func newWarningWatch(canary, events watch.Interface, current func() (runtime.Object, error)) *warningWatch {
+	w := &warningWatch{canary: canary, events: events, current: current, out: make(chan watch.Event), stop: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+func (w *warningWatch) ResultChan() <-chan watch.Event { return w.out }
+
+func (w *warningWatch) Stop() { w.once.Do(func() { close(w.stop) }) }
+
+func (w *warningWatch) run() {
+	defer close(w.out)
+	defer w.canary.Stop()
+	defer w.events.Stop()
+	var last runtime.Object
+	canaryEvents, eventEvents := w.canary.ResultChan(), w.events.ResultChan()
+	for {
+		var send watch.Event
+		select {
+		case ev, ok := <-canaryEvents:
+			if !ok {
+				// The reflector watches again, with a new warningWatch.
+				return
+			}
+			if ev.Type == watch.Added || ev.Type == watch.Modified {
+				last = ev.Object
+			}
+			send = ev
+		case ev, ok := <-eventEvents:
+			if !ok {
+				eventEvents = nil
+				continue
+			}
+			if e, isEvent := ev.Object.(*corev1.Event); !isEvent || ev.Type == watch.Deleted || e.Type != corev1.EventTypeWarning {
+				continue
+			}
+			if last == nil {
+				obj, err := w.current()
+				if err != nil {
+					continue
+				}
+				last = obj
+			}
+			send = watch.Event{Type: watch.Modified, Object: last.DeepCopyObject()}
+		case <-w.stop:
+			return
+		}
+		select {
+		case w.out <- send:
+		case <-w.stop:
+			return
 		}
 	}
-	t, _ := time.Parse(time.RFC3339, since)
-	return latestEvent(warnings, t)
 }
 
 // SilenceClientGoLogs stops client-go's own logging of list and watch retries: the watch reports them itself,

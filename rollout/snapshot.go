@@ -36,9 +36,6 @@ type Snapshot struct {
 	Event string `json:"event,omitempty"`
 }
 
-// PhaseDeleted is the phase of a Canary the API server reports deleted: no Flagger phase, the end of a watch.
-const PhaseDeleted = "Deleted"
-
 // Terminal reports whether the phase ends a rollout.
 func (s Snapshot) Terminal() bool {
 	return s.Phase == string(flaggerv1.CanaryPhaseSucceeded) || s.Phase == string(flaggerv1.CanaryPhaseFailed)

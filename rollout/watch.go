@@ -7,10 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/tools/cache"
+	watchtools "k8s.io/client-go/tools/watch"
 )
 
 // CanaryResource is the Flagger Canary API resource.
@@ -28,10 +34,13 @@ const (
 	ExitInterrupted = 130
 )
 
-// Source yields Canary snapshots as they change, until the context ends. Errors are reported on the second
-// channel while the source keeps trying (an API server that is away for a while).
+// Source is where Follow reads one Canary.
 type Source interface {
-	Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error)
+	// ListerWatcher lists and watches the Canary (and passes on Flagger's warnings about it as the Canary again),
+	// reporting each list or watch error while client-go retries.
+	ListerWatcher(report func(error)) *cache.ListWatch
+	// Events are Flagger's events about the Canary.
+	Events(ctx context.Context) []corev1.Event
 }
 
 // FollowOptions configures Follow.
@@ -52,86 +61,132 @@ type FollowOptions struct {
 }
 
 // Follow prints snapshots until the Canary succeeds (ExitSucceeded), fails (ExitFailed, after printing Flagger's
-// reason), the timeout passes (ExitTimeout) or ctx is cancelled (ExitInterrupted).
+// reason), is deleted (ExitDeleted), the timeout passes (ExitTimeout) or ctx is cancelled (ExitInterrupted). It is
+// one condition over client-go's watchtools.UntilWithSync, as kubectl's rollout status is.
 func Follow(ctx context.Context, src Source, printer *Printer, o FollowOptions) int {
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	snapshots, errs := src.Snapshots(ctx)
-	var last Snapshot
-	var lastErr error
-	waitingShown := false
+	f := &follower{ctx: ctx, src: src, printer: printer, o: o, code: -1}
+	_, err := watchtools.UntilWithSync(ctx, listThenWatch{src.ListerWatcher(f.watchError)}, &unstructured.Unstructured{}, nil, f.observe)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.code >= 0:
+		return f.code
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		msg := fmt.Sprintf("timed out after %s in phase %s", o.Timeout, phaseOrUnknown(f.last))
+		if f.lastErr != nil {
+			msg += "; last error: " + cause(f.lastErr)
+		} else if d := reason(f.last); f.last.Phase != "" && d != "no reason reported" {
+			msg += ": " + d
+		}
+		fmt.Fprintln(printer.Out, msg)
+		return ExitTimeout
+	case ctx.Err() != nil:
+		fmt.Fprintln(printer.Out, "stopped watching; the rollout goes on in the cluster")
+		return ExitInterrupted
+	}
+	// UntilWithSync ends by itself only when its watch is closed: the result is not known.
+	fmt.Fprintf(printer.Out, "the watch ended in phase %s: %v\n", phaseOrUnknown(f.last), err)
+	return ExitTimeout
+}
+
+// follower is Follow's state between the watch's events. The condition and the error reports of client-go's
+// retries come from different goroutines, hence the lock.
+type follower struct {
+	ctx     context.Context
+	src     Source
+	printer *Printer
+	o       FollowOptions
+
+	mu      sync.Mutex
+	code    int
+	last    Snapshot
+	lastErr error
+	// waitingShown: the wait for Flagger to take up the new revision is said once.
+	waitingShown bool
 	// Flagger resets failedChecks when it marks the canary Failed, and its events may come late: keep what
 	// this release showed.
-	peakFailed, lastEvent := 0, ""
+	peakFailed int
+	lastEvent  string
 	// analysing is set once Flagger shows this release in a non-terminal phase: until then a terminal phase
 	// equal to the one before the release is the previous result (see PreviousPhase and PreviousRevision).
-	analysing := false
-	for {
-		select {
-		case s, ok := <-snapshots:
-			if !ok {
-				snapshots = nil
-				continue
-			}
-			if lastErr != nil {
-				fmt.Fprintln(printer.Out, "API server reachable again")
-				lastErr = nil
-			}
-			failedBefore := o.PreviousPhase == string(flaggerv1.CanaryPhaseFailed) && s.Phase == o.PreviousPhase
-			if o.PreviousRevision != "" && !analysing && s.Terminal() && (s.Revision == o.PreviousRevision || failedBefore) {
-				if !waitingShown {
-					fmt.Fprintf(printer.Out, "waiting for Flagger to take up the new revision (the canary still shows the previous result, %s)\n", s.Phase)
-					waitingShown = true
-				}
-				continue
-			}
-			if s.Phase == PhaseDeleted {
-				fmt.Fprintf(printer.Out, "the canary was deleted while it was followed (last phase %s): its result will never be "+
-					"known; deleting a Canary also deletes what Flagger made for it (podinfo-primary, its Services and routes). "+
-					"Run `pulumi up` to create it again\n", phaseOrUnknown(last))
-				return ExitDeleted
-			}
-			analysing = analysing || !s.Terminal()
-			printer.Observe(s)
-			last = s
-			peakFailed = max(peakFailed, s.FailedChecks)
-			if s.Event != "" {
-				lastEvent = s.Event
-			}
-			switch {
-			case s.Phase == string(flaggerv1.CanaryPhaseSucceeded):
-				fmt.Fprintln(printer.Out, "rollout succeeded")
-				return ExitSucceeded
-			case s.Phase == string(flaggerv1.CanaryPhaseInitialized) && o.FirstRelease:
-				fmt.Fprintln(printer.Out, "canary initialized: podinfo-primary serves this version; later releases are analysed")
-				return ExitSucceeded
-			case s.Phase == string(flaggerv1.CanaryPhaseFailed):
-				if s.Event == "" {
-					s.Event = lastEvent
-				}
-				fmt.Fprintf(printer.Out, "rollout failed after %d failed checks: %s\n", peakFailed, reason(s))
-				return ExitFailed
-			}
-		case err := <-errs:
-			if err != nil && (lastErr == nil || cause(err) != cause(lastErr)) {
-				fmt.Fprintf(printer.Out, "watch error (retrying): %s\n", cause(err))
-			}
-			lastErr = err
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				msg := fmt.Sprintf("timed out after %s in phase %s", o.Timeout, phaseOrUnknown(last))
-				if lastErr != nil {
-					msg += "; last error: " + cause(lastErr)
-				} else if d := reason(last); last.Phase != "" && d != "no reason reported" {
-					msg += ": " + d
-				}
-				fmt.Fprintln(printer.Out, msg)
-				return ExitTimeout
-			}
-			fmt.Fprintln(printer.Out, "stopped watching; the rollout goes on in the cluster")
-			return ExitInterrupted
-		}
+	analysing bool
+}
+
+// observe is the one condition: it prints the Canary's state and decides whether the rollout has ended.
+func (f *follower) observe(ev watch.Event) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.printer.Out
+	if ev.Type == watch.Deleted {
+		fmt.Fprintf(out, "the canary was deleted while it was followed (last phase %s): its result will never be "+
+			"known; deleting a Canary also deletes what Flagger made for it (podinfo-primary, its Services and routes). "+
+			"Run `pulumi up` to create it again\n", phaseOrUnknown(f.last))
+		f.code = ExitDeleted
+		return true, nil
 	}
+	obj, ok := ev.Object.(*unstructured.Unstructured)
+	if !ok {
+		return false, nil
+	}
+	s, err := SnapshotFrom(obj, f.src.Events(f.ctx))
+	if err != nil {
+		f.reportLocked(err)
+		return false, nil
+	}
+	if f.lastErr != nil {
+		fmt.Fprintln(out, "API server reachable again")
+		f.lastErr = nil
+	}
+	o := f.o
+	failedBefore := o.PreviousPhase == string(flaggerv1.CanaryPhaseFailed) && s.Phase == o.PreviousPhase
+	if o.PreviousRevision != "" && !f.analysing && s.Terminal() && (s.Revision == o.PreviousRevision || failedBefore) {
+		if !f.waitingShown {
+			fmt.Fprintf(out, "waiting for Flagger to take up the new revision (the canary still shows the previous result, %s)\n", s.Phase)
+			f.waitingShown = true
+		}
+		return false, nil
+	}
+	f.analysing = f.analysing || !s.Terminal()
+	f.printer.Observe(s)
+	f.last = s
+	f.peakFailed = max(f.peakFailed, s.FailedChecks)
+	if s.Event != "" {
+		f.lastEvent = s.Event
+	}
+	switch {
+	case s.Phase == string(flaggerv1.CanaryPhaseSucceeded):
+		fmt.Fprintln(out, "rollout succeeded")
+		f.code = ExitSucceeded
+	case s.Phase == string(flaggerv1.CanaryPhaseInitialized) && o.FirstRelease:
+		fmt.Fprintln(out, "canary initialized: podinfo-primary serves this version; later releases are analysed")
+		f.code = ExitSucceeded
+	case s.Phase == string(flaggerv1.CanaryPhaseFailed):
+		if s.Event == "" {
+			s.Event = f.lastEvent
+		}
+		fmt.Fprintf(out, "rollout failed after %d failed checks: %s\n", f.peakFailed, reason(s))
+		f.code = ExitFailed
+	}
+	return f.code >= 0, nil
+}
+
+// watchError is called by client-go's reflector with each list or watch error (nil when one succeeds).
+func (f *follower) watchError(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reportLocked(err)
+}
+
+func (f *follower) reportLocked(err error) {
+	if err == nil || f.ctx.Err() != nil || f.code >= 0 {
+		return
+	}
+	if f.lastErr == nil || cause(err) != cause(f.lastErr) {
+		fmt.Fprintf(f.printer.Out, "watch error (retrying): %s\n", cause(err))
+	}
+	f.lastErr = err
 }
 
 // cause is what a watch error says without the request's URL, which changes with every retry.

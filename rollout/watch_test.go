@@ -19,8 +19,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 )
 
 func canary(phase string, weight, failed int) *unstructured.Unstructured {
@@ -335,11 +337,8 @@ func TestFollow_ShowsWarningsThatChangeNoStatus(t *testing.T) {
 	out, code := follow(context.Background(), f, time.Minute)
 	waitFor(t, out, "Initializing")
 	f.warning(`deployment ghost.apps get query error: deployments.apps "ghost" not found`)
-	deadline := time.Now().Add(2 * warningPoll)
-	for !strings.Contains(out.String(), `"ghost" not found`) {
-		require.True(t, time.Now().Before(deadline), "the warning is shown within a poll:\n%s", out)
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The warning comes through the watch, not a poll: waitFor's 5 s are more than enough.
+	waitFor(t, out, `"ghost" not found`)
 	select {
 	case c := <-code:
 		t.Fatalf("a warning is not a verdict, yet Follow returned %d", c)
@@ -353,32 +352,41 @@ func TestFollow_ShowsEachWatchErrorCauseOnce(t *testing.T) {
 		return &url.Error{Op: "Get", URL: fmt.Sprintf("https://127.0.0.1:6443/apis?timeoutSeconds=%d&watch=true", timeout),
 			Err: errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")}
 	}
-	src := scriptedErrors{errs: []error{refused(362), refused(581), refused(436)}}
+	src := &scriptedErrors{errs: []error{refused(362), refused(581), refused(436)}}
 	out := &bytes.Buffer{}
-	code := Follow(context.Background(), src, NewPrinter(out), FollowOptions{Timeout: 300 * time.Millisecond})
+	// client-go's reflector retries a failed list after 0.8 s, then 1.6 s: 3 s see at least two attempts.
+	code := Follow(context.Background(), src, NewPrinter(out), FollowOptions{Timeout: 3 * time.Second})
 	assert.Equal(t, ExitTimeout, code)
+	assert.GreaterOrEqual(t, src.calls.Load(), int64(2), "the watch retried")
 	assert.Equal(t, 1, strings.Count(out.String(), "watch error (retrying)"), "retries of one outage are one line:\n%s", out)
 	assert.Contains(t, out.String(), "watch error (retrying): dial tcp 127.0.0.1:6443: connect: connection refused\n")
-	assert.Contains(t, out.String(), "timed out after 300ms in phase unknown (no canary seen); last error: dial tcp 127.0.0.1:6443: connect: connection refused")
+	assert.Contains(t, out.String(), "timed out after 3s in phase unknown (no canary seen); last error: dial tcp 127.0.0.1:6443: connect: connection refused")
 	assert.NotContains(t, out.String(), "timeoutSeconds", "no request URL")
 }
 
-// scriptedErrors reports errs, in order, and no snapshot.
-type scriptedErrors struct{ errs []error }
-
-func (s scriptedErrors) Snapshots(ctx context.Context) (<-chan Snapshot, <-chan error) {
-	snaps, errs := make(chan Snapshot), make(chan error)
-	go func() {
-		for _, e := range s.errs {
-			select {
-			case errs <- e:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return snaps, errs
+// scriptedErrors fails every list with errs, in order (the last one again once they are used up), as an API
+// server that is away.
+type scriptedErrors struct {
+	errs  []error
+	calls atomic.Int64
 }
+
+func (s *scriptedErrors) ListerWatcher(report func(error)) *cache.ListWatch {
+	fail := func() error {
+		n := int(s.calls.Add(1)) - 1
+		err := s.errs[min(n, len(s.errs)-1)]
+		report(err)
+		return err
+	}
+	return &cache.ListWatch{
+		ListWithContextFunc: func(context.Context, metav1.ListOptions) (runtime.Object, error) { return nil, fail() },
+		WatchFuncWithContext: func(context.Context, metav1.ListOptions) (watch.Interface, error) {
+			return nil, fail()
+		},
+	}
+}
+
+func (s *scriptedErrors) Events(context.Context) []corev1.Event { return nil }
 
 // TestFollow_DeletedCanaryEndsWithExit2: a Canary deleted while it is followed has no result to wait for; the
 // command says so and exits 2 at once, not at --timeout.
