@@ -120,7 +120,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	calls = waitForEvent(t, cluster, phaseStart, "Canary failed! Scaling down podinfo."+cluster.ns)
 	events = eventMessages(calls)
 	for _, want := range []string{"Halt podinfo." + cluster.ns + " advancement request-success-rate-datadog 62.50 < 99",
-		"Rolling back podinfo." + cluster.ns + " failed checks threshold reached 3", "Canary failed! Scaling down podinfo." + cluster.ns} {
+		"Rolling back podinfo." + cluster.ns + " failed checks threshold reached 5", "Canary failed! Scaling down podinfo." + cluster.ns} {
 		assert.Contains(t, events, want)
 	}
 	var warnings int
@@ -132,7 +132,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	assert.NotZero(t, warnings, "the failure events are Warnings")
 	assert.Equal(t, "Failed", eventPhases(calls)["Canary failed! Scaling down podinfo."+cluster.ns])
 	slack := slackMessages(calls)
-	assert.Equal(t, []string{"releases: Failed checks threshold reached 3 (danger)"}, slack, "Slack gets the failure, at error severity")
+	assert.Equal(t, []string{"releases: Failed checks threshold reached 5 (danger)"}, slack, "Slack gets the failure, at error severity")
 
 	// The program gives CloudWatch checks only to a stack that creates its EKS cluster (IRSA), so here the same
 	// Canary is switched to the program's CloudWatch templates by hand, and a new revision rolls back on the

@@ -313,32 +313,41 @@ func canaryWeight(ctx context.Context, cluster *testCluster) int64 {
 	return w
 }
 
-// TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash: while the rollout command follows the 6.0.1
-// canary, kube-apiserver is stopped and started again, then Flagger is killed and restarted. The command rides
-// out the gap and reports Flagger's real result; Flagger resumes the analysis. Then a release whose API server
-// stays away past --timeout ends with exit 2 and says why, and Flagger finishes that one once it is back.
-func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
+// startFaults starts a cluster of the test's own (the faults would disturb others) with an initialized
+// walkthrough stack whose analysis tolerates the faults' own failed checks, and releases version through the
+// rollout command in the background: its output, and its exit code once it ends.
+func startFaults(t *testing.T, version string, timeout time.Duration) (context.Context, *testCluster, auto.Stack, *syncbuf.Buffer, <-chan int) {
+	t.Helper()
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := startClusterWithFlagger(t, tools, 14*time.Minute)
+	ctx, cluster := startClusterWithFlagger(t, tools, 9*time.Minute)
 	stack := initializedStack(ctx, t, tools, cluster, "faults")
-	// This test is about surviving the faults, which add failed checks of their own on real traffic: after the
+	// These tests are about surviving the faults, which add failed checks of their own on real traffic: after the
 	// API server is back, the controllers' clients back off before they reconnect, and until the endpointslice
 	// controller catches up (50 s with seven other tests running, seen) the acceptance test cannot reach the
 	// new pods. With the real-engine stacks' threshold of 3 one such run rolled 6.0.1 back, with 5 one rolled
 	// 6.0.2 back; 10 checks cover a minute and a half.
 	require.NoError(t, stack.SetConfig(ctx, "canaryThreshold", auto.ConfigValue{Value: "10"}))
-	// Steps of 10 (five to 50, not ten): the faults need only weights to hit, and this test is the suite's longest.
+	// Steps of 10 (five to 50, not ten): the faults need only weights to hit, and these tests are the suite's
+	// longest.
 	require.NoError(t, stack.SetConfig(ctx, "canaryStepWeight", auto.ConfigValue{Value: "10"}))
 
-	// 1. 6.0.1, with an API server restart at weight 10 and a Flagger crash at weight 30.
 	out := &syncbuf.Buffer{}
 	result := make(chan int, 1)
 	go func() {
-		code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
+		code, err := release(ctx, stack, version, timeout, out)
 		assert.NoError(t, err)
 		result <- code
 	}()
+	return ctx, cluster, stack, out, result
+}
+
+// TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash: while the rollout command follows the 6.0.1
+// canary, kube-apiserver is stopped and started again, then Flagger is killed and restarted. The command rides
+// out the gap and reports Flagger's real result; Flagger resumes the analysis.
+func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
+	// 6.0.1, with an API server restart at weight 10 and a Flagger crash at weight 30.
+	ctx, cluster, stack, out, result := startFaults(t, "6.0.1", 6*time.Minute)
 	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 10 }, 3*time.Minute, 200*time.Millisecond,
 		"the canary reaches weight 10:\n%s", out)
 	before := appObjects(ctx, t, cluster)
@@ -378,16 +387,19 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 		before, appObjects(ctx, t, cluster))
 	logFigure(t, line)
 
-	// 2. 6.0.2 with the API server away past --timeout: exit 2 with the reason; Flagger finishes it afterwards.
-	out = &syncbuf.Buffer{}
-	go func() {
-		code, err := release(ctx, stack, "6.0.2", 45*time.Second, out)
-		assert.NoError(t, err)
-		result <- code
-	}()
+	_, err = stack.Destroy(ctx, optdestroy.Remove())
+	require.NoError(t, err)
+}
+
+// TestFaults_APIServerAwayPastTheTimeout: a release whose API server stays away past --timeout ends with exit 2
+// and says why, without a result it did not see; Flagger finishes that release once the server is back. Its own
+// cluster, beside the restart test, because it stops the API server for a minute.
+func TestFaults_APIServerAwayPastTheTimeout(t *testing.T) {
+	ctx, cluster, stack, out, result := startFaults(t, "6.0.2", 45*time.Second)
 	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Progressing") }, 3*time.Minute, 200*time.Millisecond,
 		"the 6.0.2 canary starts:\n%s", out)
 	require.NoError(t, cluster.StopAPIServer())
+	var code int
 	select {
 	case code = <-result:
 	case <-time.After(2 * time.Minute):
@@ -403,10 +415,9 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	// After a minute away the controllers' and kwok's clients back off before they reconnect, so the canary's
 	// pods take a while to be Ready again; then the ten steps run.
 	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded, 5*time.Minute)
-	line = fmt.Sprintf("fault \"API server away past --timeout\": exit 2; Flagger finished 6.0.2 %s after the server was back",
-		time.Since(back).Round(time.Second))
-	logFigure(t, line)
-	primary, err = cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
+	logFigure(t, fmt.Sprintf("fault \"API server away past --timeout\": exit 2; Flagger finished 6.0.2 %s after the server was back",
+		time.Since(back).Round(time.Second)))
+	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.2", primary.Spec.Template.Spec.Containers[0].Image, "Flagger finished 6.0.2")
 
