@@ -30,22 +30,18 @@ func (c ClusterSource) Get(ctx context.Context) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("reading canary %s/%s: %w", c.Namespace, c.Name, err)
 	}
-	return SnapshotFrom(obj, c.events(ctx))
+	return SnapshotFrom(obj, c.Events(ctx))
 }
 
-func (c ClusterSource) events(ctx context.Context) []corev1.Event {
-	list, err := c.Core.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{
-		FieldSelector: fields.Set{"involvedObject.kind": "Canary", "involvedObject.name": c.Name}.String(),
-	})
+// Events lists Flagger's events about the Canary; none when they cannot be read (they are detail, never the
+// verdict).
+func (c ClusterSource) Events(ctx context.Context) []corev1.Event {
+	list, err := c.Core.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{FieldSelector: c.eventSelector()})
 	if err != nil {
 		return nil
 	}
 	return list.Items
 }
-
-// Events lists Flagger's events about the Canary; none when they cannot be read (they are detail, never the
-// verdict).
-func (c ClusterSource) Events(ctx context.Context) []corev1.Event { return c.events(ctx) }
 
 // ListerWatcher lists and watches the one Canary, for client-go's informer-backed watch (watchtools.UntilWithSync,
 // as kubectl wait does), which re-lists and re-watches by itself when the server ends a watch or goes away. Its

@@ -142,9 +142,11 @@ func referenceTo(r graph.Registration) resource.PropertyValue {
 // serviceRole is servicerole.js's ServiceRole: the role and one attachment per managed policy, named after the
 // first 8 hex digits of the SHA-1 of the policy's id.
 func (b *children) serviceRole(parent, name, service, description string, policies []string, tags resource.PropertyValue) graph.Registration {
-	var arns []resource.PropertyValue
+	var policyArns, arns []resource.PropertyValue
 	for _, p := range policies {
-		arns = append(arns, obj(map[string]resource.PropertyValue{"id": str("arn:aws:iam::aws:policy/" + p), "arn": str("arn:aws:iam::aws:policy/" + p)}))
+		arn := str("arn:aws:iam::aws:policy/" + p)
+		policyArns = append(policyArns, arn)
+		arns = append(arns, obj(map[string]resource.PropertyValue{"id": arn, "arn": arn}))
 	}
 	componentInputs := resource.PropertyMap{"service": str(service), "managedPolicyArns": resource.NewProperty(arns), "tags": tags}
 	if description != "" {
@@ -157,10 +159,10 @@ func (b *children) serviceRole(parent, name, service, description string, polici
 	}
 	role := b.add(component.URN, "aws:iam/role:Role", name+"-role", true, roleInputs,
 		map[string]any{"arn": "arn:aws:iam::" + AccountID + ":role/" + name + "-role-1a2b3c", "name": name + "-role-1a2b3c"})
-	for _, p := range policies {
-		sum := sha1.Sum([]byte("arn:aws:iam::aws:policy/" + p))
+	for _, arn := range policyArns {
+		sum := sha1.Sum([]byte(arn.StringValue()))
 		b.add(component.URN, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", name+"-"+hex.EncodeToString(sum[:])[:8], true,
-			resource.PropertyMap{"policyArn": str("arn:aws:iam::aws:policy/" + p), "role": referenceTo(role)}, nil)
+			resource.PropertyMap{"policyArn": arn, "role": referenceTo(role)}, nil)
 	}
 	return role
 }

@@ -35,7 +35,8 @@ var networkRules = []Rule{
 			if unknown(kind) || str(kind) != "ingress" {
 				return nil
 			}
-			return when(opensToInternet(r.Props), "ingress from %s", internetCIDRs(r.Props))
+			open := internetCIDRs(r.Props)
+			return when(len(open) > 0, "ingress from %s", open)
 		}),
 	},
 	{
@@ -46,7 +47,8 @@ var networkRules = []Rule{
 			if unknown(kind, protocol) || str(kind) != "egress" || (str(protocol) != "-1" && str(protocol) != "all") {
 				return nil
 			}
-			return when(opensToInternet(r.Props), "all protocols and ports out to %s", internetCIDRs(r.Props))
+			open := internetCIDRs(r.Props)
+			return when(len(open) > 0, "all protocols and ports out to %s", open)
 		}),
 	},
 }
@@ -61,8 +63,6 @@ func internetCIDRs(p map[string]any) []string {
 	}
 	return out
 }
-
-func opensToInternet(p map[string]any) bool { return len(internetCIDRs(p)) > 0 }
 
 // checkNodeSubnets matches node groups' subnet IDs with the subnets that map public IPs. IDs exist only once the
 // subnets do, so a preview of a new stack skips this.
