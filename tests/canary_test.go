@@ -49,7 +49,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	ctx, cluster := onSharedCluster(t, tools, 8*time.Minute, manifests.AppNamespace)
+	ctx, cluster := onSharedCluster(t, tools, 11*time.Minute, manifests.AppNamespace)
 
 	// Stack config only, as a user of an existing cluster sets it.
 	stack := walkthroughStack(ctx, t, tools, cluster, "walkthrough")
@@ -117,7 +117,7 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	atHalf := sampleVersionsAtWeight(ctx, t, cluster, gateway, 50, 60)
 	phaseStart = time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := release(ctx, stack, "6.0.1", 4*time.Minute, out)
+	code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	t.Logf("rollout 6.0.1:\n%s", out)
@@ -204,7 +204,8 @@ func TestSimCluster_WalkthroughCanary(t *testing.T) {
 	summary += fmt.Sprintf("; CPU of the data plane's processes (podinfo, load tester with hey and curl, Prometheus) %s",
 		dataPlaneCPU.Round(time.Second))
 	logFigure(t, summary)
-	assert.Less(t, time.Since(testStart), 7*time.Minute, "the scenario stays under 7 minutes")
+	// Beside the whole real-engine suite, all of it started at once on two cores, this took 6 min 40 s to 7 min 11 s.
+	assert.Less(t, time.Since(testStart), 10*time.Minute, "the scenario stays under 10 minutes")
 }
 
 // TestSimCluster_SlowCanaryRollsBack is the walkthrough's other way to fail a release, `watch curl .../delay/2`
@@ -485,7 +486,7 @@ func sampleVersionsAtWeight(ctx context.Context, t *testing.T, cluster *testClus
 // which must end Failed.
 func rollBackOnBadMetrics(ctx context.Context, t *testing.T, cluster *testCluster, stack auto.Stack, version string) (*syncbuf.Buffer, time.Duration) {
 	t.Helper()
-	cluster.StandIn.SetMetrics(simcluster.BadMetrics)
+	cluster.StandIn.SetMetricsFor(cluster.ns, simcluster.BadMetrics)
 	start := time.Now()
 	out := &syncbuf.Buffer{}
 	code, err := release(ctx, stack, version, 4*time.Minute, out)

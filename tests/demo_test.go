@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,13 +28,27 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// buildDemo builds cmd/demo into the test's temp folder.
+// demoBinary is cmd/demo, built once for the package's tests into the repository's gitignored bin/, where go
+// build finds it up to date in the next run and does not link it again (as go run, which `make demo` uses, caches
+// it): its tests start together, and a link at that moment competes with a dozen clusters for the CPU.
+var demoBinary struct {
+	once sync.Once
+	err  error
+}
+
+// buildDemo returns the path of cmd/demo's binary, building it the first time.
 func buildDemo(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "demo")
-	out, err := exec.Command("go", "build", "-o", bin, "../cmd/demo").CombinedOutput()
-	require.NoError(t, err, string(out))
-	return bin
+	const bin = "../bin/demo"
+	demoBinary.once.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/demo").CombinedOutput(); err != nil {
+			demoBinary.err = fmt.Errorf("go build ../cmd/demo: %w\n%s", err, out)
+		}
+	})
+	require.NoError(t, demoBinary.err)
+	path, err := filepath.Abs(bin)
+	require.NoError(t, err)
+	return path
 }
 
 // demoCommand runs the demo from the repository root with its own state folder and temp folder, so that what it

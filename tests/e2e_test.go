@@ -249,6 +249,7 @@ func collect(fn func(chan<- events.EngineEvent) error) (map[string]apitype.StepE
 // platformInstall=false, the CRDs installed the way Gloo and Flagger would).
 func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	tools := findE2ETools(t)
+	t.Parallel()
 	server := startCluster(t, tools)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -352,6 +353,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 // error that pulumi up returns names the field.
 func TestRealEngine_BadCanaryIsRejectedReadably(t *testing.T) {
 	tools := findE2ETools(t)
+	t.Parallel()
 	server := startCluster(t, tools)
 	raw, err := os.ReadFile("e2e/bad-canary.yaml")
 	require.NoError(t, err)
@@ -431,6 +433,7 @@ func allNames(t *testing.T, s *testCluster, kind string) []string {
 // contract (kubeconfig, repositoryUrl, clusterName) and a real StackReference on a shared file backend.
 func TestRealEngine_InfraStackContract(t *testing.T) {
 	tools := findE2ETools(t)
+	t.Parallel()
 	server := startCluster(t, tools)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()

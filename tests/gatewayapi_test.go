@@ -43,7 +43,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	testStart := time.Now()
-	ctx, cluster := onSharedCluster(t, tools, 8*time.Minute, "gwapi")
+	ctx, cluster := onSharedCluster(t, tools, 11*time.Minute, "gwapi")
 	stack := gatewayAPIStack(ctx, t, tools, cluster, "gatewayapi")
 
 	// 1. Initialized, with the HTTPRoute at 100/0, attached to the public Gateway for the stack's host.
@@ -70,7 +70,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	weights := recordRouteWeights(ctx, t, cluster)
 	phaseStart = time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := release(ctx, stack, "6.0.1", 4*time.Minute, out)
+	code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())

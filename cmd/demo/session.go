@@ -49,6 +49,17 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 			err = errors.Join(err, s.close(context.WithoutCancel(ctx)))
 		}
 	}()
+	// Built into the repository's gitignored bin/ rather than the session, so go build finds it up to date in the
+	// next demo and skips the link (as go run does for the demo itself), and built while the cluster starts.
+	programBinary := filepath.Join(o.repo, "bin", "demo-program")
+	fmt.Fprintln(out, "building the program (go build of main.go into bin/) while the cluster starts")
+	built := make(chan error, 1)
+	go func() { built <- buildProgram(ctx, o.repo, programBinary) }()
+	defer func() {
+		if buildErr := <-built; buildErr != nil {
+			err = errors.Join(err, buildErr)
+		}
+	}()
 	start := time.Now()
 	fmt.Fprintln(out, "starting the simulated cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (2 fake m5.2xlarge nodes)")
 	if s.cluster, err = simcluster.Start(ctx, simcluster.Options{Tools: tools, Dir: filepath.Join(dir, "cluster"),
@@ -68,15 +79,26 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 	}
 	fmt.Fprintf(out, "cluster, the Flagger chart %s's Prometheus and Flagger v1.36.1 (meshProvider gloo) ready in %s; "+
 		"the gateway (a stand-in for Envoy) answers at %s\n", chart.Version, time.Since(start).Round(time.Second), s.gateway)
-	if err = s.prepareStack(ctx, tools, o.repo); err != nil {
+	if err = s.prepareStack(ctx, tools, o.repo, programBinary); err != nil {
 		return s, err
 	}
 	return s, nil
 }
 
-// prepareStack writes the work folder (Pulumi.yaml pointing at the repository), installs the provider plugin and
-// sets the stack's config: kubeconfig mode onto the simulated cluster, Gloo and Flagger already there.
-func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo string) error {
+// buildProgram builds main.go of repo to program.
+func buildProgram(ctx context.Context, repo, program string) error {
+	build := exec.CommandContext(ctx, "go", "build", "-o", program, ".")
+	build.Dir = repo
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the program: %w\n%s", err, b)
+	}
+	return nil
+}
+
+// prepareStack writes the work folder (Pulumi.yaml pointing at program, the repository's main.go prebuilt),
+// installs the provider plugin and sets the stack's config: kubeconfig mode onto the simulated cluster, Gloo and
+// Flagger already there.
+func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo, program string) error {
 	s.workDir = filepath.Join(s.dir, "project")
 	backend := filepath.Join(s.dir, "backend")
 	home := filepath.Join(s.dir, "pulumi-home")
@@ -88,24 +110,17 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 			return err
 		}
 	}
-	program := filepath.Join(s.dir, "progressive-delivery")
-	fmt.Fprintln(s.out, "building the program (go build of main.go)")
-	build := exec.CommandContext(ctx, "go", "build", "-o", program, ".")
-	build.Dir = repo
-	if b, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the program: %w\n%s", err, b)
-	}
 	project, err := os.ReadFile(filepath.Join(repo, "Pulumi.yaml"))
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(string(project), "\nruntime: go\n") {
-		return errors.New("the project file Pulumi.yaml has no line `runtime: go` to point at the prebuilt program")
+	const buildTarget = "\n    buildTarget: bin/progressive-delivery\n"
+	if !strings.Contains(string(project), buildTarget) {
+		return errors.New("the project file Pulumi.yaml has no runtime option `buildTarget: bin/progressive-delivery` to replace with the prebuilt program")
 	}
 	// The project is the repository's (name, config schema); the program is the binary just built and the state
 	// goes to the demo's own backend.
-	project = []byte(strings.Replace(string(project), "\nruntime: go\n",
-		"\nruntime:\n  name: go\n  options:\n    binary: "+program+"\n", 1))
+	project = []byte(strings.Replace(string(project), buildTarget, "\n    binary: "+program+"\n", 1))
 	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ type Call struct {
 // StandIn plays, on one loopback port, the services Flagger talks to outside the API server: Prometheus (the
 // /api/v1/query endpoint), the Flagger load tester (webhook POSTs), an event-webhook receiver, and, over HTTPS,
 // the Datadog and CloudWatch metrics APIs and Slack and Teams incoming webhooks. It is a stand-in, not those
-// services: it answers with the values set by SetMetrics and records every call. Flagger reaches it through
+// services: it answers with the values set by SetMetrics and SetMetricsFor and records every call. Flagger reaches it through
 // HTTP_PROXY and HTTPS_PROXY, trusting CAFile for the HTTPS ones.
 type StandIn struct {
 	URL string
@@ -74,7 +74,9 @@ type StandIn struct {
 	resolve func(host string) (string, bool)
 	mu      sync.Mutex
 	values  Metrics
-	calls   []Call
+	// valuesFor are the values of the canaries of one namespace, where a test set its own (SetMetricsFor).
+	valuesFor map[string]Metrics
+	calls     []Call
 }
 
 // StartStandIn listens on addr (host:port on loopback; port 0 picks a free one).
@@ -109,10 +111,31 @@ func (s *StandIn) SetMetrics(m Metrics) {
 	s.values = m
 }
 
-// Metrics returns the values queries get now.
+// SetMetricsFor changes the values later queries about the canaries of namespace get, and only those: tests that
+// share the stand-in each set their own.
+func (s *StandIn) SetMetricsFor(namespace string, m Metrics) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.valuesFor == nil {
+		s.valuesFor = map[string]Metrics{}
+	}
+	s.valuesFor[namespace] = m
+}
+
+// Metrics returns the values queries get now, unless SetMetricsFor set their namespace's.
 func (s *StandIn) Metrics() Metrics {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.values
+}
+
+// metricsFor returns the values a query about the canaries of namespace gets now.
+func (s *StandIn) metricsFor(namespace string) Metrics {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m, ok := s.valuesFor[namespace]; ok {
+		return m
+	}
 	return s.values
 }
 

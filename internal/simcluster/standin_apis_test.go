@@ -34,12 +34,33 @@ func httpsClient(t *testing.T, s *StandIn) *http.Client {
 	}}
 }
 
+// startStandInWithClient starts a stand-in answering with m, stopped when the test ends, and a client that
+// reaches it as Flagger does.
+func startStandInWithClient(t *testing.T, m Metrics) (*StandIn, *http.Client) {
+	t.Helper()
+	s, err := StartStandIn("", m)
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, httpsClient(t, s)
+}
+
+// latestPoints are the last value of each series of a Datadog query's answer.
+func latestPoints(t *testing.T, resp *http.Response) []float64 {
+	t.Helper()
+	var body struct {
+		Series []struct{ Pointlist [][]float64 }
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	var out []float64
+	for _, series := range body.Series {
+		out = append(out, series.Pointlist[len(series.Pointlist)-1][1])
+	}
+	return out
+}
+
 func TestStandIn_DatadogAPIOverTLSWithTheKeys(t *testing.T) {
 	t.Parallel()
-	s, err := StartStandIn("", GoodMetrics)
-	require.NoError(t, err)
-	defer s.Close()
-	client := httpsClient(t, s)
+	s, client := startStandInWithClient(t, GoodMetrics)
 	get := func(path string, keys bool) *http.Response {
 		req, err := http.NewRequest(http.MethodGet, "https://api.datadoghq.eu"+path, nil)
 		require.NoError(t, err)
@@ -52,25 +73,14 @@ func TestStandIn_DatadogAPIOverTLSWithTheKeys(t *testing.T) {
 		t.Cleanup(func() { resp.Body.Close() })
 		return resp
 	}
-	latest := func(resp *http.Response) []float64 {
-		var body struct {
-			Series []struct{ Pointlist [][]float64 }
-		}
-		require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
-		var out []float64
-		for _, series := range body.Series {
-			out = append(out, series.Pointlist[len(series.Pointlist)-1][1])
-		}
-		return out
-	}
 
 	assert.Equal(t, http.StatusForbidden, get("/api/v1/validate", false).StatusCode, "no keys, no answer")
 	assert.Equal(t, http.StatusOK, get("/api/v1/validate", true).StatusCode)
 	successRate := "/api/v1/query?query=" + url.QueryEscape("100 * sum:envoy.cluster.upstream_rq.count{envoy_cluster:x,!envoy_response_code:5*}.as_count() / sum:envoy.cluster.upstream_rq.count{envoy_cluster:x}.as_count()")
-	assert.Equal(t, []float64{100}, latest(get(successRate, true)))
-	assert.Equal(t, []float64{42}, latest(get("/api/v1/query?query="+url.QueryEscape("p99:envoy.cluster.upstream_rq_time{envoy_cluster:x}"), true)))
+	assert.Equal(t, []float64{100}, latestPoints(t, get(successRate, true)))
+	assert.Equal(t, []float64{42}, latestPoints(t, get("/api/v1/query?query="+url.QueryEscape("p99:envoy.cluster.upstream_rq_time{envoy_cluster:x}"), true)))
 	s.SetMetrics(Metrics{Unanswerable: true})
-	assert.Empty(t, latest(get(successRate, true)), "no series, as Datadog without the metric")
+	assert.Empty(t, latestPoints(t, get(successRate, true)), "no series, as Datadog without the metric")
 
 	var queries []Call
 	for _, c := range s.Calls() {
@@ -83,6 +93,34 @@ func TestStandIn_DatadogAPIOverTLSWithTheKeys(t *testing.T) {
 		[]string{queries[0].Name, queries[1].Name, queries[2].Name, queries[3].Name, queries[4].Name})
 	assert.Equal(t, "api.datadoghq.eu", queries[2].Host)
 	assert.Equal(t, "api/app", queries[2].Credential)
+}
+
+// TestStandIn_EachNamespaceItsOwnValues: values set for a namespace answer the queries about its canary's Envoy
+// cluster and no other, so tests sharing one stand-in do not decide each other's canaries.
+func TestStandIn_EachNamespaceItsOwnValues(t *testing.T) {
+	t.Parallel()
+	s, client := startStandInWithClient(t, GoodMetrics)
+	successRate := func(namespace string) []float64 {
+		cluster := namespace + "-podinfo-canaryupstream-9898_" + namespace
+		req, err := http.NewRequest(http.MethodGet, "https://api.datadoghq.com/api/v1/query?query="+url.QueryEscape(
+			"100 * sum:envoy.cluster.upstream_rq.count{envoy_cluster:"+cluster+",!envoy_response_code:5*}.as_count()"), nil)
+		require.NoError(t, err)
+		req.Header.Set("DD-API-KEY", "api")
+		req.Header.Set("DD-APPLICATION-KEY", "app")
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		return latestPoints(t, resp)
+	}
+
+	s.SetMetricsFor("cw-canary", BadMetrics)
+	s.SetMetricsFor("gone", Metrics{Unanswerable: true})
+	assert.Equal(t, []float64{62.5}, successRate("cw-canary"))
+	assert.Empty(t, successRate("gone"))
+	assert.Equal(t, []float64{100}, successRate("dd-canary"), "another namespace keeps the values of SetMetrics")
+	assert.Equal(t, []float64{100}, successRate("canary"), "a namespace whose name ends another's is another")
+	s.SetMetrics(BadMetrics)
+	assert.Equal(t, []float64{62.5}, successRate("dd-canary"))
 }
 
 // TestStandIn_CloudWatchGetMetricDataWithTheAWSSDK: the stand-in's CloudWatch answers aws-sdk-go v1, the SDK
@@ -134,10 +172,7 @@ func TestStandIn_CloudWatchGetMetricDataWithTheAWSSDK(t *testing.T) {
 
 func TestStandIn_RecordsSlackTeamsAndEventMessages(t *testing.T) {
 	t.Parallel()
-	s, err := StartStandIn("", GoodMetrics)
-	require.NoError(t, err)
-	defer s.Close()
-	client := httpsClient(t, s)
+	s, client := startStandInWithClient(t, GoodMetrics)
 	post := func(client *http.Client, target, body string) {
 		resp, err := client.Post(target, "application/json", strings.NewReader(body))
 		require.NoError(t, err)
