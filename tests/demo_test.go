@@ -30,7 +30,8 @@ import (
 
 // demoBinary is cmd/demo, built once for the package's tests into the repository's gitignored bin/, where go
 // build finds it up to date in the next run and does not link it again (as go run, which `make demo` uses, caches
-// it): its tests start together, and a link at that moment competes with a dozen clusters for the CPU.
+// it; -buildvcs=false, or every commit would make it stale): its tests start together, and a link at that moment
+// competes with a dozen clusters for the CPU.
 var demoBinary struct {
 	once sync.Once
 	err  error
@@ -41,7 +42,7 @@ func buildDemo(t *testing.T) string {
 	t.Helper()
 	const bin = "../bin/demo"
 	demoBinary.once.Do(func() {
-		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/demo").CombinedOutput(); err != nil {
+		if out, err := exec.Command("go", "build", "-buildvcs=false", "-o", bin, "../cmd/demo").CombinedOutput(); err != nil {
 			demoBinary.err = fmt.Errorf("go build ../cmd/demo: %w\n%s", err, out)
 		}
 	})

@@ -87,7 +87,8 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 
 // buildProgram builds main.go of repo to program.
 func buildProgram(ctx context.Context, repo, program string) error {
-	build := exec.CommandContext(ctx, "go", "build", "-o", program, ".")
+	// -buildvcs=false: with the commit stamped in, every commit would make it stale.
+	build := exec.CommandContext(ctx, "go", "build", "-buildvcs=false", "-o", program, ".")
 	build.Dir = repo
 	if b, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the program: %w\n%s", err, b)
