@@ -60,8 +60,8 @@ type Call struct {
 // StandIn plays, on one loopback port, the services Flagger talks to outside the API server: Prometheus (the
 // /api/v1/query endpoint), the Flagger load tester (webhook POSTs), an event-webhook receiver, and, over HTTPS,
 // the Datadog and CloudWatch metrics APIs and Slack and Teams incoming webhooks. It is a stand-in, not those
-// services: it answers with the values set by SetMetrics and SetMetricsFor and records every call. Flagger reaches it through
-// HTTP_PROXY and HTTPS_PROXY, trusting CAFile for the HTTPS ones.
+// services: it answers with the values set by SetMetrics and SetMetricsFor and records every call. Flagger
+// reaches it through HTTP_PROXY and HTTPS_PROXY, trusting CAFile for the HTTPS ones.
 type StandIn struct {
 	URL string
 	// CAFile is the PEM file of the CA that signs the stand-in's HTTPS certificates.
@@ -120,13 +120,6 @@ func (s *StandIn) SetMetricsFor(namespace string, m Metrics) {
 		s.valuesFor = map[string]Metrics{}
 	}
 	s.valuesFor[namespace] = m
-}
-
-// Metrics returns the values queries get now, unless SetMetricsFor set their namespace's.
-func (s *StandIn) Metrics() Metrics {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.values
 }
 
 // metricsFor returns the values a query about the canaries of namespace gets now.

@@ -13,7 +13,8 @@ import (
 )
 
 // The hosted APIs the stand-in plays (no real server for them exists here). It is a stand-in, not these
-// services: it answers their request shapes with the values set by SetMetrics and SetMetricsFor and records what it was sent.
+// services: it answers their request shapes with the values set by SetMetrics and SetMetricsFor and records
+// what it was sent.
 
 // checkOf names the canary check a metrics query answers (PromQL, Datadog or CloudWatch), from the Envoy metric
 // names in it.
@@ -37,10 +38,10 @@ func checkOf(query string) string {
 // upstream, <namespace>-<service>-canaryupstream-<port>_<namespace>, as Flagger's templates select it.
 var envoyClusterNamespace = regexp.MustCompile(`-canaryupstream-\d+_([a-z0-9]([-a-z0-9]*[a-z0-9])?)`)
 
-// value is what a check of query gets now: the values of the namespace of the canary it is about; ok is false
-// for a query that is no check, or when the metrics are set unanswerable.
-func (s *StandIn) value(query string) (v float64, ok bool) {
-	check, namespace := checkOf(query), ""
+// value is what check (checkOf(query)) gets now: the values of the namespace of the canary query is about; ok is
+// false for a query that is no check, or when the metrics are set unanswerable.
+func (s *StandIn) value(check, query string) (v float64, ok bool) {
+	namespace := ""
 	if m := envoyClusterNamespace.FindStringSubmatch(query); m != nil {
 		namespace = m[1]
 	}
@@ -73,7 +74,7 @@ func (s *StandIn) datadog(w http.ResponseWriter, r *http.Request, host string) {
 		check := checkOf(call.Query)
 		s.record(withKind(call, "query", check))
 		series := []any{}
-		if v, ok := s.value(call.Query); ok {
+		if v, ok := s.value(check, call.Query); ok {
 			series = append(series, map[string]any{"pointlist": [][]float64{{float64(time.Now().UnixMilli()), v}}})
 		}
 		_ = json.NewEncoder(w).Encode(map[string]any{"status": "ok", "series": series})
@@ -131,7 +132,7 @@ func (s *StandIn) cloudWatch(w http.ResponseWriter, r *http.Request, host string
 		// Only expressions return data here; the metric queries they combine have ReturnData false.
 		for n := range expressions {
 			res := result{ID: ids[n], StatusCode: "Complete"}
-			if v, ok := s.value(call.Query); ok {
+			if v, ok := s.value(check, call.Query); ok {
 				res.Timestamps, res.Values = []string{time.Now().UTC().Format(time.RFC3339)}, []float64{v}
 			}
 			results = append(results, res)
