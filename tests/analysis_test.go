@@ -48,7 +48,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	ctx, cluster := onSharedCluster(t, tools, 11*time.Minute, "dd-canary")
 
 	stack := walkthroughStack(ctx, t, tools, cluster, "datadog")
-	for key, value := range map[string]auto.ConfigValue{
+	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
 		"metricsProvider": {Value: "datadog"},
 		"datadogApiKey":   {Value: standInDatadogAPIKey, Secret: true},
 		"datadogAppKey":   {Value: standInDatadogAppKey, Secret: true},
@@ -56,9 +56,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 		"slackChannel":    {Value: "releases"},
 		"slackSeverity":   {Value: "error"},
 		"alertWebhookUrl": {Value: standInEventsURL, Secret: true},
-	} {
-		require.NoError(t, stack.SetConfig(ctx, key, value))
-	}
+	}))
 	up, err := stack.Up(ctx)
 	require.NoError(t, err)
 	for _, secret := range []string{standInDatadogAPIKey, standInDatadogAppKey, "T0STANDIN", "alerts.example.test"} {

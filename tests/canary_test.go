@@ -301,14 +301,12 @@ func TestSimCluster_LoadTestWithAWrongHostRollsBack(t *testing.T) {
 func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name string) auto.Stack {
 	t.Helper()
 	stack := newE2EStack(t, tools, name, program.Run)
-	for key, value := range map[string]auto.ConfigValue{
+	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
 		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
 		"platformInstall": {Value: "false"},
 		"appNamespace":    {Value: cluster.ns},
 		"domain":          {Value: cluster.host},
-	} {
-		require.NoError(t, stack.SetConfig(ctx, key, value))
-	}
+	}))
 	return stack
 }
 

@@ -49,7 +49,7 @@ func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
 		"TMPDIR="+dir,
 	)}
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "backend"), 0o755))
-	require.NoError(t, simcluster.InstallProvider(context.Background(), tools, home))
+	require.NoError(t, simcluster.InstallProvider(tools, home))
 	// `pulumi stack init` has no --config-file and writes the secrets salt into Pulumi.<stack>.yaml beside the
 	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
 	initDir := filepath.Join(dir, "init")

@@ -67,6 +67,7 @@ func startCluster(t *testing.T, tools simcluster.Tools) *testCluster {
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("cluster logs:\n%s", c.LogTails(3000))
+			t.Logf("pods of %s:\n%s", manifests.AppNamespace, c.PodStates(context.Background(), manifests.AppNamespace))
 		}
 		assert.NoError(t, c.Stop(), "every process of the cluster stops")
 	})
@@ -144,6 +145,7 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns s
 		cancel()
 		if t.Failed() {
 			t.Logf("flagger log (lines of namespace %s, tail):\n%s", ns, tc.flaggerLogTail())
+			t.Logf("pods of %s:\n%s", ns, tc.PodStates(context.Background(), ns))
 		}
 		err := tc.Core.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", ns, err)
@@ -255,8 +257,10 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	defer cancel()
 
 	stack := newE2EStack(t, tools, "e2e", program.Run)
-	require.NoError(t, stack.SetConfig(ctx, "kubeconfig", auto.ConfigValue{Value: string(server.Kubeconfig), Secret: true}))
-	require.NoError(t, stack.SetConfig(ctx, "platformInstall", auto.ConfigValue{Value: "false"}))
+	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
+		"kubeconfig":      {Value: string(server.Kubeconfig), Secret: true},
+		"platformInstall": {Value: "false"},
+	}))
 
 	start := time.Now()
 	prev, err := stack.Preview(ctx)
@@ -451,8 +455,10 @@ func TestRealEngine_InfraStackContract(t *testing.T) {
 	require.NoError(t, err)
 
 	apps := newE2EStackOn(t, tools, backend, "apps", program.Run)
-	require.NoError(t, apps.SetConfig(ctx, "infraStack", auto.ConfigValue{Value: "organization/progressive-delivery/infra"}))
-	require.NoError(t, apps.SetConfig(ctx, "platformInstall", auto.ConfigValue{Value: "false"}))
+	require.NoError(t, apps.SetAllConfig(ctx, auto.ConfigMap{
+		"infraStack":      {Value: "organization/progressive-delivery/infra"},
+		"platformInstall": {Value: "false"},
+	}))
 	up, err := apps.Up(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, repositoryURL+":6.0.0", up.Outputs["podinfoImage"].Value)

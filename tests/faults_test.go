@@ -327,10 +327,12 @@ func startFaults(t *testing.T, version string, timeout time.Duration) (context.C
 	// controller catches up (50 s with seven other tests running, seen) the acceptance test cannot reach the
 	// new pods. With the real-engine stacks' threshold of 3 one such run rolled 6.0.1 back, with 5 one rolled
 	// 6.0.2 back; 10 checks cover a minute and a half.
-	require.NoError(t, stack.SetConfig(ctx, "canaryThreshold", auto.ConfigValue{Value: "10"}))
 	// Steps of 10 (five to 50, not ten): the faults need only weights to hit, and these tests are the suite's
 	// longest.
-	require.NoError(t, stack.SetConfig(ctx, "canaryStepWeight", auto.ConfigValue{Value: "10"}))
+	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
+		"canaryThreshold":  {Value: "10"},
+		"canaryStepWeight": {Value: "10"},
+	}))
 
 	out := &syncbuf.Buffer{}
 	result := make(chan int, 1)

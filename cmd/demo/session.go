@@ -145,7 +145,7 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 		"KUBECONFIG":               s.cluster.KubeconfigPath,
 		"TMPDIR":                   tmp,
 	}
-	if err := simcluster.InstallProvider(ctx, tools, home); err != nil {
+	if err := simcluster.InstallProvider(tools, home); err != nil {
 		return err
 	}
 	if s.cli, err = rollout.NewCLI(cliRoot); err != nil {
@@ -156,14 +156,12 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 		return fmt.Errorf("creating stack %s: %w", stackName, err)
 	}
 	s.stack = &stack
-	for key, value := range map[string]auto.ConfigValue{
+	if err := stack.SetAllConfig(ctx, auto.ConfigMap{
 		"kubeconfig":      {Value: string(s.cluster.Kubeconfig), Secret: true},
 		"platformInstall": {Value: "false"},
 		"canaryThreshold": {Value: fmt.Sprint(s.threshold)},
-	} {
-		if err := stack.SetConfig(ctx, key, value); err != nil {
-			return fmt.Errorf("setting %s: %w", key, err)
-		}
+	}); err != nil {
+		return fmt.Errorf("setting the stack's config: %w", err)
 	}
 	return nil
 }

@@ -319,9 +319,8 @@ func (d *dataPlane) run(ctx context.Context, p *simPod, pod *corev1.Pod) {
 		fail("ErrImagePull", err)
 		return
 	}
-	box, err := d.prepare(ctx, p, pod, container, workdir, hostsPath)
-	if err != nil {
-		fail("CreateContainerConfigError", err)
+	box, ok := d.prepareUntilDone(ctx, p, pod, container, workdir, hostsPath)
+	if !ok {
 		return
 	}
 	if workdir != "" {
@@ -366,6 +365,24 @@ func (d *dataPlane) run(ctx context.Context, p *simPod, pod *corev1.Pod) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-time.After(backoff):
+		}
+	}
+}
+
+// prepareUntilDone retries prepare until it succeeds or ctx ends (false), as the kubelet retries a pod's sync: a
+// volume's ConfigMap may come after the pod, and the service-account token needs the API server, which may be
+// away for a while (a pod given up then stays Pending for good).
+func (d *dataPlane) prepareUntilDone(ctx context.Context, p *simPod, pod *corev1.Pod, container corev1.Container, workdir, hostsPath string) (sandbox, bool) {
+	for backoff := time.Second; ; backoff = min(2*backoff, 10*time.Second) {
+		box, err := d.prepare(ctx, p, pod, container, workdir, hostsPath)
+		if err == nil {
+			return box, true
+		}
+		_ = d.setStatus(ctx, p, pod, containerWaiting(container, "CreateContainerConfigError", err.Error()), false)
+		select {
+		case <-ctx.Done():
+			return box, false
 		case <-time.After(backoff):
 		}
 	}
