@@ -31,9 +31,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	const ns = "bad-input"
-	ctx, cluster := onSharedCluster(t, tools, 5*time.Minute, ns)
-	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	ctx, cluster := inNewNamespace(t, tools, 5*time.Minute, ns)
 
 	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment", 0)
 	createDeployment(ctx, t, cluster, ns, "metricless", "ghcr.io/stefanprodan/podinfo:6.0.0")
@@ -80,7 +78,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	// whose every check finds no samples.
 	revision := initializedRevision("metricless")
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}}`)
-	_, err = cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "metricless", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	_, err := cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "metricless", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
 	metricless := follow("metricless", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
 

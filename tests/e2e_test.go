@@ -153,6 +153,16 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns s
 	return ctx, tc
 }
 
+// inNewNamespace is onSharedCluster for a test that creates its objects itself instead of through a stack: it
+// creates the namespace too.
+func inNewNamespace(t *testing.T, tools simcluster.Tools, d time.Duration, ns string) (context.Context, *testCluster) {
+	t.Helper()
+	ctx, cluster := onSharedCluster(t, tools, d, ns)
+	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	require.NoError(t, err)
+	return ctx, cluster
+}
+
 // finishSuite, run by TestMain after the tests, stops the shared cluster if a test started it, printing its logs
 // when the package failed.
 func finishSuite(failed bool) error {

@@ -19,10 +19,8 @@ import (
 func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	const ns = "late-config"
-	ctx, cluster := onSharedCluster(t, tools, 3*time.Minute, ns)
-	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	require.NoError(t, err)
+	ctx, cluster := inNewNamespace(t, tools, 3*time.Minute, "late-config")
+	ns := cluster.ns
 
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "podinfo", Namespace: ns},
@@ -66,7 +64,7 @@ func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 	require.Contains(t, w.Message, `configmaps "late" not found`, "the pod says what it waits for")
 	require.False(t, ready)
 
-	_, err = cluster.Core.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
+	_, err := cluster.Core.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: ns}, Data: map[string]string{"message": "here now"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	created := time.Now()
