@@ -75,7 +75,6 @@ func newGatewayStandIn(c *Cluster, proxy *serviceProxy) *gatewayStandIn {
 // runGateway runs the gateway stand-in as the gateway proxy pod: listening at the pod's address, Ready at once.
 func (d *dataPlane) runGateway(ctx context.Context, p *simPod, pod *corev1.Pod, container corev1.Container) {
 	g := newGatewayStandIn(d.c, d.proxy)
-	var servers []*http.Server
 	for port, handler := range map[int]http.Handler{
 		gatewayHTTPPort:    g,
 		gatewayMetricsPort: promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}),
@@ -86,16 +85,21 @@ func (d *dataPlane) runGateway(ctx context.Context, p *simPod, pod *corev1.Pod, 
 			return
 		}
 		s := &http.Server{Handler: handler, ReadHeaderTimeout: 5 * time.Second}
-		servers = append(servers, s)
+		defer s.Close()
 		go func() { _ = s.Serve(l) }()
 	}
 	d.expose(p, container)
 	defer d.unexpose(p.uid)
-	_ = d.setStatus(ctx, p, pod, containerRunning(container, metav1.Now(), 0, true), true)
-	<-ctx.Done()
-	for _, s := range servers {
-		_ = s.Close()
+	// Sent again until the API server takes it (it may be away), as the probe loop does for the other pods.
+	started := metav1.Now()
+	for d.setStatus(ctx, p, pod, containerRunning(container, started, 0, true), true) != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
 	}
+	<-ctx.Done()
 }
 
 // backend is one weighted destination of a route.
