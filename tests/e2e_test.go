@@ -18,7 +18,6 @@ import (
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
-	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
 	metav1pulumi "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -208,9 +207,9 @@ func (c *testCluster) flaggerLogTail() string {
 // devFlaggerChart is the Flagger chart the dev stack pins, with the values the program installs it with.
 func devFlaggerChart(t *testing.T) simcluster.FlaggerChart {
 	t.Helper()
-	values, err := simcluster.PlainValues(workloads.FlaggerValues(manifests.IngressGloo, nil, nil))
+	chart, err := simcluster.GlooFlaggerChart(program.Defaults().FlaggerChartVersion)
 	require.NoError(t, err)
-	return simcluster.FlaggerChart{Version: program.Defaults().FlaggerChartVersion, Values: values}
+	return chart
 }
 
 // release runs the rollout command's release of version on stack, with the program's default tag list, as

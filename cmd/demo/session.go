@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/simcluster"
-	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
-	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,11 +64,10 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 		StandInAddr: fmt.Sprintf("127.0.0.1:%d", o.standInPort)}); err != nil {
 		return s, err
 	}
-	values, err := simcluster.PlainValues(workloads.FlaggerValues(manifests.IngressGloo, nil, nil))
+	chart, err := simcluster.GlooFlaggerChart(program.Defaults().FlaggerChartVersion)
 	if err != nil {
 		return s, err
 	}
-	chart := simcluster.FlaggerChart{Version: program.Defaults().FlaggerChartVersion, Values: values}
 	if err = s.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: chart}); err != nil {
 		return s, err
 	}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -43,6 +45,17 @@ func ChartsDir() (string, error) {
 		}
 	}
 	return "", errors.New("no go.mod above the working folder")
+}
+
+// GlooFlaggerChart is the Flagger chart of version with the values the program installs it with on the
+// walkthrough's Gloo ingress: what the tests and the demo run. The version is the caller's (the dev stack's pin,
+// program.Defaults) so that this package does not link the program's AWS SDKs.
+func GlooFlaggerChart(version string) (FlaggerChart, error) {
+	values, err := PlainValues(workloads.FlaggerValues(manifests.IngressGloo, nil, nil))
+	if err != nil {
+		return FlaggerChart{}, err
+	}
+	return FlaggerChart{Version: version, Values: values}, nil
 }
 
 // PlainValues turns chart values built for a pulumi Helm release (known values only) into the plain map Helm
