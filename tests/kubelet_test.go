@@ -49,12 +49,7 @@ func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 		for _, cs := range p.Status.ContainerStatuses {
 			waiting = cs.State.Waiting
 		}
-		for _, c := range p.Status.Conditions {
-			if c.Type == corev1.PodReady {
-				ready = c.Status == corev1.ConditionTrue
-			}
-		}
-		return waiting, ready
+		return waiting, podReady(p)
 	}
 	require.Eventually(t, func() bool {
 		w, _ := state()
