@@ -23,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
 	gatewayapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -92,13 +93,9 @@ func (d *dataPlane) runGateway(ctx context.Context, p *simPod, pod *corev1.Pod, 
 	defer d.unexpose(p.uid)
 	// Sent again until the API server takes it (it may be away), as the probe loop does for the other pods.
 	started := metav1.Now()
-	for d.setStatus(ctx, p, pod, containerRunning(container, started, 0, true), true) != nil {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
-	}
+	_ = wait.PollUntilContextCancel(ctx, 2*time.Second, true, func(ctx context.Context) (bool, error) {
+		return d.setStatus(ctx, p, pod, containerRunning(container, started, 0, true), true) == nil, nil
+	})
 	<-ctx.Done()
 }
 
