@@ -44,8 +44,10 @@ const (
 func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
+	clock := walkthroughClock()
+	whole := clock.initialized().plus(clock.release(clock.promotion())).plus(clock.release(clock.rollback()))
+	ctx, cluster := onSharedCluster(t, tools, whole, "dd-canary")
 	testStart := time.Now()
-	ctx, cluster := onSharedCluster(t, tools, 11*time.Minute, "dd-canary")
 
 	stack := walkthroughStack(ctx, t, tools, cluster, "datadog")
 	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
@@ -81,7 +83,7 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 	// Promotion on good Datadog answers.
 	phaseStart := time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
+	code, err := release(ctx, stack, "6.0.1", clock.promotion(), out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
@@ -149,8 +151,9 @@ func TestSimCluster_DatadogCanaryWithSlackAndWebhookAlerts(t *testing.T) {
 func TestSimCluster_CloudWatchCanaryRollsBack(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
+	clock := walkthroughClock()
+	ctx, cluster := onSharedCluster(t, tools, clock.initialized().plus(clock.rollback()), "cw-canary")
 	testStart := time.Now()
-	ctx, cluster := onSharedCluster(t, tools, 5*time.Minute, "cw-canary")
 	initializedStack(ctx, t, tools, cluster, "cloudwatch")
 	cluster.StandIn.SetMetricsFor(cluster.ns, simcluster.BadMetrics)
 	cloudWatchTime := rollBackOnCloudWatch(ctx, t, cluster)
@@ -235,8 +238,9 @@ func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *testCluste
 		return err
 	}))
 	// See the new revision start before waiting for its end (a canary that failed before is Failed already).
-	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseProgressing, time.Minute)
-	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseFailed, 3*time.Minute)
+	clock := walkthroughClock()
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseProgressing, clock.intervals(2, "our update's offset, new revision detected"))
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseFailed, clock.rollback())
 
 	calls := cluster.callsSince(start)
 	queried := 0

@@ -31,13 +31,17 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
 	const ns = "bad-input"
-	ctx, cluster := inNewNamespace(t, tools, 5*time.Minute, ns)
+	const progressDeadline = 30
+	// createCanary's analysis: 10 s intervals, one step, one failed check allowed.
+	clock := canaryClock{interval: 10 * time.Second, steps: 1, threshold: 1}
+	// The unready canary: detected, then not ready until its progress deadline, then rolled back.
+	unreadyEnd := clock.intervals(3, "detect, ready check, roll back").plus(scaled(progressDeadline*time.Second, "progress deadline"))
+	ctx, cluster := inNewNamespace(t, tools, clock.initialization().plus(clock.initialization()).plus(clock.rollback()).plus(unreadyEnd), ns)
 
 	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment", 0)
 	createDeployment(ctx, t, cluster, ns, "metricless", "ghcr.io/stefanprodan/podinfo:6.0.0")
 	createCanary(ctx, t, cluster, ns, "metricless", "metricless", 0)
 	createDeployment(ctx, t, cluster, ns, "unready", "ghcr.io/stefanprodan/podinfo:6.0.0")
-	const progressDeadline = 30
 	createCanary(ctx, t, cluster, ns, "unready", "unready", progressDeadline)
 
 	type result struct {
@@ -70,7 +74,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 			}
 			revision, _, _ = unstructured.NestedString(obj.Object, "status", "lastAppliedSpec")
 			return true
-		}, 2*time.Minute, 500*time.Millisecond, "canary %s initialized", name)
+		}, clock.initialization().d, 500*time.Millisecond, "canary %s initialized within %s", name, clock.initialization())
 		return revision
 	}
 
@@ -80,21 +84,23 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	patch := []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1"}]}}}}`)
 	_, err := cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "metricless", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
-	metricless := follow("metricless", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
+	// --timeout twice each bound, so that Flagger's result ends the command, not the timeout.
+	metricless := follow("metricless", rollout.FollowOptions{Timeout: 2 * clock.rollback().d, PreviousRevision: revision})
 
 	// The unready canary initializes on a ready podinfo, then its new revision runs podinfo --unready.
 	revision = initializedRevision("unready")
 	patch = []byte(`{"spec":{"template":{"spec":{"containers":[{"name":"app","image":"ghcr.io/stefanprodan/podinfo:6.0.1","args":["--unready"]}]}}}}`)
 	_, err = cluster.Core.AppsV1().Deployments(ns).Patch(ctx, "unready", types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
-	unready := follow("unready", rollout.FollowOptions{Timeout: 3 * time.Minute, PreviousRevision: revision})
+	unready := follow("unready", rollout.FollowOptions{Timeout: 2 * unreadyEnd.d, PreviousRevision: revision})
 
 	g := <-ghost
 	t.Logf("canary with no target (%s):\n%s", g.elapsed.Round(time.Second), g.out)
 	assert.Equal(t, rollout.ExitTimeout, g.code)
 	verdict := g.out[strings.LastIndex(g.out, "timed out after 40s in phase "):]
 	assert.Contains(t, verdict, `"no-such-deployment" not found`, "Flagger's complaint is the message: %s", verdict)
-	assert.Less(t, g.elapsed, ghostTimeout+5*time.Second, "no hang past --timeout")
+	grace := scaled(5*time.Second, "one last read after --timeout")
+	assert.Less(t, g.elapsed, ghostTimeout+grace.d, "no hang past --timeout (grace %s)", grace)
 
 	m := <-metricless
 	t.Logf("canary whose metrics have no samples (%s):\n%s", m.elapsed.Round(time.Second), m.out)
@@ -107,7 +113,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	assert.Equal(t, rollout.ExitFailed, u.code)
 	assert.Contains(t, u.out, "canary deployment unready.bad-input not ready: waiting for rollout to finish: 0 of 1",
 		"Flagger's reason is shown while it waits")
-	assert.Less(t, u.elapsed, 2*time.Minute, "it fails at the progress deadline (%d s), not at --timeout", progressDeadline)
+	assert.Less(t, u.elapsed, unreadyEnd.d, "it fails at the progress deadline (%d s), not at --timeout: within %s", progressDeadline, unreadyEnd)
 	pods, err := cluster.Core.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=unready-primary"})
 	require.NoError(t, err)
 	require.NotEmpty(t, pods.Items)

@@ -5,6 +5,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +75,7 @@ func (u *cliUser) runIn(dir string, args ...string) {
 func (u *cliUser) run(args ...string) (string, error) {
 	u.t.Helper()
 	args = u.stackArgs(args)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), cliOp.d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
 	cmd.Dir = ".."
@@ -82,8 +83,15 @@ func (u *cliUser) run(args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w: past its bound, %s", err, cliOp)
+	}
 	return out.String(), err
 }
+
+// cliOp bounds one CLI command of the test: a pulumi operation, plus the language host's go build of main.go
+// when it is stale (a link: the SDKs were compiled by the fast suite that CI runs first).
+var cliOp = pulumiOps(1).plus(scaled(refProgramLink, fmt.Sprintf("link of main.go %s", refProgramLink)))
 
 // stackArgs adds the stack and its config file to the commands that take them.
 func (u *cliUser) stackArgs(args []string) []string {
@@ -108,7 +116,8 @@ func (u *cliUser) ok(args ...string) string {
 func TestCLI_AsAUserRunsIt(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	cluster := startCluster(t, tools)
+	// Twelve pulumi commands: 8 previews, 2 ups, destroy, and the refused up.
+	cluster := startCluster(t, tools, pulumiOps(12))
 	u := newCLIUser(t, tools)
 	u.ok("config", "set", "--secret", "kubeconfig", string(cluster.Kubeconfig))
 	u.ok("config", "set", "platformInstall", "false")

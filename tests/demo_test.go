@@ -71,11 +71,12 @@ func demoCommand(t *testing.T, bin, stateDir, tmp string, args ...string) *exec.
 // walkthroughDemo is `make demo`'s command, at the walkthrough's canaryThreshold 5 (3 rolled a good 6.0.1 back
 // once, when three checks in a row found no values yet on a machine busy with the whole suite), its output buffer
 // and the temp dir it uses.
-func walkthroughDemo(t *testing.T) (*exec.Cmd, *syncbuf.Buffer, string) {
+func walkthroughDemo(t *testing.T, expected bound) (*exec.Cmd, *syncbuf.Buffer, string) {
 	t.Helper()
 	findE2ETools(t)
 	t.Parallel()
 	bin := buildDemo(t)
+	admit(t, scenario{ownCluster: true, ownFlagger: true, expected: expected.d})
 	tmp := t.TempDir()
 	out := &syncbuf.Buffer{}
 	cmd := demoCommand(t, bin, t.TempDir(), tmp)
@@ -83,12 +84,25 @@ func walkthroughDemo(t *testing.T) (*exec.Cmd, *syncbuf.Buffer, string) {
 	return cmd, out, tmp
 }
 
+// demoStart bounds the demo until its canary is Initialized: its cluster and Flagger, the link of its program
+// (built while the cluster starts), the up and Flagger's initialization.
+func demoStart() bound {
+	return clusterStart(true).plus(walkthroughClock().initialized())
+}
+
 // TestDemo_RunsTheWalkthroughAndLeavesNothing runs `make demo`'s command start to end, non-interactively, and
 // checks its summary and that it left no process, port or temp state.
 func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
-	cmd, out, tmp := walkthroughDemo(t)
+	clock := walkthroughClock()
+	// Its cluster and Flagger, the program's link, up and Initialized, the promotion, the rollback, destroy.
+	whole := demoStart().plus(clock.release(clock.promotion())).plus(clock.release(clock.rollback())).plus(pulumiOps(1))
+	cmd, out, tmp := walkthroughDemo(t, whole)
 	start := time.Now()
-	require.NoError(t, cmd.Run(), out.String())
+	require.NoError(t, cmd.Start())
+	timer := time.AfterFunc(whole.d, func() { _ = cmd.Process.Signal(syscall.SIGINT) })
+	err := cmd.Wait()
+	require.True(t, timer.Stop(), "the demo ends within %s:\n%s", whole, out)
+	require.NoError(t, err, out.String())
 	t.Logf("make demo (%s):\n%s", time.Since(start).Round(time.Second), out)
 	text := out.String()
 	summary := text[strings.Index(text, "summary (canaryThreshold 5):"):]
@@ -107,30 +121,33 @@ func TestDemo_RunsTheWalkthroughAndLeavesNothing(t *testing.T) {
 // Ctrl-C would (SIGINT to its process group), and checks that every process it started is gone, its ports are
 // closed and its temp state removed.
 func TestDemo_CtrlCStopsEverything(t *testing.T) {
-	cmd, out, tmp := walkthroughDemo(t)
+	progressing := demoStart().plus(pulumiOps(1)).plus(walkthroughClock().intervals(2, "the update's offset, new revision detected"))
+	cmd, out, tmp := walkthroughDemo(t, progressing)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	require.NoError(t, cmd.Start())
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	deadline := time.Now().Add(6 * time.Minute)
+	deadline := time.Now().Add(progressing.d)
 	for !strings.Contains(out.String(), "Progressing") {
 		select {
 		case err := <-done:
 			t.Fatalf("the demo ended (%v) before the 6.0.1 canary started:\n%s", err, out)
 		case <-time.After(time.Second):
 		}
-		require.True(t, time.Now().Before(deadline), "the 6.0.1 canary starts within 6 minutes:\n%s", out)
+		require.True(t, time.Now().Before(deadline), "the 6.0.1 canary starts within %s:\n%s", progressing, out)
 	}
 	ports := listeningPorts(t, tmp)
 	require.NotEmpty(t, ports, "the demo's servers listen while it runs")
 	interrupted := time.Now()
+	// The pulumi up it may be in runs to its end; then the cluster stops.
+	teardown := pulumiOps(1).plus(scaled(refClusterStart, "the cluster's stop, no longer than its start"))
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGINT))
 	select {
 	case err := <-done:
 		t.Logf("demo after Ctrl-C (stopped in %s, %v):\n%s", time.Since(interrupted).Round(100*time.Millisecond), err, out)
-	case <-time.After(2 * time.Minute):
+	case <-time.After(teardown.d):
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		t.Fatalf("the demo did not stop within 2 minutes of Ctrl-C:\n%s", out)
+		t.Fatalf("the demo did not stop within %s of Ctrl-C:\n%s", teardown, out)
 	}
 	assert.Contains(t, out.String(), "torn down; nothing left running")
 	assertNothingLeft(t, tmp)
@@ -256,6 +273,7 @@ func TestDemo_UpCurlDown(t *testing.T) {
 	findE2ETools(t)
 	t.Parallel()
 	bin := buildDemo(t)
+	admit(t, scenario{ownCluster: true, ownFlagger: true, expected: demoStart().d})
 	tmp, state := t.TempDir(), t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()

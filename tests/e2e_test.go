@@ -54,14 +54,22 @@ func findE2ETools(t *testing.T) simcluster.Tools {
 
 // startCluster runs a simulated cluster (envtest's etcd and kube-apiserver, the real controller-manager and
 // scheduler, kwok's fake nodes) of the test's own for the test's lifetime, the app layer in the walkthrough's
-// namespace and host; its logs are printed when the test fails.
-func startCluster(t *testing.T, tools simcluster.Tools) *testCluster {
+// namespace and host; its logs are printed when the test fails. The test waits its turn first (admit): expected is
+// the rest of its run, for the queue's order.
+func startCluster(t *testing.T, tools simcluster.Tools, expected bound) *testCluster {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	return startOwnCluster(t, tools, scenario{ownCluster: true, expected: expected.d})
+}
+
+func startOwnCluster(t *testing.T, tools simcluster.Tools, s scenario) *testCluster {
+	t.Helper()
+	admit(t, s)
+	b := clusterStart(false)
+	ctx, cancel := context.WithTimeout(context.Background(), b.d)
 	defer cancel()
 	start := time.Now()
 	c, err := simcluster.Start(ctx, simcluster.Options{Tools: tools, Dir: t.TempDir()})
-	require.NoError(t, err)
+	require.NoError(t, err, "the simulated cluster starts within %s", b)
 	t.Logf("simulated cluster ready in %s", time.Since(start).Round(100*time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -71,6 +79,16 @@ func startCluster(t *testing.T, tools simcluster.Tools) *testCluster {
 		assert.NoError(t, c.Stop(), "every process of the cluster stops")
 	})
 	return &testCluster{Cluster: c, ns: manifests.AppNamespace, host: walkthroughHost}
+}
+
+// within is a context for a test's steps that ends after b, or with the test; a step that outlives it fails
+// saying which bound it was and why.
+func within(t *testing.T, b bound) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), b.d)
+	t.Cleanup(cancel)
+	t.Logf("bound for the test's steps: %s", b)
+	return ctx
 }
 
 // logFigure prints a measured figure to the test log and to stdout, so `go test -v` shows it in the run's own order
@@ -90,19 +108,21 @@ type testCluster struct {
 
 // startClusterWithFlagger runs a simulated cluster of the test's own and the real Flagger on it, for a test that
 // restarts or breaks them; the app layer has the walkthrough's namespace and host. The context the test's steps
-// share ends after d, or with the test. Flagger's log tail is printed when the test fails.
-func startClusterWithFlagger(t *testing.T, tools simcluster.Tools, d time.Duration) (context.Context, *testCluster) {
+// share ends after b (the steps after the cluster's start), or with the test. Flagger's log tail is printed when
+// the test fails.
+func startClusterWithFlagger(t *testing.T, tools simcluster.Tools, b bound) (context.Context, *testCluster) {
 	t.Helper()
-	tc := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	require.NoError(t, tc.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}))
+	tc := startOwnCluster(t, tools, scenario{ownCluster: true, ownFlagger: true, expected: b.d})
+	flaggerStart := scaled(refFlaggerStart, "Flagger start")
+	startCtx, cancel := context.WithTimeout(context.Background(), flaggerStart.d)
+	defer cancel()
+	require.NoError(t, tc.StartFlagger(startCtx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}), "Flagger starts within %s", flaggerStart)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("flagger log (tail):\n%s", tc.flaggerLogTail())
 		}
 	})
-	return ctx, tc
+	return within(t, b), tc
 }
 
 // shared is the simulated cluster with Flagger that the tests which leave the cluster as they found it share,
@@ -115,19 +135,24 @@ var shared struct {
 }
 
 // onSharedCluster gives the test the namespace ns (and host podinfo.<ns>.example.com, or the walkthrough's for
-// apps) on the shared cluster, started by the first test that asks. The namespace is deleted when the test ends,
-// which stops its pods' processes; the context the test's steps share ends after d, or with the test.
-func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns string) (context.Context, *testCluster) {
+// apps) on the shared cluster, started by the first test that asks, once the test's turn has come (admit). The
+// namespace is deleted when the test ends, which stops its pods' processes; the context the test's steps share
+// ends after b, or with the test.
+func onSharedCluster(t *testing.T, tools simcluster.Tools, b bound, ns string) (context.Context, *testCluster) {
 	t.Helper()
+	admit(t, scenario{expected: b.d})
 	shared.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		startBound := clusterStart(true)
+		ctx, cancel := context.WithTimeout(context.Background(), startBound.d)
 		defer cancel()
+		queue.reserve(loadControlPlane + loadFlagger)
 		start := time.Now()
 		if shared.cluster, shared.err = simcluster.Start(ctx, simcluster.Options{Tools: tools}); shared.err != nil {
+			shared.err = fmt.Errorf("within %s: %w", startBound, shared.err)
 			return
 		}
 		if shared.err = shared.cluster.StartFlagger(ctx, simcluster.FlaggerOptions{Chart: devFlaggerChart(t)}); shared.err != nil {
-			shared.err = errors.Join(shared.err, shared.cluster.Stop())
+			shared.err = errors.Join(fmt.Errorf("within %s: %w", startBound, shared.err), shared.cluster.Stop())
 			shared.cluster = nil
 			return
 		}
@@ -139,9 +164,8 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns s
 		host = "podinfo." + ns + ".example.com"
 	}
 	tc := &testCluster{Cluster: shared.cluster, ns: ns, host: host}
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx := within(t, b)
 	t.Cleanup(func() {
-		cancel()
 		if t.Failed() {
 			t.Logf("flagger log (lines of namespace %s, tail):\n%s", ns, tc.flaggerLogTail())
 			t.Logf("pods of %s:\n%s", ns, tc.PodStates(context.Background(), ns))
@@ -154,13 +178,16 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, d time.Duration, ns s
 
 // inNewNamespace is onSharedCluster for a test that creates its objects itself instead of through a stack: it
 // creates the namespace too.
-func inNewNamespace(t *testing.T, tools simcluster.Tools, d time.Duration, ns string) (context.Context, *testCluster) {
+func inNewNamespace(t *testing.T, tools simcluster.Tools, b bound, ns string) (context.Context, *testCluster) {
 	t.Helper()
-	ctx, cluster := onSharedCluster(t, tools, d, ns)
+	ctx, cluster := onSharedCluster(t, tools, b, ns)
 	_, err := cluster.Core.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	return ctx, cluster
 }
+
+// startSuite, run by TestMain before the tests, reads this machine's speed and cores for the queue and the bounds.
+func startSuite() { readMachine() }
 
 // finishSuite, run by TestMain after the tests, stops the shared cluster if a test started it, printing its logs
 // when the package failed.
@@ -213,11 +240,16 @@ func devFlaggerChart(t *testing.T) simcluster.FlaggerChart {
 }
 
 // release runs the rollout command's release of version on stack, with the program's default tag list, as
-// `go run ./cmd/rollout --version <version>` does.
-func release(ctx context.Context, stack auto.Stack, version string, timeout time.Duration, out io.Writer) (int, error) {
-	return rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: version, Timeout: timeout, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+// `go run ./cmd/rollout --version <version>` does, following the canary for at most canary (its --timeout). When
+// the command does not end in time its output says so, and the bound's arithmetic is printed with it.
+func release(ctx context.Context, stack auto.Stack, version string, canary bound, out io.Writer) (int, error) {
+	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
+		Version: version, Timeout: canary.d, DefaultTags: program.Defaults().PodinfoTags, Out: out,
 	})
+	if code == rollout.ExitTimeout || code == rollout.ExitInterrupted || ctx.Err() != nil {
+		fmt.Fprintf(out, "(test) the canary's bound was %s; the test's context: %v\n", canary, ctx.Err())
+	}
+	return code, err
 }
 
 // newE2EStack creates a stack of prog on a file backend of its own, driven by the real CLI.
@@ -261,9 +293,9 @@ func collect(fn func(chan<- events.EngineEvent) error) (map[string]apitype.StepE
 func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	server := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
+	ops := pulumiOps(5) // preview, up, a no-change preview, the version update, destroy
+	server := startCluster(t, tools, ops)
+	ctx := within(t, ops)
 
 	stack := newE2EStack(t, tools, "e2e", program.Run)
 	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
@@ -367,13 +399,13 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 func TestRealEngine_BadCanaryIsRejectedReadably(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	server := startCluster(t, tools)
+	steps := pulumiOps(2) // up (refused), destroy
+	server := startCluster(t, tools, steps)
 	raw, err := os.ReadFile("e2e/bad-canary.yaml")
 	require.NoError(t, err)
 	var bad map[string]any
 	require.NoError(t, yaml.Unmarshal(raw, &bad))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	ctx := within(t, steps)
 
 	stack := newE2EStack(t, tools, "e2e-bad-canary", func(pctx *pulumi.Context) error {
 		provider, err := kubernetes.NewProvider(pctx, "e2e", &kubernetes.ProviderArgs{Kubeconfig: pulumi.String(string(server.Kubeconfig))})
@@ -447,9 +479,9 @@ func allNames(t *testing.T, s *testCluster, kind string) []string {
 func TestRealEngine_InfraStackContract(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	server := startCluster(t, tools)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	defer cancel()
+	steps := pulumiOps(4) // the infrastructure stand-in's up, the app layer's up and destroy, and the stand-in's destroy
+	server := startCluster(t, tools, steps)
+	ctx := within(t, steps)
 	backend := t.TempDir()
 	const repositoryURL = "111111111111.dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository"
 

@@ -13,3 +13,6 @@ func finishSuite(bool) error {
 	fmt.Println(realEngineSuite)
 	return nil
 }
+
+// startSuite has nothing to read without the e2e tag: the fast suite starts no cluster.
+func startSuite() {}

@@ -17,6 +17,7 @@ import (
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
+	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
@@ -46,8 +47,9 @@ func (u *cliUser) start(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 // killWhen SIGKILLs the process group of cmd, as a cancelled CI job or a closed laptop does, once ready says so.
 func killWhen(t *testing.T, cmd *exec.Cmd, out *syncbuf.Buffer, what string, ready func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Minute); !ready(); time.Sleep(20 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "%s never happened:\n%s", what, out)
+	// It happens within the operation it interrupts.
+	for deadline := time.Now().Add(cliOp.d); !ready(); time.Sleep(20 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "%s never happened within %s:\n%s", what, cliOp, out)
 	}
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
 	_ = cmd.Wait()
@@ -183,7 +185,8 @@ func (u *cliUser) stateKinds() map[string]int {
 func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	cluster := startCluster(t, tools)
+	// Fifteen pulumi operations (two of them killed midway), besides the stack export and import.
+	cluster := startCluster(t, tools, pulumiOps(15))
 	ctx := context.Background()
 	u := newCLIUser(t, tools)
 	u.ok("config", "set", "--secret", "kubeconfig", string(cluster.Kubeconfig))
@@ -202,7 +205,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	// 1. Two deploys at once: the second is refused with the backend's lock message and changes nothing.
 	first, firstOut := u.start("up", "--yes", "--skip-preview")
 	locks := filepath.Join(u.stateDir(), "locks")
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(cliOp.d); ; time.Sleep(20 * time.Millisecond) {
 		if entries, _ := filepath.Glob(filepath.Join(locks, "*", "*", "cli", "*.json")); len(entries) > 0 {
 			break
 		}
@@ -316,11 +319,14 @@ func canaryWeight(ctx context.Context, cluster *testCluster) int64 {
 // startFaults starts a cluster of the test's own (the faults would disturb others) with an initialized
 // walkthrough stack whose analysis tolerates the faults' own failed checks, and releases version through the
 // rollout command in the background: its output, and its exit code once it ends.
-func startFaults(t *testing.T, version string, timeout time.Duration) (context.Context, *testCluster, auto.Stack, *syncbuf.Buffer, <-chan int) {
+func startFaults(t *testing.T, version string, timeout bound) (context.Context, *testCluster, auto.Stack, *syncbuf.Buffer, <-chan int) {
 	t.Helper()
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := startClusterWithFlagger(t, tools, 9*time.Minute)
+	clock := faultsClock()
+	// up and Initialized, the release through its faults, destroy.
+	whole := clock.initialized().plus(clock.release(clock.promotion())).plus(apiServerOutage()).plus(pulumiOps(1))
+	ctx, cluster := startClusterWithFlagger(t, tools, whole)
 	stack := initializedStack(ctx, t, tools, cluster, "faults")
 	// These tests are about surviving the faults, which add failed checks of their own on real traffic: after the
 	// API server is back, the controllers' clients back off before they reconnect, and until the endpointslice
@@ -344,22 +350,38 @@ func startFaults(t *testing.T, version string, timeout time.Duration) (context.C
 	return ctx, cluster, stack, out, result
 }
 
+// faultsClock is the analysis startFaults sets: threshold 10, steps of 10 to 50.
+func faultsClock() canaryClock {
+	a := manifests.DefaultAnalysis
+	a.Threshold, a.StepWeight = 10, 10
+	return clockOf(a)
+}
+
+// apiServerOutage bounds what an API server stopped and started again costs the canary: the time it is away,
+// its start, and the controllers' clients backing off before they reconnect (50 s seen beside seven other tests).
+func apiServerOutage() bound {
+	return scaled(15*time.Second+refClusterStart+time.Minute, fmt.Sprintf("15 s away + its start %s + reconnection 1m", refClusterStart))
+}
+
 // TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash: while the rollout command follows the 6.0.1
 // canary, kube-apiserver is stopped and started again, then Flagger is killed and restarted. The command rides
 // out the gap and reports Flagger's real result; Flagger resumes the analysis.
 func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	// 6.0.1, with an API server restart at weight 10 and a Flagger crash at weight 30.
-	ctx, cluster, stack, out, result := startFaults(t, "6.0.1", 6*time.Minute)
-	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 10 }, 3*time.Minute, 200*time.Millisecond,
-		"the canary reaches weight 10:\n%s", out)
+	clock := faultsClock()
+	ctx, cluster, stack, out, result := startFaults(t, "6.0.1", clock.promotion().plus(apiServerOutage()))
+	firstStep := pulumiOps(1).plus(clock.intervals(2+clock.podTicks()+1, "offset, detect, pods, first step"))
+	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 10 }, firstStep.d, 200*time.Millisecond,
+		"the canary reaches weight 10 within %s:\n%s", firstStep, out)
 	before := appObjects(ctx, t, cluster)
 	stopped := time.Now()
 	require.NoError(t, cluster.StopAPIServer())
 	time.Sleep(15 * time.Second)
 	require.NoError(t, cluster.StartAPIServer(ctx))
 	apiGap := time.Since(stopped)
-	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 30 }, 3*time.Minute, 200*time.Millisecond,
-		"Flagger resumes the analysis after the API server is back:\n%s", out)
+	resumed := apiServerOutage().plus(clock.intervals(2+clock.threshold-1, "two steps and the halts the threshold allows"))
+	require.Eventually(t, func() bool { return canaryWeight(ctx, cluster) >= 30 }, resumed.d, 200*time.Millisecond,
+		"Flagger resumes the analysis after the API server is back, within %s:\n%s", resumed, out)
 	crashed := time.Now()
 	require.NoError(t, cluster.RestartFlagger(ctx))
 	flaggerGap := time.Since(crashed)
@@ -397,15 +419,20 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 // and says why, without a result it did not see; Flagger finishes that release once the server is back. Its own
 // cluster, beside the restart test, because it stops the API server for a minute.
 func TestFaults_APIServerAwayPastTheTimeout(t *testing.T) {
-	ctx, cluster, stack, out, result := startFaults(t, "6.0.2", 45*time.Second)
-	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Progressing") }, 3*time.Minute, 200*time.Millisecond,
-		"the 6.0.2 canary starts:\n%s", out)
+	// The command's --timeout, which the test is about: not scaled.
+	const timeout = 45 * time.Second
+	clock := faultsClock()
+	ctx, cluster, stack, out, result := startFaults(t, "6.0.2", bound{d: timeout, why: "the --timeout under test"})
+	progressing := pulumiOps(1).plus(clock.intervals(2, "our update's offset, new revision detected"))
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "Progressing") }, progressing.d, 200*time.Millisecond,
+		"the 6.0.2 canary starts within %s:\n%s", progressing, out)
 	require.NoError(t, cluster.StopAPIServer())
 	var code int
+	ends := bound{d: timeout, why: "--timeout"}.plus(scaled(30*time.Second, "the watch's last retries"))
 	select {
 	case code = <-result:
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("the rollout command did not time out:\n%s", out)
+	case <-time.After(ends.d):
+		t.Fatalf("the rollout command did not time out within %s:\n%s", ends, out)
 	}
 	t.Logf("rollout 6.0.2 with the API server away:\n%s", out)
 	assert.Equal(t, rollout.ExitTimeout, code)
@@ -416,7 +443,7 @@ func TestFaults_APIServerAwayPastTheTimeout(t *testing.T) {
 	require.NoError(t, cluster.StartAPIServer(ctx))
 	// After a minute away the controllers' and kwok's clients back off before they reconnect, so the canary's
 	// pods take a while to be Ready again; then the ten steps run.
-	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded, 5*time.Minute)
+	waitForCanaryWithin(ctx, t, cluster, flaggerv1.CanaryPhaseSucceeded, apiServerOutage().plus(clock.promotion()))
 	logFigure(t, fmt.Sprintf("fault \"API server away past --timeout\": exit 2; Flagger finished 6.0.2 %s after the server was back",
 		time.Since(back).Round(time.Second)))
 	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})

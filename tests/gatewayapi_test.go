@@ -42,8 +42,12 @@ func gatewayAPIStack(ctx context.Context, t *testing.T, tools simcluster.Tools, 
 func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
+	clock := walkthroughClock()
+	// up and Initialized; a refreshed preview; the promotion and the rollback; destroy.
+	whole := clock.initialized().plus(pulumiOps(1)).plus(clock.release(clock.promotion())).
+		plus(clock.release(clock.rollback())).plus(pulumiOps(1))
+	ctx, cluster := onSharedCluster(t, tools, whole, "gwapi")
 	testStart := time.Now()
-	ctx, cluster := onSharedCluster(t, tools, 11*time.Minute, "gwapi")
 	stack := gatewayAPIStack(ctx, t, tools, cluster, "gatewayapi")
 
 	// 1. Initialized, with the HTTPRoute at 100/0, attached to the public Gateway for the stack's host.
@@ -70,7 +74,7 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 	weights := recordRouteWeights(ctx, t, cluster)
 	phaseStart = time.Now()
 	out := &syncbuf.Buffer{}
-	code, err := release(ctx, stack, "6.0.1", 6*time.Minute, out)
+	code, err := release(ctx, stack, "6.0.1", clock.promotion(), out)
 	require.NoError(t, err)
 	promotionTime := time.Since(phaseStart)
 	require.Equal(t, rollout.ExitSucceeded, code, out.String())
@@ -123,7 +127,12 @@ func TestSimCluster_GatewayAPICanary(t *testing.T) {
 func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := onSharedCluster(t, tools, 6*time.Minute, "move")
+	clock := walkthroughClock()
+	// up and Initialized; the move: preview, up, a new Canary Initialized, a refreshed preview; back: up and
+	// Initialized; destroy.
+	whole := clock.initialized().plus(pulumiOps(1)).plus(clock.initialized()).plus(pulumiOps(1)).
+		plus(clock.initialized()).plus(pulumiOps(1))
+	ctx, cluster := onSharedCluster(t, tools, whole, "move")
 	stack := initializedStack(ctx, t, tools, cluster, "move")
 	routeWeights(ctx, t, cluster) // the RouteTable exists
 
@@ -171,10 +180,13 @@ func TestSimCluster_GlooToGatewayAPIMove(t *testing.T) {
 // waitForNewInitialization waits for a Canary created after since to be Initialized.
 func waitForNewInitialization(ctx context.Context, t *testing.T, cluster *testCluster, since time.Time) {
 	t.Helper()
+	clock := walkthroughClock()
+	// The replaced Canary's objects are collected first, and its job removed at a control loop's pass.
+	replaced := clock.intervals(2, "the old Canary's objects collected, the control loop's next pass").plus(clock.initialization())
 	require.Eventually(t, func() bool {
 		obj, err := cluster.Dynamic.Resource(rollout.CanaryResource).Namespace(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 		return err == nil && !obj.GetCreationTimestamp().Time.Before(since.Truncate(time.Second)) && phaseOf(obj) == string(flaggerv1.CanaryPhaseInitialized)
-	}, 2*time.Minute, 500*time.Millisecond, "a new Canary, Initialized")
+	}, replaced.d, 500*time.Millisecond, "a new Canary, Initialized within %s", replaced)
 }
 
 func httpRoute(ctx context.Context, t *testing.T, cluster *testCluster) *gatewayv1.HTTPRoute {

@@ -19,7 +19,11 @@ import (
 func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	ctx, cluster := inNewNamespace(t, tools, 3*time.Minute, "late-config")
+	admitted := scaled(refPodsReady, "the namespace's default service account")
+	waiting := scaled(refPodsReady, "the pod scheduled and prepared")
+	// The retries back off to 10 s, as the kubelet's do (to minutes there).
+	started := scaled(10*time.Second+refPodsReady, "the last retry's 10 s + pods ready")
+	ctx, cluster := inNewNamespace(t, tools, admitted.plus(waiting).plus(started), "late-config")
 	ns := cluster.ns
 
 	pod := &corev1.Pod{
@@ -41,7 +45,7 @@ func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, err := cluster.Core.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
 		return err == nil
-	}, 30*time.Second, 200*time.Millisecond, "the pod is admitted")
+	}, admitted.d, 200*time.Millisecond, "the pod is admitted within %s", admitted)
 
 	state := func() (waiting *corev1.ContainerStateWaiting, ready bool) {
 		p, err := cluster.Core.CoreV1().Pods(ns).Get(ctx, "podinfo", metav1.GetOptions{})
@@ -54,7 +58,7 @@ func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 	require.Eventually(t, func() bool {
 		w, _ := state()
 		return w != nil && w.Reason == "CreateContainerConfigError"
-	}, time.Minute, 200*time.Millisecond, "the pod waits for its ConfigMap")
+	}, waiting.d, 200*time.Millisecond, "the pod waits for its ConfigMap within %s", waiting)
 	w, ready := state()
 	require.Contains(t, w.Message, `configmaps "late" not found`, "the pod says what it waits for")
 	require.False(t, ready)
@@ -63,10 +67,9 @@ func TestSimCluster_PodWaitsForItsConfigMap(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "late", Namespace: ns}, Data: map[string]string{"message": "here now"}}, metav1.CreateOptions{})
 	require.NoError(t, err)
 	created := time.Now()
-	// The retries back off to 10 s, as the kubelet's do (to minutes there).
 	require.Eventually(t, func() bool {
 		w, ready := state()
 		return w == nil && ready
-	}, time.Minute, 200*time.Millisecond, "the pod starts once its ConfigMap exists")
+	}, started.d, 200*time.Millisecond, "the pod starts once its ConfigMap exists, within %s", started)
 	t.Logf("the pod was Ready %s after its ConfigMap was created", time.Since(created).Round(100*time.Millisecond))
 }

@@ -7,18 +7,19 @@ import (
 	"testing"
 )
 
-// TestMain runs up to 24 parallel tests at once unless -parallel is given, and finishes the suite after them
-// (the real-engine build stops its shared simulated cluster). The real-engine tests mostly wait on Flagger's
-// 10 s intervals: at eight at a time the last of them started five minutes in and the suite took 10.5 minutes
-// warm on two cores; with every one of them started at once it takes as long as its longest test. (At the
-// default, GOMAXPROCS, the package outgrew the README's 30-minute timeout in a cold CI run.)
+// TestMain reads the machine first (the real-engine build: its cores and speed, for the admission queue and the
+// bounds; see pace_test.go), lets up to 64 parallel tests wait at once unless -parallel is given, and finishes the
+// suite after them (the real-engine build stops its shared simulated cluster). Go's own limit is not what paces
+// the real-engine tests: it would release them in no fixed order. Every one of them waits in the queue, which
+// starts the longest first while their load fits the machine.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	given := false
 	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
 	if !given {
-		_ = flag.Set("test.parallel", "24")
+		_ = flag.Set("test.parallel", "64")
 	}
+	startSuite()
 	code := m.Run()
 	if err := finishSuite(code != 0); err != nil {
 		fmt.Println("after the tests:", err)

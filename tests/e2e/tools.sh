@@ -62,7 +62,7 @@ replace github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-202
 MOD
   printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' > tools.go
   go mod tidy >&2
-  go build -o "$BIN/pulumi" -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+  go build -o "$BIN/pulumi" -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 }
 
@@ -84,7 +84,7 @@ build_language_go() {
   local dir=$SRC/pulumi-language-go
   rm -rf "$dir" && cp -r "$LANGUAGE_GO_SRC" "$dir" && chmod -R u+w "$dir" && cd "$dir"
   go build -o "$BIN/pulumi-language-go" \
-    -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
+    -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" .
   echo "$key" > "$BIN/pulumi-language-go.key"
 }
 
@@ -111,7 +111,7 @@ MOD
   go mod tidy >&2
   (cd cmd/pulumi-resource-kubernetes && VERSION=$K8S_PROVIDER_BUILD_VERSION go run ./generate.go >&2)
   go build -o "$BIN/pulumi-resource-kubernetes" \
-    -ldflags "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_BUILD_VERSION" \
+    -ldflags "-s -w -X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$K8S_PROVIDER_BUILD_VERSION" \
     ./cmd/pulumi-resource-kubernetes
   echo "$K8S_PROVIDER_MODULE_VERSION/$K8S_PROVIDER_BUILD_VERSION" > "$BIN/pulumi-resource-kubernetes.key"
 }
@@ -146,7 +146,7 @@ build_kubernetes() {
 build_flagger() {
   valid flagger "$FLAGGER_VERSION" "$BIN/flagger" -version && [ -f "$BIN/flagger-crds.yaml" ] && return
   log "building flagger v$FLAGGER_VERSION"
-  GOBIN=$BIN go install "github.com/fluxcd/flagger/cmd/flagger@v$FLAGGER_VERSION"
+  GOBIN=$BIN go install -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@v$FLAGGER_VERSION"
   # Flagger refuses to start without all of its CRDs (MetricTemplate, AlertProvider too): take them from the
   # same module version.
   local mod=$(go env GOMODCACHE)/github.com/fluxcd/flagger@v$FLAGGER_VERSION
@@ -156,7 +156,7 @@ build_flagger() {
 build_kwok() {
   valid kwok "$KWOK_VERSION" "$BIN/kwok" --version && [ -d "$BIN/kwok-stages" ] && return
   log "building kwok v$KWOK_VERSION"
-  GOBIN=$BIN go install "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  GOBIN=$BIN go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
   # kwok has no default behaviour: its own stage configs make nodes Ready and pods Running, Ready and deleted.
   local mod=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION
   rm -rf "$BIN/kwok-stages" && mkdir -p "$BIN/kwok-stages"
@@ -245,16 +245,38 @@ install_etcd() {
   ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$BIN/etcd"
 }
 
+# timed NAME FUNC: runs FUNC in a subshell and logs how long it took, so a slow machine shows where its time goes.
+# Each build runs as a process of its own (tools.sh --build FUNC): inside an && or || list bash ignores set -e, even
+# in a subshell, and a failed go build would go unnoticed.
+timed() {
+  local name=$1 t0=$(date +%s) rc=0
+  bash "$HERE/tools.sh" --build "$2" || rc=$?
+  log "$name: $(( $(date +%s) - t0 ))s$( [ $rc = 0 ] || echo " FAILED (rc $rc)")"
+  return $rc
+}
+# Two lanes side by side: the Pulumi lane (CLI, language host, provider: one dependency family) and the cluster lane
+# (Kubernetes, Flagger, kwok, the data plane: another). Go already compiles on every core within one build; a second
+# build beside it fills the single-threaded stretches (module downloads, go mod tidy, the links of 100-400 MB
+# binaries). TOOLS_LANES=1 builds one tool after another.
+pulumi_lane() { timed "pulumi CLI" build_pulumi && timed "pulumi-language-go" build_language_go && timed "pulumi-resource-kubernetes" build_k8s_provider; }
+cluster_lane() {
+  timed "kube-apiserver, controller-manager, scheduler" build_kubernetes && timed flagger build_flagger &&
+    timed kwok build_kwok && timed "gateway API CRDs" copy_gateway_api_crds && timed "data plane" build_dataplane
+}
+if [ "${1:-}" = --build ]; then "$2"; exit; fi
 start=$(date +%s)
-( build_pulumi )
-( build_language_go )
-( build_k8s_provider )
-( build_kubernetes )
-( build_flagger )
-( build_kwok )
-( copy_gateway_api_crds )
-( build_dataplane )
 install_etcd
+if [ "${TOOLS_LANES:-2}" = 1 ]; then
+  pulumi_lane
+  cluster_lane
+else
+  pulumi_lane & pulumi_pid=$!
+  cluster_lane & cluster_pid=$!
+  lane_rc=0
+  wait $pulumi_pid || lane_rc=1
+  wait $cluster_pid || lane_rc=1
+  [ $lane_rc = 0 ] || { log "a tool did not build (above)"; exit 1; }
+fi
 log "tools ready in $(( $(date +%s) - start ))s: $BIN"
 echo "export E2E_TOOLS_BIN='$BIN'"
 echo "export E2E_K8S_PROVIDER_VERSION='$K8S_PROVIDER_SDK_VERSION'"
