@@ -35,7 +35,8 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	// createCanary's analysis: 10 s intervals, one step, one failed check allowed.
 	clock := canaryClock{interval: 10 * time.Second, steps: 1, threshold: 1}
 	// The unready canary: detected, then not ready until its progress deadline, then rolled back.
-	unreadyEnd := clock.intervals(3, "detect, ready check, roll back").plus(scaled(progressDeadline*time.Second, "progress deadline"))
+	// The deadline is seen at the first tick after it.
+	unreadyEnd := clock.intervals(4, "offset, detect, the tick after the deadline, roll back").plus(scaled(progressDeadline*time.Second, "progress deadline"))
 	ctx, cluster := inNewNamespace(t, tools, clock.initialization().plus(clock.initialization()).plus(clock.rollback()).plus(unreadyEnd), ns)
 
 	createCanary(ctx, t, cluster, ns, "ghost", "no-such-deployment", 0)

@@ -75,8 +75,9 @@ func walkthroughDemo(t *testing.T, expected bound) (*exec.Cmd, *syncbuf.Buffer, 
 	t.Helper()
 	findE2ETools(t)
 	t.Parallel()
-	bin := buildDemo(t)
+	// Admitted before the build, so that the longest demo is not queued behind shorter tests while it links.
 	admit(t, scenario{ownCluster: true, ownFlagger: true, expected: expected.d})
+	bin := buildDemo(t)
 	tmp := t.TempDir()
 	out := &syncbuf.Buffer{}
 	cmd := demoCommand(t, bin, t.TempDir(), tmp)
@@ -272,8 +273,8 @@ func listeningPorts(t *testing.T, tmp string) []string {
 func TestDemo_UpCurlDown(t *testing.T) {
 	findE2ETools(t)
 	t.Parallel()
-	bin := buildDemo(t)
 	admit(t, scenario{ownCluster: true, ownFlagger: true, expected: demoStart().d})
+	bin := buildDemo(t)
 	tmp, state := t.TempDir(), t.TempDir()
 	run := func(args ...string) string {
 		t.Helper()
