@@ -43,7 +43,7 @@ test:
 
 # The real-engine suite (simulated cluster, real Pulumi CLI and Flagger); needs root and the tools below.
 test-e2e:
-	$(TOOLS) && go test -tags e2e -timeout 30m ./tests/
+	$(TOOLS) && go test -tags e2e -timeout 60m ./tests/
 
 # The walkthrough's canary on this machine, no AWS account: a simulated cluster, the real Flagger, this program.
 # tools.sh builds what it needs once (17 to 40 minutes on 2 cores, measured) and reuses it after.

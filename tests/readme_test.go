@@ -62,8 +62,8 @@ func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
 	assert.Contains(t, string(readme), "go test -timeout 30m ./...                     # the tests")
 	assert.Regexp(t, `(?m)^go test (-count=1 )?-timeout 30m \./\.\.\.$`, string(ci))
 	// CI runs the real-engine suite too, as the README tells a contributor to.
-	assert.Contains(t, string(readme), "go test -tags e2e -timeout 30m ./tests/")
-	assert.Regexp(t, `(?m)^go test (-count=1 )?-tags e2e -timeout 30m \./tests/$`, string(ci))
+	assert.Contains(t, string(readme), "go test -tags e2e -timeout 60m ./tests/")
+	assert.Regexp(t, `(?m)^go test (-count=1 )?-tags e2e -timeout 60m \./tests/$`, string(ci))
 }
 
 func TestREADME_PolicyTableListsEveryRule(t *testing.T) {

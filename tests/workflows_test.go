@@ -96,7 +96,7 @@ func TestWorkflows_PreviewEveryStackFileOnPullRequests(t *testing.T) {
 	assert.Contains(t, runs, "go test -timeout 30m ./...", "the README's test command")
 	// The real-engine suite needs root (the simulated pods' mount namespaces, the gateway on port 80): on a
 	// GitHub runner the README's command for it runs through sudo, with the runner's environment and PATH.
-	testsAt := slices.Index(runs, `sudo -E env "PATH=$PATH" go test -tags e2e -timeout 30m ./tests/`)
+	testsAt := slices.Index(runs, `sudo -E env "PATH=$PATH" go test -tags e2e -timeout 60m ./tests/`)
 	assert.GreaterOrEqual(t, testsAt, 0, "the README's real-engine command, as root")
 	toolsAt := slices.IndexFunc(runs, func(r string) bool { return strings.Contains(r, "tests/e2e/tools.sh") })
 	assert.GreaterOrEqual(t, toolsAt, 0, "GitHub sets CI=true, so the job builds the real-engine tools")
