@@ -4,6 +4,7 @@ package tests
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +63,11 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 		return done
 	}
 
-	const ghostTimeout = 40 * time.Second
+	// Flagger's complaint about the missing Deployment comes at the job's second run: the control loop's pass,
+	// the first run (Initializing), the run that finds no Deployment, its status written. --timeout is that, whole
+	// seconds, so the command ends at it with the complaint in hand.
+	ghostBound := clock.intervals(4, "control loop, first run, the run that finds no Deployment, its status")
+	ghostTimeout := ghostBound.d.Round(time.Second)
 	ghost := follow("ghost", rollout.FollowOptions{Timeout: ghostTimeout})
 
 	// initializedRevision waits for a canary to be Initialized and returns its revision.
@@ -98,8 +103,8 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	g := <-ghost
 	t.Logf("canary with no target (%s):\n%s", g.elapsed.Round(time.Second), g.out)
 	assert.Equal(t, rollout.ExitTimeout, g.code)
-	verdict := g.out[strings.LastIndex(g.out, "timed out after 40s in phase "):]
-	assert.Contains(t, verdict, `"no-such-deployment" not found`, "Flagger's complaint is the message: %s", verdict)
+	verdict := g.out[max(0, strings.LastIndex(g.out, fmt.Sprintf("timed out after %s in phase ", ghostTimeout))):]
+	assert.Contains(t, verdict, `"no-such-deployment" not found`, "Flagger's complaint is the message within %s: %s", ghostBound, verdict)
 	grace := scaled(5*time.Second, "one last read after --timeout")
 	assert.Less(t, g.elapsed, ghostTimeout+grace.d, "no hang past --timeout (grace %s)", grace)
 
