@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/internal/kubeprovider"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/cloudwatch"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
@@ -11,7 +12,6 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -227,12 +227,12 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, fmt.Errorf("creating kubernetes provider: %w", err)
 	}
 
-	if _, err := helmv3.NewRelease(ctx, name+"-metrics-server", &helmv3.ReleaseArgs{
-		Name:           pulumi.String("metrics-server"),
-		Chart:          pulumi.String("metrics-server"),
-		Version:        pulumi.String(args.MetricsServerChartVersion),
-		Namespace:      pulumi.String("kube-system"),
-		RepositoryOpts: helmv3.RepositoryOptsArgs{Repo: pulumi.String(MetricsServerRepo)},
+	if _, err := kubeprovider.NewRelease(ctx, name+"-metrics-server", &kubeprovider.ReleaseArgs{
+		Name:      pulumi.String("metrics-server"),
+		Chart:     pulumi.String("metrics-server"),
+		Version:   pulumi.String(args.MetricsServerChartVersion),
+		Namespace: pulumi.String("kube-system"),
+		Repo:      pulumi.String(MetricsServerRepo),
 	}, parent, pulumi.Provider(provider)); err != nil {
 		return nil, fmt.Errorf("installing metrics-server chart: %w", err)
 	}

@@ -169,6 +169,9 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, b bound, ns string) (
 		if t.Failed() {
 			t.Logf("flagger log (lines of namespace %s, tail):\n%s", ns, tc.flaggerLogTail())
 			t.Logf("pods of %s:\n%s", ns, tc.PodStates(context.Background(), ns))
+			if counters, err := tc.GatewayCounters(context.Background(), "gloo-system", ns+"-"); err == nil {
+				t.Logf("the Gloo gateway's request counters for %s's upstreams:\n%s", ns, counters)
+			}
 		}
 		err := tc.Core.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
 		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", ns, err)

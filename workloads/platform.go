@@ -5,11 +5,10 @@ package workloads
 import (
 	"fmt"
 
+	"github.com/progressive-delivery/platform/internal/kubeprovider"
 	"github.com/progressive-delivery/platform/manifests"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
-	yamlv2 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml/v2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -71,9 +70,9 @@ type Platform struct {
 	// the Gateway API CRDs and kgateway). Objects of those kinds, and the Canary, wait for it.
 	Router pulumi.Resource
 	// Flagger installs the Canary's CRD.
-	Flagger *helmv3.Release
+	Flagger *kubeprovider.Release
 	// Datadog is nil unless enabled.
-	Datadog *helmv3.Release
+	Datadog *kubeprovider.Release
 	// GatewayHostname is the DNS name of the gateway's load balancer.
 	GatewayHostname pulumi.StringOutput `pulumi:"gatewayHostname"`
 }
@@ -262,8 +261,8 @@ func newGloo(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Na
 	if err != nil {
 		return nil, err
 	}
-	serviceID := gloo.Status.Namespace().ApplyT(func(ns *string) pulumi.ID {
-		return pulumi.ID(*ns + "/" + GatewayName)
+	serviceID := gloo.StatusField("namespace").ApplyT(func(ns string) pulumi.ID {
+		return pulumi.ID(ns + "/" + GatewayName)
 	}).(pulumi.IDOutput)
 	return &ingressParts{router: gloo, serviceID: serviceID}, nil
 }
@@ -271,9 +270,7 @@ func newGloo(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Na
 // newGatewayAPI installs the Gateway API's standard CRDs, kgateway (its CRDs chart, then its controller chart)
 // and the public Gateway.
 func newGatewayAPI(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Namespace, parent pulumi.ResourceOption) (*ingressParts, error) {
-	crds, err := yamlv2.NewConfigFile(ctx, name+"-gateway-api-crds", &yamlv2.ConfigFileArgs{
-		File: pulumi.String(GatewayAPICRDsURL(args.GatewayAPIVersion)),
-	}, parent)
+	crds, err := kubeprovider.NewConfigFile(ctx, name+"-gateway-api-crds", pulumi.String(GatewayAPICRDsURL(args.GatewayAPIVersion)), parent)
 	if err != nil {
 		return nil, fmt.Errorf("installing the Gateway API CRDs: %w", err)
 	}
@@ -313,19 +310,21 @@ type release struct {
 }
 
 // newRelease installs a pinned chart into the namespace as a Helm release (hooks run, as Gloo's need).
-func newRelease(ctx *pulumi.Context, logical string, r release, ns *corev1.Namespace, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
-	args := &helmv3.ReleaseArgs{
-		Name:      pulumi.String(r.name),
-		Chart:     pulumi.String(r.chart),
-		Version:   pulumi.String(r.version),
-		Namespace: ns.Metadata.Name().Elem(),
-		Values:    r.values,
-		Timeout:   pulumi.Int(releaseTimeoutSeconds),
+func newRelease(ctx *pulumi.Context, logical string, r release, ns *corev1.Namespace, opts ...pulumi.ResourceOption) (*kubeprovider.Release, error) {
+	args := &kubeprovider.ReleaseArgs{
+		Name:           pulumi.String(r.name),
+		Chart:          pulumi.String(r.chart),
+		Version:        pulumi.String(r.version),
+		Namespace:      ns.Metadata.Name().Elem(),
+		TimeoutSeconds: pulumi.Int(releaseTimeoutSeconds),
+	}
+	if r.values != nil {
+		args.Values = r.values
 	}
 	if r.repo != "" {
-		args.RepositoryOpts = helmv3.RepositoryOptsArgs{Repo: pulumi.String(r.repo)}
+		args.Repo = pulumi.String(r.repo)
 	}
-	rel, err := helmv3.NewRelease(ctx, logical, args, opts...)
+	rel, err := kubeprovider.NewRelease(ctx, logical, args, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("installing %s chart: %w", r.name, err)
 	}

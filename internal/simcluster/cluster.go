@@ -316,6 +316,7 @@ func (c *Cluster) startDataPlane(ctx context.Context) error {
 	c.dataPlane = d
 	c.StandIn.resolve = d.proxy.resolve
 	c.stopInformers = make(chan struct{})
+	d.routes = newRouteObjects(c.Dynamic, factory.Core().V1().Services().Lister(), c.stopInformers)
 	factory.Start(c.stopInformers)
 	for typ, synced := range factory.WaitForCacheSync(ctx.Done()) {
 		if !synced {

@@ -45,7 +45,8 @@ var (
 var envoyTimeBucketsMs = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
 
 // gatewayStandIn plays the ingress's Envoy proxy, which cannot run here. It is a stand-in: it routes each
-// request by its Host header through the live objects, as Envoy configured by the ingress's controller would —
+// request by its Host header through the watched objects (routeObjects), as Envoy configured by the ingress's
+// controller would —
 // Gloo: the VirtualService with that domain, the RouteTable it delegates to, the weighted Upstreams and their
 // Service's ready endpoints; Gateway API: the HTTPRoute with that hostname and its weighted backendRefs — and
 // forwards to the pods at the weights Flagger wrote. An unknown Host gets Envoy's 404. It counts every answer
@@ -53,15 +54,15 @@ var envoyTimeBucketsMs = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2
 // (envoy_cluster_upstream_rq{envoy_cluster_name="<upstream>_<namespace>",envoy_response_code} and the
 // envoy_cluster_upstream_rq_time histogram in ms; flagger v1.36.1 pkg/metrics/observers/gloo.go).
 type gatewayStandIn struct {
-	c        *Cluster
+	routes   *routeObjects
 	proxy    *serviceProxy
 	requests *prometheus.CounterVec
 	times    *prometheus.HistogramVec
 	registry *prometheus.Registry
 }
 
-func newGatewayStandIn(c *Cluster, proxy *serviceProxy) *gatewayStandIn {
-	g := &gatewayStandIn{c: c, proxy: proxy, registry: prometheus.NewRegistry(),
+func newGatewayStandIn(routes *routeObjects, proxy *serviceProxy) *gatewayStandIn {
+	g := &gatewayStandIn{routes: routes, proxy: proxy, registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "envoy_cluster_upstream_rq",
 			Help: "Upstream requests by response code (Envoy cluster.<name>.upstream_rq_<code>)."},
 			[]string{"envoy_response_code", "envoy_cluster_name"}),
@@ -75,7 +76,7 @@ func newGatewayStandIn(c *Cluster, proxy *serviceProxy) *gatewayStandIn {
 
 // runGateway runs the gateway stand-in as the gateway proxy pod: listening at the pod's address, Ready at once.
 func (d *dataPlane) runGateway(ctx context.Context, p *simPod, pod *corev1.Pod, container corev1.Container) {
-	g := newGatewayStandIn(d.c, d.proxy)
+	g := newGatewayStandIn(d.routes, d.proxy)
 	for port, handler := range map[int]http.Handler{
 		gatewayHTTPPort:    g,
 		gatewayMetricsPort: promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}),
@@ -194,11 +195,11 @@ func hostMatches(patterns []string, host string) bool {
 }
 
 func (g *gatewayStandIn) glooRoute(ctx context.Context, host string) ([]backend, error) {
-	list, err := g.c.Dynamic.Resource(virtualServicesGVR).Namespace("").List(ctx, metav1.ListOptions{})
+	list, err := g.routes.list(ctx, virtualServicesGVR)
 	if err != nil {
-		return nil, nil // no Gloo CRDs: not this ingress
+		return nil, err
 	}
-	for _, item := range list.Items {
+	for _, item := range list {
 		var vs manifests.GlooVirtualService
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &vs); err != nil {
 			return nil, err
@@ -215,13 +216,9 @@ func (g *gatewayStandIn) glooRoute(ctx context.Context, host string) ([]backend,
 			if ns == "" {
 				ns = vs.Namespace
 			}
-			obj, err := g.c.Dynamic.Resource(routeTablesGVR).Namespace(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err != nil {
-				return nil, fmt.Errorf("route table %s/%s: %w", ns, ref.Name, err)
-			}
 			var table gloogatewayv1.RouteTable
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &table); err != nil {
-				return nil, err
+			if err := g.routes.get(ctx, routeTablesGVR, ns, ref.Name, &table); err != nil {
+				return nil, fmt.Errorf("route table %s/%s: %w", ns, ref.Name, err)
 			}
 			if len(table.Spec.Routes) == 0 {
 				return nil, fmt.Errorf("route table %s/%s has no routes", ns, ref.Name)
@@ -241,18 +238,14 @@ func (g *gatewayStandIn) glooRoute(ctx context.Context, host string) ([]backend,
 }
 
 func (g *gatewayStandIn) upstream(ctx context.Context, ref gloogatewayv1.ResourceRef, weight uint32) (backend, error) {
-	obj, err := g.c.Dynamic.Resource(upstreamsGVR).Namespace(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
-	if err != nil {
-		return backend{}, fmt.Errorf("upstream %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
 	var up gloov1.Upstream
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &up); err != nil {
-		return backend{}, err
+	if err := g.routes.get(ctx, upstreamsGVR, ref.Namespace, ref.Name, &up); err != nil {
+		return backend{}, fmt.Errorf("upstream %s/%s: %w", ref.Namespace, ref.Name, err)
 	}
 	if up.Spec.Kube == nil {
 		return backend{}, fmt.Errorf("upstream %s/%s is not a kube upstream", ref.Namespace, ref.Name)
 	}
-	svc, err := g.c.Core.CoreV1().Services(up.Spec.Kube.ServiceNamespace).Get(ctx, up.Spec.Kube.ServiceName, metav1.GetOptions{})
+	svc, err := g.routes.service(up.Spec.Kube.ServiceNamespace, up.Spec.Kube.ServiceName)
 	if err != nil {
 		return backend{}, err
 	}
@@ -261,11 +254,11 @@ func (g *gatewayStandIn) upstream(ctx context.Context, ref gloogatewayv1.Resourc
 }
 
 func (g *gatewayStandIn) httpRoute(ctx context.Context, host string) ([]backend, error) {
-	list, err := g.c.Dynamic.Resource(httpRoutesGVR).Namespace("").List(ctx, metav1.ListOptions{})
+	list, err := g.routes.list(ctx, httpRoutesGVR)
 	if err != nil {
-		return nil, nil
+		return nil, err
 	}
-	for _, item := range list.Items {
+	for _, item := range list {
 		var route gatewayapiv1.HTTPRoute
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &route); err != nil {
 			return nil, err
@@ -292,7 +285,7 @@ func (g *gatewayStandIn) httpRoute(ctx context.Context, host string) ([]backend,
 			if ref.Namespace != nil {
 				ns = string(*ref.Namespace)
 			}
-			svc, err := g.c.Core.CoreV1().Services(ns).Get(ctx, string(ref.Name), metav1.GetOptions{})
+			svc, err := g.routes.service(ns, string(ref.Name))
 			if err != nil {
 				return nil, err
 			}

@@ -3,6 +3,9 @@ package simcluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -172,4 +175,45 @@ func (c *Cluster) GatewayAddress(namespace string) (string, error) {
 		return "", fmt.Errorf("no gateway-proxy Service in %s", namespace)
 	}
 	return addr, nil
+}
+
+// GatewayCounters is what the gateway stand-in in namespace reports to Prometheus for the Envoy clusters whose
+// name contains match (a canary's upstreams), one line per series: when a canary finds "no values", it tells
+// whether traffic reached the gateway, which cluster it went to and what it answered.
+func (c *Cluster) GatewayCounters(ctx context.Context, namespace, match string) (string, error) {
+	if c.dataPlane == nil {
+		return "", fmt.Errorf("the cluster is not running")
+	}
+	pods, err := c.Core.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "gloo=gateway-proxy"})
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, pod := range pods.Items {
+		ip, err := netip.ParseAddr(pod.Status.PodIP)
+		if err != nil {
+			continue
+		}
+		addr := netip.AddrPortFrom(c.dataPlane.proxy.net.hostAddr(ip), gatewayMetricsPort)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr.String()+"/metrics", nil)
+		if err != nil {
+			return "", err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", pod.Name, err)
+			continue
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return "", err
+		}
+		for line := range strings.Lines(string(body)) {
+			if strings.HasPrefix(line, "envoy_cluster_upstream_rq{") && strings.Contains(line, match) {
+				b.WriteString(line)
+			}
+		}
+	}
+	return b.String(), nil
 }

@@ -106,9 +106,10 @@ func (s sandbox) command(argv []string) (string, []string) {
 // args, env and volumes, and their Ready condition comes from their own readiness probe; the gateway's pod runs
 // the gateway stand-in in this process.
 type dataPlane struct {
-	c     *Cluster
-	net   *network
-	proxy *serviceProxy
+	c      *Cluster
+	net    *network
+	proxy  *serviceProxy
+	routes *routeObjects
 
 	mu    sync.Mutex
 	pods  map[types.UID]*simPod

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds, pinned, the tools the real-engine tests need into a cache outside the repository, and reuses them when
 # they are present *and valid*: the Pulumi CLI and its Go language host, the Kubernetes provider plugin,
-# kube-apiserver, kube-controller-manager and kube-scheduler (version-stamped), Flagger, kwok with its stage
-# configs, the Gateway API CRDs; etcd from Debian. Only the Go module proxy, Debian's packages and ../shared are needed.
+# kube-apiserver, kube-controller-manager and kube-scheduler (version-stamped), kwok with its stage configs, the data
+# plane (podinfo, podcli, Prometheus, hey), Flagger and its load tester, the Gateway API CRDs; etcd and curl from Debian. Only the Go module proxy, Debian's packages and ../shared are needed.
 # Prints the environment the tests read:
 #   eval "$(bash tests/e2e/tools.sh)"
 # Cold: 17 minutes measured on 2 cores, up to 40 with other builds beside it (see README); warm: seconds.
@@ -27,7 +27,9 @@ BIN=$CACHE/bin
 SRC=$CACHE/src
 mkdir -p "$BIN" "$SRC"
 log() { echo "tools.sh: $*" >&2; }
-export GOFLAGS=-mod=mod
+# -trimpath as in .ci/run and the Go language host: the standard library and any package at the same version as the
+# project's compile once for both.
+export GOFLAGS="-mod=mod -trimpath"
 
 # valid NAME EXPECTED CMD...: true when the cached binary runs and prints EXPECTED. A binary that exists but is
 # wrong (an unstamped kube-apiserver prints v0.0.0-master, and Flagger then refuses the cluster) is rebuilt.
@@ -116,24 +118,77 @@ MOD
   echo "$K8S_PROVIDER_MODULE_VERSION/$K8S_PROVIDER_BUILD_VERSION" > "$BIN/pulumi-resource-kubernetes.key"
 }
 
-build_kubernetes() {
+# Pods share this host's network namespace, each at its own 127.x address, so every listener must bind the pod's
+# address: podinfo's metrics and gRPC listeners and the load tester's bind all addresses, and this one change
+# (the address from SIMCLUSTER_POD_IP) is made to copies of their sources. Nothing else is changed.
+bind_pod_ip() { # FILE PATTERN: make the listen address PATTERN (":" + port) start with the pod's address
+  local file=$1
+  chmod u+w "$file"
+  sed -i "$2" "$file"
+  grep -q 'SIMCLUSTER_POD_IP' "$file" || { log "patching $file failed"; exit 1; }
+  grep -q '^\s*"os"$' "$file" || sed -i '0,/^import (/s//import (\n\t"os"/' "$file"
+}
+
+# The cluster's tools, built from one module: kube-apiserver, kube-controller-manager and kube-scheduler
+# (version-stamped), kwok, Prometheus, hey, podinfo and podcli. Built apart, each compiled its own copy of client-go,
+# the API types, gRPC and OpenTelemetry at its own versions (kwok 0.36.1, Prometheus 0.37.1); in one module the
+# Kubernetes release's versions serve all, and each package compiles once. Flagger and its load tester are built
+# apart: Flagger 1.36.1 imports autoscaling/v2beta2, which the Kubernetes API types dropped after v0.34.
+# Prometheus is built with only the service discovery the Flagger chart's configuration uses (Kubernetes;
+# Prometheus's own remove_all_sd/enable_kubernetes_sd build tags): Debian's package leaves the Kubernetes discovery
+# out, and the module proxy serves 3.x only. podinfo is built once per image tag the tests release, stamped as its
+# image is.
+PODINFO_MODULE_VERSION=v1.8.1-0.20250910200901-e86405a8674e
+PODINFO_TAGS="6.0.0 6.0.1 6.0.2 6.1.0" # the tags the tests release
+HEY_VERSION=0.1.5
+PROMETHEUS_MODULE_VERSION=v0.316.0 # Prometheus 3.16.0
+build_cluster() {
+  local key="kubernetes $KUBERNETES_VERSION kwok $KWOK_VERSION prometheus $PROMETHEUS_MODULE_VERSION hey $HEY_VERSION podinfo $PODINFO_MODULE_VERSION ($PODINFO_TAGS)"
   local want="Kubernetes v$KUBERNETES_VERSION" all=1 c
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     valid "$c" "$want" "$BIN/$c" --version || all=0
   done
-  [ $all = 1 ] && return
-  log "building kube-apiserver, kube-controller-manager, kube-scheduler v$KUBERNETES_VERSION"
-  local dir=$SRC/kubernetes-$KUBERNETES_VERSION
-  mkdir -p "$dir" && cd "$dir"
+  valid kwok "$KWOK_VERSION" "$BIN/kwok" --version || all=0
+  [ $all = 1 ] && [ -d "$BIN/kwok-stages" ] && [ "$(cat "$BIN/cluster.key" 2>/dev/null)" = "$key" ] && return
+  log "building $key"
+  local dir=$SRC/cluster
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
   go mod download -json "k8s.io/kubernetes@v$KUBERNETES_VERSION" >/dev/null
   local gomod=$(go env GOMODCACHE)/cache/download/k8s.io/kubernetes/@v/v$KUBERNETES_VERSION.mod
+  # podinfo's metrics and gRPC listeners bind all addresses: a copy of its source binds the pod's (see bind_pod_ip).
+  local mod
+  mod=$(go mod download -json "github.com/stefanprodan/podinfo@$PODINFO_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  cp -r "$mod" podinfo && chmod -R u+w podinfo
+  bind_pod_ip podinfo/pkg/api/grpc/server.go 's/fmt.Sprintf(":%v", s.config.Port)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.Port)/'
+  bind_pod_ip podinfo/pkg/api/http/server.go 's/fmt.Sprintf(":%v", s.config.PortMetrics)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.PortMetrics)/'
   {
-    printf 'module e2e/kubernetes\n\ngo 1.26.6\n\nrequire k8s.io/kubernetes v%s\n\n' "$KUBERNETES_VERSION"
+    printf 'module e2e/cluster\n\ngo 1.26.6\n\nrequire (\n'
+    printf '\tk8s.io/kubernetes v%s\n\tsigs.k8s.io/kwok v%s\n\tgithub.com/prometheus/prometheus %s\n' \
+      "$KUBERNETES_VERSION" "$KWOK_VERSION" "$PROMETHEUS_MODULE_VERSION"
+    printf '\tgithub.com/rakyll/hey v%s\n\tgithub.com/stefanprodan/podinfo %s\n)\n\n' "$HEY_VERSION" "$PODINFO_MODULE_VERSION"
+    printf 'replace github.com/stefanprodan/podinfo => ./podinfo\n'
     # k8s.io/kubernetes points its staging modules at local paths; pin them to the matching v0.x releases.
     sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#replace \1 => \1 v0.'"${KUBERNETES_VERSION#1.}"'#p' "$gomod"
   } > go.mod
-  printf '//go:build tools\n\npackage tools\n\nimport (\n\t_ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\t_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"\n\t_ "k8s.io/kubernetes/cmd/kube-scheduler/app"\n)\n' > tools.go
-  go mod tidy >&2
+  cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "github.com/prometheus/prometheus/cmd/prometheus"
+	_ "github.com/rakyll/hey"
+	_ "github.com/stefanprodan/podinfo/cmd/podcli"
+	_ "github.com/stefanprodan/podinfo/cmd/podinfo"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	_ "sigs.k8s.io/kwok/cmd/kwok"
+)
+GO
+  # -e: tidy also walks the tests of dependencies, and some import API versions v0.37 no longer has; the builds
+  # below need none of them.
+  go mod tidy -e >&2
   # Without the stamp the binaries report v0.0.0-master+$Format:%H$ and Flagger refuses to start.
   local minor=${KUBERNETES_VERSION#1.}; minor=${minor%%.*}
   local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=v$KUBERNETES_VERSION
@@ -141,30 +196,44 @@ build_kubernetes() {
   for c in kube-apiserver kube-controller-manager kube-scheduler; do
     go build -o "$BIN/$c" -ldflags "$ldflags" "k8s.io/kubernetes/cmd/$c"
   done
-}
-
-build_flagger() {
-  valid flagger "$FLAGGER_VERSION" "$BIN/flagger" -version && [ -f "$BIN/flagger-crds.yaml" ] && return
-  log "building flagger v$FLAGGER_VERSION"
-  GOBIN=$BIN go install -ldflags "-s -w" "github.com/fluxcd/flagger/cmd/flagger@v$FLAGGER_VERSION"
-  # Flagger refuses to start without all of its CRDs (MetricTemplate, AlertProvider too): take them from the
-  # same module version.
-  local mod=$(go env GOMODCACHE)/github.com/fluxcd/flagger@v$FLAGGER_VERSION
-  cp "$mod/artifacts/flagger/crd.yaml" "$BIN/flagger-crds.yaml" && chmod u+w "$BIN/flagger-crds.yaml"
-}
-
-build_kwok() {
-  valid kwok "$KWOK_VERSION" "$BIN/kwok" --version && [ -d "$BIN/kwok-stages" ] && return
-  log "building kwok v$KWOK_VERSION"
-  GOBIN=$BIN go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@v$KWOK_VERSION"
+  go build -o "$BIN/kwok" -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok
+  local version=${PROMETHEUS_MODULE_VERSION#v0.}
+  go build -o "$BIN/prometheus" -tags remove_all_sd,enable_kubernetes_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version:0:1}.${version:1:2}.${version#*.}" \
+    github.com/prometheus/prometheus/cmd/prometheus
+  go build -o "$BIN/hey" -ldflags "-s -w" github.com/rakyll/hey
+  local tag
+  for tag in $PODINFO_TAGS; do
+    go build -o "$BIN/podinfo-$tag" -ldflags "-s -w -X github.com/stefanprodan/podinfo/pkg/version.VERSION=$tag" \
+      github.com/stefanprodan/podinfo/cmd/podinfo
+  done
+  go build -o "$BIN/podcli" -ldflags "-s -w" github.com/stefanprodan/podinfo/cmd/podcli
   # kwok has no default behaviour: its own stage configs make nodes Ready and pods Running, Ready and deleted.
-  local mod=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION
+  mod=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v$KWOK_VERSION
   rm -rf "$BIN/kwok-stages" && mkdir -p "$BIN/kwok-stages"
   local s
   for s in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
     cp "$mod/kustomize/stage/$s.yaml" "$BIN/kwok-stages/${s##*/}.yaml"
   done
   chmod -R u+w "$BIN/kwok-stages"
+  echo "$key" > "$BIN/cluster.key"
+}
+
+# Flagger and its load tester, from one copy of Flagger's module (its own dependency versions).
+build_flagger() {
+  valid flagger "$FLAGGER_VERSION" "$BIN/flagger" -version && [ -f "$BIN/flagger-crds.yaml" ] &&
+    [ "$(cat "$BIN/flagger.key" 2>/dev/null)" = "$FLAGGER_VERSION" ] && return
+  log "building flagger and flagger-loadtester v$FLAGGER_VERSION"
+  local mod dir=$SRC/flagger
+  mod=$(go mod download -json "github.com/fluxcd/flagger@v$FLAGGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
+  bind_pod_ip pkg/loadtester/server.go 's/Addr:    ":" + port,/Addr:    os.Getenv("SIMCLUSTER_POD_IP") + ":" + port,/'
+  go build -o "$BIN/flagger" -ldflags "-s -w" ./cmd/flagger
+  go build -o "$BIN/flagger-loadtester" -ldflags "-s -w" ./cmd/loadtester
+  # Flagger refuses to start without all of its CRDs (MetricTemplate, AlertProvider too): take them from the
+  # same module version.
+  cp artifacts/flagger/crd.yaml "$BIN/flagger-crds.yaml" && chmod u+w "$BIN/flagger-crds.yaml"
+  echo "$FLAGGER_VERSION" > "$BIN/flagger.key"
 }
 
 # The Gateway API's standard-channel CRDs, from the sigs.k8s.io/gateway-api module go.mod pins (v1.7.0 needs Go 1.27).
@@ -182,67 +251,18 @@ copy_gateway_api_crds() {
   touch "$BIN/gateway-api-crds/$version"
 }
 
-# The data plane of the real-traffic tests: podinfo (one binary per image tag the tests release, stamped as its
-# image is), podcli (podinfo's exec probes), Flagger's load tester, hey, Prometheus, and curl from Debian.
-# Prometheus is built from its module with only the service discovery the Flagger chart's configuration uses
-# (Kubernetes; Prometheus's own remove_all_sd/enable_kubernetes_sd build tags): Debian's package leaves the
-# Kubernetes discovery out, and the module proxy serves 3.x only.
-# Pods share this host's network namespace, each at its own 127.x address, so every listener must bind the pod's
-# address: podinfo's metrics and gRPC listeners and the load tester's bind all addresses, and this one change
-# (the address from SIMCLUSTER_POD_IP) is made to copies of their sources. Nothing else is changed.
-PODINFO_MODULE_VERSION=v1.8.1-0.20250910200901-e86405a8674e
-PODINFO_TAGS="6.0.0 6.0.1 6.0.2 6.1.0" # the tags the tests release
-HEY_VERSION=0.1.5
-PROMETHEUS_MODULE_VERSION=v0.316.0 # Prometheus 3.16.0
-bind_pod_ip() { # FILE PATTERN: make the listen address PATTERN (":" + port) start with the pod's address
-  local file=$1
-  chmod u+w "$file"
-  sed -i "$2" "$file"
-  grep -q 'SIMCLUSTER_POD_IP' "$file" || { log "patching $file failed"; exit 1; }
-  grep -q '^\s*"os"$' "$file" || sed -i '0,/^import (/s//import (\n\t"os"/' "$file"
-}
-build_dataplane() {
-  local key="podinfo $PODINFO_MODULE_VERSION ($PODINFO_TAGS) flagger $FLAGGER_VERSION hey $HEY_VERSION prometheus $PROMETHEUS_MODULE_VERSION"
-  if [ "$(cat "$BIN/dataplane.key" 2>/dev/null)" != "$key" ]; then
-    log "building the data plane: podinfo $PODINFO_TAGS, podcli, flagger-loadtester, hey"
-    local mod dir tag
-    mod=$(go mod download -json "github.com/stefanprodan/podinfo@$PODINFO_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    dir=$SRC/podinfo && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
-    bind_pod_ip pkg/api/grpc/server.go 's/fmt.Sprintf(":%v", s.config.Port)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.Port)/'
-    bind_pod_ip pkg/api/http/server.go 's/fmt.Sprintf(":%v", s.config.PortMetrics)/fmt.Sprintf("%v:%v", os.Getenv("SIMCLUSTER_POD_IP"), s.config.PortMetrics)/'
-    for tag in $PODINFO_TAGS; do
-      go build -o "$BIN/podinfo-$tag" -ldflags "-s -w -X github.com/stefanprodan/podinfo/pkg/version.VERSION=$tag" ./cmd/podinfo
-    done
-    go build -o "$BIN/podcli" -ldflags "-s -w" ./cmd/podcli
-    mod=$(go mod download -json "github.com/fluxcd/flagger@v$FLAGGER_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    dir=$SRC/flagger && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
-    bind_pod_ip pkg/loadtester/server.go 's/Addr:    ":" + port,/Addr:    os.Getenv("SIMCLUSTER_POD_IP") + ":" + port,/'
-    go build -o "$BIN/flagger-loadtester" -ldflags "-s -w" ./cmd/loadtester
-    GOBIN=$BIN go install -ldflags "-s -w" "github.com/rakyll/hey@v$HEY_VERSION"
-    mod=$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_MODULE_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    dir=$SRC/prometheus && rm -rf "$dir" && cp -r "$mod" "$dir" && chmod -R u+w "$dir" && cd "$dir"
-    local version=${PROMETHEUS_MODULE_VERSION#v0.}
-    GOWORK=off go build -o "$BIN/prometheus" -tags remove_all_sd,enable_kubernetes_sd \
-      -ldflags "-s -w -X github.com/prometheus/common/version.Version=${version:0:1}.${version:1:2}.${version#*.}" ./cmd/prometheus
-    echo "$key" > "$BIN/dataplane.key"
-  fi
-  local missing=() p
-  for p in curl; do command -v "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# etcd and curl (the load tester's webhooks run it) from Debian.
+install_debian() {
+  local missing=()
+  command -v etcd >/dev/null 2>&1 || [ -x /usr/bin/etcd ] || missing+=(etcd-server)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]} from Debian"
     local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
     ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") >&2
   fi
-  ln -sf "$(command -v curl)" "$BIN/curl"
-}
-
-install_etcd() {
-  if [ ! -x /usr/bin/etcd ] && ! command -v etcd >/dev/null 2>&1; then
-    log "installing etcd-server from Debian"
-    local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-    ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server) >&2
-  fi
   ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$BIN/etcd"
+  ln -sf "$(command -v curl)" "$BIN/curl"
 }
 
 # timed NAME FUNC: runs FUNC in a subshell and logs how long it took, so a slow machine shows where its time goes.
@@ -255,17 +275,17 @@ timed() {
   return $rc
 }
 # Two lanes side by side: the Pulumi lane (CLI, language host, provider: one dependency family) and the cluster lane
-# (Kubernetes, Flagger, kwok, the data plane: another). Go already compiles on every core within one build; a second
+# (Kubernetes with kwok and the data plane, then Flagger: another). Go already compiles on every core within one build; a second
 # build beside it fills the single-threaded stretches (module downloads, go mod tidy, the links of 100-400 MB
 # binaries). TOOLS_LANES=1 builds one tool after another.
 pulumi_lane() { timed "pulumi CLI" build_pulumi && timed "pulumi-language-go" build_language_go && timed "pulumi-resource-kubernetes" build_k8s_provider; }
 cluster_lane() {
-  timed "kube-apiserver, controller-manager, scheduler" build_kubernetes && timed flagger build_flagger &&
-    timed kwok build_kwok && timed "gateway API CRDs" copy_gateway_api_crds && timed "data plane" build_dataplane
+  timed "kube-apiserver, controller-manager, scheduler, kwok, prometheus, hey, podinfo" build_cluster &&
+    timed "flagger and its load tester" build_flagger && timed "gateway API CRDs" copy_gateway_api_crds
 }
 if [ "${1:-}" = --build ]; then "$2"; exit; fi
 start=$(date +%s)
-install_etcd
+install_debian
 if [ "${TOOLS_LANES:-2}" = 1 ]; then
   pulumi_lane
   cluster_lane
