@@ -28,7 +28,9 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	return args.Name + "-id", outs, nil
 }
 
-func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) { return args.Args, nil }
+func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	return args.Args, nil
+}
 
 func (r *recorder) one(t *testing.T, typ string) pulumi.MockResourceArgs {
 	t.Helper()
