@@ -20,8 +20,8 @@ import (
 // routeObjects is what the gateway stand-in routes by: the ingress's route objects and the Services they name,
 // kept by watches, as Envoy's configuration is pushed to it by the ingress's controller. Read from the API server
 // on every request instead, each request through the gateway cost up to six API calls (a cluster-wide LIST among
-// them); with several load tests running, that starved the API server and the gateway answered too slowly for a
-// 5% canary to see traffic. A kind's watch starts after the first call that finds it served (its CRD may be
+// them), for every request of several load tests at once: the likely (unproven) reason a 5% canary sometimes saw
+// no traffic within a minute. A kind's watch starts after the first call that finds it served (its CRD may be
 // installed after the cluster starts, or never); until its cache has synced, its objects are read live.
 type routeObjects struct {
 	live     dynamic.Interface
