@@ -152,3 +152,25 @@ func AlertProvider(p AlertProviderParams) (Object, error) {
 	ap.Name, ap.Namespace = p.Name, p.Namespace
 	return ToObject(&ap)
 }
+
+// CheckTemplateName names the MetricTemplate of a service's own check: <service>-<check>, in its namespace.
+func CheckTemplateName(s *Service, c Check) string { return s.Name + "-" + c.Name }
+
+// CheckTemplates are the MetricTemplates of a service's own PromQL checks, asking the platform's Prometheus.
+func CheckTemplates(s *Service, prometheusURL string) ([]Object, error) {
+	var out []Object
+	for _, c := range s.Checks {
+		mt := flaggerv1.MetricTemplate{Spec: flaggerv1.MetricTemplateSpec{
+			Provider: flaggerv1.MetricTemplateProvider{Type: Prometheus, Address: prometheusURL},
+			Query:    c.Query,
+		}}
+		mt.APIVersion, mt.Kind = flaggerv1.SchemeGroupVersion.String(), flaggerv1.MetricTemplateKind
+		mt.Name, mt.Namespace = CheckTemplateName(s, c), s.Namespace
+		obj, err := ToObject(&mt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}

@@ -5,10 +5,12 @@
 package manifests
 
 import (
-	"fmt"
+	"regexp"
+	"strings"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
-	gatewayv1beta1 "github.com/fluxcd/flagger/pkg/apis/gatewayapi/v1beta1"
+	istiov1alpha1 "github.com/fluxcd/flagger/pkg/apis/istio/common/v1alpha1"
+	istiov1alpha3 "github.com/fluxcd/flagger/pkg/apis/istio/v1alpha3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -17,25 +19,6 @@ import (
 // Object is a Kubernetes object as the fields of a custom resource.
 type Object = map[string]any
 
-// Ingresses: where traffic enters the cluster, and so which Flagger router shifts it.
-const (
-	// IngressGloo is the walkthrough's Gloo Edge: a VirtualService delegating to the RouteTable Flagger weights.
-	IngressGloo = "gloo"
-	// IngressGatewayAPI is kgateway on the Kubernetes Gateway API: Flagger weights an HTTPRoute's backendRefs.
-	IngressGatewayAPI = "gatewayapi"
-)
-
-// Ingresses are the ingress choices.
-var Ingresses = []string{IngressGloo, IngressGatewayAPI}
-
-// FlaggerProvider is Flagger's provider for an ingress: the Canary's spec.provider and the chart's meshProvider.
-func FlaggerProvider(ingress string) string {
-	if ingress == IngressGatewayAPI {
-		return "gatewayapi:v1"
-	}
-	return flaggerv1.GlooProvider
-}
-
 // Analysis is the Flagger canary analysis: how often it checks, how far it shifts traffic, and the two built-in
 // checks' thresholds.
 type Analysis struct {
@@ -43,8 +26,10 @@ type Analysis struct {
 	Interval string
 	// Threshold is the number of failed checks before rollback.
 	Threshold int
-	// MaxWeight and StepWeight are percentages of traffic sent to the canary.
+	// MaxWeight and StepWeight are percentages of traffic sent to the canary (weighted strategies).
 	MaxWeight, StepWeight int
+	// Iterations is the number of checks before promotion (A/B, blue/green and mirror).
+	Iterations int
 	// SuccessRateMin is the minimum request success rate in percent, over one minute.
 	SuccessRateMin float64
 	// LatencyMaxMs is the maximum P99 request duration in milliseconds, over 30 seconds.
@@ -64,70 +49,90 @@ const (
 // Gateway names a Gateway API Gateway.
 type Gateway struct{ Namespace, Name string }
 
-// CanaryParams are the stack values of the Canary.
+// CanaryParams are the values of a service's Canary.
 type CanaryParams struct {
-	Namespace string
-	Analysis  Analysis
-	// Domain is the host the gateway serves podinfo on and the Host header the load test sends.
-	Domain string
-	// Ingress is one of Ingresses; "" is Gloo.
-	Ingress string
-	// Gateway is the Gateway the HTTPRoute attaches to (Gateway API only).
-	Gateway Gateway
-	// GatewayURL is the in-cluster URL of the gateway proxy, e.g. http://gateway-proxy.gloo-system.
-	GatewayURL string
+	Service Service
+	Ingress Ingress
 	// LoadTesterURL is the in-cluster URL of the Flagger load tester, e.g. http://flagger-loadtester.apps/.
 	LoadTesterURL string
-	// Metrics is where the two checks come from; the zero value is Flagger's built-in Prometheus checks.
+	// Metrics is where the two built-in checks come from; the zero value is Flagger's built-in Prometheus checks.
 	Metrics MetricsSource
-	// Alerts are the AlertProviders (in Namespace) Flagger notifies; none leaves Flagger's global notifier.
+	// Alerts are the AlertProviders (in the service's namespace) Flagger notifies; none leaves Flagger's global
+	// notifier.
 	Alerts []Alert
 	// EventWebhookURL, when set, receives every event of the canary (Flagger's event webhook).
 	EventWebhookURL string
 }
 
-// Canary returns the walkthrough's Canary with the stack's values.
+// Canary returns the service's Canary; for the walkthrough's podinfo on Gloo, exactly the walkthrough's.
 func Canary(p CanaryParams) *flaggerv1.Canary {
-	a := p.Analysis
+	s, a := &p.Service, p.Service.Analysis
 	successRateMin, latencyMax := a.SuccessRateMin, a.LatencyMaxMs
 	hook := func(name string, hookType flaggerv1.HookType, timeout, kind, cmd string) flaggerv1.CanaryWebhook {
 		return flaggerv1.CanaryWebhook{Name: name, Type: hookType, URL: p.LoadTesterURL, Timeout: timeout,
-			Metadata: &map[string]string{"type": kind, "cmd": cmd}}
+			Metadata: &map[string]string{"type": kind, "cmd": s.expand(cmd, GatewayURL(p.Ingress))}}
+	}
+	an := &flaggerv1.CanaryAnalysis{
+		Interval: a.Interval, Threshold: a.Threshold,
+		Metrics: []flaggerv1.CanaryMetric{
+			{Name: successRateCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Min: &successRateMin}, Interval: "1m"},
+			{Name: durationCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Max: &latencyMax}, Interval: "30s"},
+		},
+	}
+	if Weighted(s.Strategy) {
+		an.MaxWeight, an.StepWeight = a.MaxWeight, a.StepWeight
+	} else {
+		an.Iterations = a.Iterations
+	}
+	switch s.Strategy {
+	case StrategyABTest:
+		an.Match = abMatches(s.Match)
+	case StrategyMirror:
+		an.Mirror = true
+	case StrategySessionAffinity:
+		an.SessionAffinity = &flaggerv1.SessionAffinity{CookieName: SessionCookie}
+	}
+	if s.AcceptanceTest != "" {
+		an.Webhooks = append(an.Webhooks, hook("acceptance-test", flaggerv1.PreRolloutHook, "10s", "bash", s.AcceptanceTest))
+	}
+	if s.LoadTest != "" && s.LoadTest != NoLoadTest {
+		an.Webhooks = append(an.Webhooks, hook("load-test", "", "5s", "cmd", s.LoadTest))
+	}
+	if s.Gate == GateManual {
+		// The load tester's gate answers 403 until someone opens it (rollout approve); its rollback gate, once
+		// opened (rollout rollback), makes Flagger roll back.
+		an.Webhooks = append(an.Webhooks,
+			flaggerv1.CanaryWebhook{Name: "approval", Type: flaggerv1.ConfirmPromotionHook, URL: p.LoadTesterURL + "gate/check"},
+			flaggerv1.CanaryWebhook{Name: "rollback", Type: flaggerv1.RollbackHook, URL: p.LoadTesterURL + "rollback/check"})
 	}
 	c := &flaggerv1.Canary{
 		TypeMeta:   metav1.TypeMeta{APIVersion: flaggerv1.SchemeGroupVersion.String(), Kind: flaggerv1.CanaryKind},
-		ObjectMeta: metav1.ObjectMeta{Name: AppName, Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace},
 		Spec: flaggerv1.CanarySpec{
-			Provider:      FlaggerProvider(p.Ingress),
-			TargetRef:     flaggerv1.LocalObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: AppName},
-			AutoscalerRef: &flaggerv1.AutoscalerRefernce{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Name: AppName},
-			Service:       flaggerv1.CanaryService{Port: ServicePort, TargetPort: intstr.FromInt32(ServicePort)},
-			Analysis: &flaggerv1.CanaryAnalysis{
-				Interval: a.Interval, Threshold: a.Threshold, MaxWeight: a.MaxWeight, StepWeight: a.StepWeight,
-				Metrics: []flaggerv1.CanaryMetric{
-					{Name: successRateCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Min: &successRateMin}, Interval: "1m"},
-					{Name: durationCheck, ThresholdRange: &flaggerv1.CanaryThresholdRange{Max: &latencyMax}, Interval: "30s"},
-				},
-				Webhooks: []flaggerv1.CanaryWebhook{
-					hook("acceptance-test", flaggerv1.PreRolloutHook, "10s", "bash",
-						fmt.Sprintf("curl -sd 'test' http://%s-canary:%d/token | grep token", AppName, ServicePort)),
-					hook("load-test", "", "5s", "cmd", fmt.Sprintf("hey -z 2m -q 5 -c 2 -host %s %s", p.Domain, p.GatewayURL)),
-				},
-			},
+			Provider:      p.Ingress.Provider(),
+			TargetRef:     flaggerv1.LocalObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: s.Name},
+			AutoscalerRef: &flaggerv1.AutoscalerRefernce{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Name: s.Name},
+			Service:       flaggerv1.CanaryService{Port: s.Port, TargetPort: intstr.FromInt32(s.Port)},
+			Analysis:      an,
 		},
 	}
-	if p.Ingress == IngressGatewayAPI {
-		// Flagger generates the HTTPRoute from these: attached to the public Gateway, for the stack's host.
-		ns := gatewayv1beta1.Namespace(p.Gateway.Namespace)
-		c.Spec.Service.GatewayRefs = []gatewayv1beta1.ParentReference{{Name: gatewayv1beta1.ObjectName(p.Gateway.Name), Namespace: &ns}}
-		c.Spec.Service.Hosts = []string{p.Domain}
+	p.Ingress.routeCanary(c, s)
+	useTemplates(an, p.Metrics, s.Namespace, c.Spec.Service.Port)
+	for _, check := range s.Checks {
+		an.Metrics = append(an.Metrics, flaggerv1.CanaryMetric{
+			Name: check.Name, Interval: check.Interval,
+			ThresholdRange: &flaggerv1.CanaryThresholdRange{Min: check.Min, Max: check.Max},
+			TemplateRef:    &flaggerv1.CrossNamespaceObjectReference{Name: CheckTemplateName(s, check), Namespace: s.Namespace},
+		})
 	}
-	an := c.Spec.Analysis
-	useTemplates(an, p.Metrics, p.Namespace, c.Spec.Service.Port)
 	for _, alert := range p.Alerts {
+		severity := alert.Severity
+		if s.AlertSeverity != "" {
+			severity = s.AlertSeverity
+		}
 		an.Alerts = append(an.Alerts, flaggerv1.CanaryAlert{
-			Name: alert.Name, Severity: flaggerv1.AlertSeverity(alert.Severity),
-			ProviderRef: flaggerv1.CrossNamespaceObjectReference{Name: alert.Name, Namespace: p.Namespace},
+			Name: alert.Name, Severity: flaggerv1.AlertSeverity(severity),
+			ProviderRef: flaggerv1.CrossNamespaceObjectReference{Name: alert.Name, Namespace: s.Namespace},
 		})
 	}
 	if p.EventWebhookURL != "" {
@@ -136,8 +141,28 @@ func Canary(p CanaryParams) *flaggerv1.Canary {
 	return c
 }
 
+// abMatches are Flagger's match conditions of an A/B test. A cookie is a regex on the Cookie header, as
+// Flagger's A/B testing tutorials write it; both routers copy header matches into their routes.
+func abMatches(matches []Match) []istiov1alpha3.HTTPMatchRequest {
+	var out []istiov1alpha3.HTTPMatchRequest
+	for _, m := range matches {
+		if m.Cookie != "" {
+			out = append(out, istiov1alpha3.HTTPMatchRequest{Headers: map[string]istiov1alpha1.StringMatch{
+				"cookie": {Regex: "^(.*?;)?(" + regexp.QuoteMeta(m.Cookie) + ")(;.*)?$"},
+			}})
+			continue
+		}
+		out = append(out, istiov1alpha3.HTTPMatchRequest{Headers: map[string]istiov1alpha1.StringMatch{
+			strings.ToLower(m.Header): {Exact: m.Value},
+		}})
+	}
+	return out
+}
+
 // VirtualServiceParams are the stack values of the VirtualService.
 type VirtualServiceParams struct {
+	// Name is the service's: the VirtualService and the RouteTable Flagger creates are named after it.
+	Name      string
 	Namespace string
 	Domain    string
 }
@@ -147,12 +172,12 @@ type VirtualServiceParams struct {
 func VirtualService(p VirtualServiceParams) *GlooVirtualService {
 	return &GlooVirtualService{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.solo.io/v1", Kind: "VirtualService"},
-		ObjectMeta: metav1.ObjectMeta{Name: AppName, Namespace: p.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace},
 		Spec: GlooVirtualServiceSpec{VirtualHost: GlooVirtualHost{
 			Domains: []string{p.Domain},
 			Routes: []GlooRoute{{
 				Matchers:       []GlooMatcher{{Prefix: "/"}},
-				DelegateAction: &GlooDelegateAction{Ref: &GlooResourceRef{Name: AppName, Namespace: p.Namespace}},
+				DelegateAction: &GlooDelegateAction{Ref: &GlooResourceRef{Name: p.Name, Namespace: p.Namespace}},
 			}},
 		}},
 	}

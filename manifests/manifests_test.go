@@ -25,8 +25,8 @@ func golden[T any](t *testing.T, file string) Object {
 
 func walkthroughCanary() CanaryParams {
 	return CanaryParams{
-		Namespace: "apps", Analysis: DefaultAnalysis, Domain: "podinfo.example.com",
-		GatewayURL: "http://gateway-proxy.gloo-system", LoadTesterURL: "http://flagger-loadtester.apps/",
+		Service: WalkthroughService("apps", "podinfo.example.com"), Ingress: MustIngress(IngressGloo),
+		LoadTesterURL: "http://flagger-loadtester.apps/",
 	}
 }
 
@@ -41,7 +41,7 @@ func TestCanary_DevValuesAreTheWalkthroughs(t *testing.T) {
 
 func TestVirtualService_DevValuesAreTheWalkthroughs(t *testing.T) {
 	t.Parallel()
-	got, err := ToObject(VirtualService(VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"}))
+	got, err := ToObject(VirtualService(VirtualServiceParams{Name: "podinfo", Namespace: "apps", Domain: "podinfo.example.com"}))
 	require.NoError(t, err)
 	assert.Equal(t, golden[GlooVirtualService](t, "virtualservice.yaml"), got)
 }
@@ -60,9 +60,7 @@ func TestGolden_FixturesAreStrict(t *testing.T) {
 func TestCanary_GatewayAPIRoutesThroughTheGateway(t *testing.T) {
 	t.Parallel()
 	p := walkthroughCanary()
-	p.Ingress = IngressGatewayAPI
-	p.Gateway = Gateway{Namespace: "kgateway-system", Name: "gateway-proxy"}
-	p.GatewayURL = "http://gateway-proxy.kgateway-system"
+	p.Ingress = MustIngress(IngressGatewayAPI)
 	c := Canary(p)
 	assert.Equal(t, "gatewayapi:v1", c.Spec.Provider)
 	require.Len(t, c.Spec.Service.GatewayRefs, 1)
@@ -94,7 +92,7 @@ func TestToObject_OmitsServerOwnedFields(t *testing.T) {
 func TestPublicGateway_OneHostFromTheAppNamespace(t *testing.T) {
 	t.Parallel()
 	g := PublicGateway(GatewayParams{Gateway: Gateway{Namespace: "kgateway-system", Name: "gateway-proxy"},
-		Domain: "podinfo.example.com", RouteNamespace: "apps"})
+		Hosts: []string{"podinfo.example.com"}, RouteNamespaces: []string{"apps"}})
 	obj, err := ToObject(g)
 	require.NoError(t, err)
 	assert.Equal(t, "gateway.networking.k8s.io/v1", obj["apiVersion"])
@@ -102,7 +100,24 @@ func TestPublicGateway_OneHostFromTheAppNamespace(t *testing.T) {
 	l := g.Spec.Listeners[0]
 	assert.Equal(t, "podinfo.example.com", string(*l.Hostname))
 	assert.Equal(t, "kgateway", string(g.Spec.GatewayClassName))
+	assert.Equal(t, "http", string(l.Name))
 	assert.Equal(t, map[string]string{"kubernetes.io/metadata.name": "apps"}, l.AllowedRoutes.Namespaces.Selector.MatchLabels)
+}
+
+func TestPublicGateway_AListenerPerHostAndOnlyTheServicesNamespaces(t *testing.T) {
+	t.Parallel()
+	g := PublicGateway(GatewayParams{Gateway: Gateway{Namespace: "kgateway-system", Name: "gateway-proxy"},
+		Hosts: []string{"cart.example.com", "podinfo.example.com"}, RouteNamespaces: []string{"apps", "shop"}})
+	require.Len(t, g.Spec.Listeners, 2)
+	for i, host := range []string{"cart.example.com", "podinfo.example.com"} {
+		l := g.Spec.Listeners[i]
+		assert.Equal(t, host, string(*l.Hostname))
+		assert.Equal(t, host, string(l.Name), "listener names are unique: each host's own")
+		sel := l.AllowedRoutes.Namespaces.Selector
+		assert.Empty(t, sel.MatchLabels)
+		require.Len(t, sel.MatchExpressions, 1)
+		assert.Equal(t, []string{"apps", "shop"}, sel.MatchExpressions[0].Values)
+	}
 }
 
 func TestMetricTemplates_TwoPerProviderDecodedStrictly(t *testing.T) {

@@ -58,7 +58,7 @@ func TestAnalysis_DatadogChecksWithAlertsToSlackTeamsAndAWebhook(t *testing.T) {
 		"teamsUrl": "https://example.webhook.office.com/webhookb2/T", "alertWebhookUrl": "https://alerts.example.com/flagger",
 	}, "datadogApiKey", "datadogAppKey", "slackUrl", "teamsUrl", "alertWebhookUrl")
 
-	credentials := g.MustOne(t, secretType, "app-analysis-datadog")
+	credentials := g.MustOne(t, secretType, "apps-analysis-datadog")
 	assert.Equal(t, "flagger-datadog", graph.MustLookup(t, credentials.Inputs, "metadata", "name"))
 	assert.Equal(t, "apps", graph.MustLookup(t, credentials.Inputs, "metadata", "namespace"))
 	assert.Equal(t, map[string]any{"datadog_api_key": "dd-api-key", "datadog_application_key": "dd-app-key"},
@@ -66,7 +66,7 @@ func TestAnalysis_DatadogChecksWithAlertsToSlackTeamsAndAWebhook(t *testing.T) {
 	assert.True(t, graph.IsSecret(credentials.Inputs, "stringData"), "the keys stay secret in state")
 
 	var canary flaggerv1.Canary
-	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "app-canary"), &canary)
+	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "podinfo-canary"), &canary)
 	metrics := canary.Spec.Analysis.Metrics
 	require.Len(t, metrics, 2)
 	want := map[string]struct {
@@ -88,7 +88,7 @@ func TestAnalysis_DatadogChecksWithAlertsToSlackTeamsAndAWebhook(t *testing.T) {
 		assert.Equal(t, w.max, m.ThresholdRange.Max, m.Name)
 
 		var mt flaggerv1.MetricTemplate
-		r := g.MustOne(t, customResourceType+"MetricTemplate", "app-analysis-"+m.Name)
+		r := g.MustOne(t, customResourceType+"MetricTemplate", "apps-analysis-"+m.Name)
 		decodeAs(t, r, &mt)
 		assert.Equal(t, "apps", mt.Namespace)
 		assert.Equal(t, flaggerv1.MetricTemplateProvider{Type: "datadog", Address: "https://api.datadoghq.eu",
@@ -106,25 +106,25 @@ func TestAnalysis_DatadogChecksWithAlertsToSlackTeamsAndAWebhook(t *testing.T) {
 	}, alerts)
 	for _, p := range []struct{ name, typ, channel string }{{"slack", "slack", "releases"}, {"msteams", "msteams", ""}} {
 		var provider flaggerv1.AlertProvider
-		decodeAs(t, g.MustOne(t, customResourceType+"AlertProvider", "app-analysis-"+p.name+"-alerts"), &provider)
+		decodeAs(t, g.MustOne(t, customResourceType+"AlertProvider", "apps-analysis-"+p.name+"-alerts"), &provider)
 		assert.Equal(t, p.typ, provider.Spec.Type)
 		assert.Equal(t, p.channel, provider.Spec.Channel)
 		assert.Empty(t, provider.Spec.Address, "the URL is not in the AlertProvider")
 		require.NotNil(t, provider.Spec.SecretRef)
-		secret := g.MustOne(t, secretType, "app-analysis-"+p.name)
+		secret := g.MustOne(t, secretType, "apps-analysis-"+p.name)
 		assert.Equal(t, provider.Spec.SecretRef.Name, graph.MustLookup(t, secret.Inputs, "metadata", "name"))
 		assert.True(t, graph.IsSecret(secret.Inputs, "stringData"), "the %s URL stays secret", p.name)
 	}
 
-	canaryReg := g.MustOne(t, customResourceType+"Canary", "app-canary")
+	canaryReg := g.MustOne(t, customResourceType+"Canary", "podinfo-canary")
 	hooks := graph.MustLookup(t, canaryReg.Inputs, "spec", "analysis", "webhooks").([]any)
 	events := hooks[len(hooks)-1].(map[string]any)
 	assert.Equal(t, map[string]any{"name": "events", "type": "event", "url": "https://alerts.example.com/flagger", "muteAlert": false}, events)
 	assert.True(t, graph.IsSecret(canaryReg.Inputs, "spec", "analysis", "webhooks", len(hooks)-1, "url"),
 		"the webhook URL stays secret in state and previews")
 	for _, dep := range []struct{ kind, name string }{
-		{"MetricTemplate", "app-analysis-request-success-rate-datadog"}, {"MetricTemplate", "app-analysis-request-duration-datadog"},
-		{"AlertProvider", "app-analysis-slack-alerts"}, {"AlertProvider", "app-analysis-msteams-alerts"},
+		{"MetricTemplate", "apps-analysis-request-success-rate-datadog"}, {"MetricTemplate", "apps-analysis-request-duration-datadog"},
+		{"AlertProvider", "apps-analysis-slack-alerts"}, {"AlertProvider", "apps-analysis-msteams-alerts"},
 	} {
 		assert.True(t, g.DependsOn(canaryReg.URN, g.MustOne(t, customResourceType+dep.kind, dep.name).URN), "the Canary waits for %s", dep.name)
 	}
@@ -181,13 +181,13 @@ func TestAnalysis_CloudWatchChecksThroughAnIAMRoleForFlagger(t *testing.T) {
 		graph.MustLookup(t, flagger.Inputs, "values", "serviceAccount", "annotations", "eks.amazonaws.com/role-arn"))
 
 	var canary flaggerv1.Canary
-	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "app-canary"), &canary)
+	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "podinfo-canary"), &canary)
 	require.Len(t, canary.Spec.Analysis.Metrics, 2)
 	for _, m := range canary.Spec.Analysis.Metrics {
 		assert.Contains(t, []string{"request-success-rate-cloudwatch", "request-duration-cloudwatch"}, m.Name)
 		assert.Equal(t, map[string]string{"servicePort": "9898", "eksCluster": "ps-eks-66"}, m.TemplateVariables)
 		var mt flaggerv1.MetricTemplate
-		decodeAs(t, g.MustOne(t, customResourceType+"MetricTemplate", "app-analysis-"+m.Name), &mt)
+		decodeAs(t, g.MustOne(t, customResourceType+"MetricTemplate", "apps-analysis-"+m.Name), &mt)
 		assert.Equal(t, flaggerv1.MetricTemplateProvider{Type: "cloudwatch", Region: "us-west-1"}, mt.Spec.Provider)
 		query, err := renderQuery(mt.Spec.Query, canaryModel(m))
 		require.NoError(t, err)
@@ -222,7 +222,7 @@ func TestAnalysis_PrometheusByDefaultCreatesNothingMore(t *testing.T) {
 	assert.Empty(t, g.Find("aws:iam/rolePolicy:RolePolicy"))
 	assert.Empty(t, g.Find("progressive-delivery:workloads:CanaryAnalysis"), "no component without objects")
 	var canary flaggerv1.Canary
-	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "app-canary"), &canary)
+	decodeAs(t, g.MustOne(t, customResourceType+"Canary", "podinfo-canary"), &canary)
 	for _, m := range canary.Spec.Analysis.Metrics {
 		assert.Nil(t, m.TemplateRef, "%s is Flagger's built-in check", m.Name)
 	}

@@ -1,14 +1,18 @@
 package program
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -33,16 +37,11 @@ type Config struct {
 	ClusterLogRetention int
 	ECRMutableTags      bool
 
-	RepositoryName     string
-	PodinfoSourceImage string
-	PodinfoTags        []string
-	// PodinfoDigests pins mirrored tags to upstream digests; a tag without one mirrors what it names at the time.
-	PodinfoDigests  map[string]string
-	PodinfoVersion  string
-	Domain          string
-	AppNamespace    string
+	// Services are the services Flagger releases, by name.
+	Services        map[string]services.Spec
 	LoadTesterImage string
-	Analysis        manifests.Analysis
+	// Analysis is the stack's canary* keys: what every service's analysis leaves unset.
+	Analysis manifests.Analysis
 
 	// Ingress is where traffic enters: one of manifests.Ingresses.
 	Ingress                   string
@@ -100,6 +99,7 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 		errs = append(errs, k.read(ctx, cfg, &c))
 	}
 	errs = append(errs, c.readOldPlatformInstall(cfg))
+	errs = append(errs, replacedByServices(cfg)...)
 	if cfg.Get("nodeSshKeyName") != "" {
 		// Ignoring it would leave the user believing SSH works.
 		errs = append(errs, errors.New("nodeSshKeyName: no longer supported (nodes have no SSH key); reach a node with "+
@@ -135,6 +135,49 @@ func (c *Config) readOldPlatformInstall(cfg *config.Config) error {
 	// sets the old key has not chosen the new one.
 	c.PlatformInstall = old
 	return nil
+}
+
+// replacedKeys are the keys of the single-service model and the field of the walkthrough's service that took each
+// one's place.
+var replacedKeys = []struct{ key, field string }{
+	{"repositoryName", "image.repository"},
+	{"podinfoSourceImage", "image.source"},
+	{"podinfoTags", "image.tags"},
+	{"podinfoDigests", "image.digests"},
+	{"podinfoVersion", "version"},
+	{"domain", "host"},
+	{"appNamespace", "namespace"},
+}
+
+// replacedByServices refuses each key the services key replaced, with the commands that move its value: ignoring
+// it would deploy the defaults instead of what the stack says.
+func replacedByServices(cfg *config.Config) []error {
+	var errs []error
+	for _, r := range replacedKeys {
+		raw := cfg.Get(r.key)
+		if raw == "" {
+			continue
+		}
+		path := fmt.Sprintf("%s.%s.%s", services.Key, services.Walkthrough, r.field)
+		var set []string
+		var list []string
+		var obj map[string]string
+		switch {
+		case json.Unmarshal([]byte(raw), &list) == nil:
+			for i, v := range list {
+				set = append(set, fmt.Sprintf("pulumi config set --path '%s[%d]' %s", path, i, v))
+			}
+		case json.Unmarshal([]byte(raw), &obj) == nil:
+			for _, k := range slices.Sorted(maps.Keys(obj)) {
+				set = append(set, fmt.Sprintf(`pulumi config set --path '%s["%s"]' %s`, path, k, obj[k]))
+			}
+		default:
+			set = append(set, fmt.Sprintf("pulumi config set --path '%s' %s", path, raw))
+		}
+		errs = append(errs, fmt.Errorf("%s: replaced by %s (the services key, docs/services.md); run `pulumi config rm %s` and `%s`",
+			r.key, path, r.key, strings.Join(set, "` and `")))
+	}
+	return errs
 }
 
 // checkHTTPSURL accepts an https incoming-webhook URL (Slack, Teams). The value itself is a credential: the

@@ -1,6 +1,8 @@
 package program
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,13 +41,38 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"min above max", map[string]string{"nodeMinSize": "5", "nodeDesiredSize": "5"}, nil, "want 1 <= min <= desired <= max, got min 5, desired 5, max 4"},
 		{"desired below min", map[string]string{"nodeDesiredSize": "1"}, nil, "got min 2, desired 1, max 4"},
 		{"min zero", map[string]string{"nodeMinSize": "0"}, nil, "got min 0, desired 2, max 4"},
-		{"repository name", map[string]string{"repositoryName": "Bad_Repo!"}, nil, `repositoryName: want an ECR repository name`},
-		{"podinfo version not mirrored", map[string]string{"podinfoVersion": "6.2.0"}, nil, `podinfoVersion: want one of the mirrored tags [6.0.0 6.0.1 6.0.2 6.1.0 6.1.5 6.1.6], got "6.2.0"`},
-		{"domain empty", map[string]string{"domain": ""}, nil, "domain: want a DNS name such as podinfo.example.com, got an empty value"},
-		{"domain not dns", map[string]string{"domain": "podinfo_example"}, nil, `domain: want a DNS name of two or more labels`},
-		{"domain with scheme", map[string]string{"domain": "http://podinfo.example.com"}, nil, "domain: want a DNS name of lowercase letters"},
-		{"appNamespace not a label", map[string]string{"appNamespace": "Apps_1"}, nil, `appNamespace: want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got "Apps_1"`},
-		{"appNamespace of the platform", map[string]string{"appNamespace": "gloo-system"}, nil, `appNamespace: "gloo-system" belongs to Kubernetes or the platform`},
+		{"repository name", map[string]string{"services": `{"podinfo":{"image":{"repository":"Bad_Repo!"}}}`}, nil, `services.podinfo.image.repository: want an ECR repository name`},
+		{"version not mirrored", map[string]string{"services": `{"podinfo":{"version":"6.2.0"}}`}, nil,
+			`services.podinfo.version: want one of the mirrored tags [6.0.0 6.0.1 6.0.2 6.1.0 6.1.5 6.1.6] (image.tags), got "6.2.0"`},
+		{"host empty", map[string]string{"services": `{"podinfo":{"host":""}}`}, nil, "services.podinfo.host: want a DNS name such as podinfo.example.com, got an empty value"},
+		{"host not dns", map[string]string{"services": `{"podinfo":{"host":"podinfo_example"}}`}, nil, `services.podinfo.host: want a DNS name of two or more labels`},
+		{"host with scheme", map[string]string{"services": `{"podinfo":{"host":"http://podinfo.example.com"}}`}, nil, "services.podinfo.host: want a DNS name of lowercase letters"},
+		{"namespace not a label", map[string]string{"services": `{"podinfo":{"namespace":"Apps_1"}}`}, nil,
+			`services.podinfo.namespace: want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got "Apps_1"`},
+		{"namespace of the platform", map[string]string{"services": `{"podinfo":{"namespace":"gloo-system"}}`}, nil, `services.podinfo.namespace: "gloo-system" belongs to Kubernetes or the platform`},
+		{"unknown strategy", map[string]string{"services": `{"podinfo":{"strategy":"rolling"}}`}, nil,
+			`services.podinfo.strategy: want one of canary, abtest, bluegreen, mirror, sessionaffinity, got "rolling"`},
+		{"strategy the ingress lacks", map[string]string{"services": `{"podinfo":{"strategy":"mirror"}}`}, nil,
+			"services.podinfo.strategy: ingress gloo (Flagger provider gloo) does not support strategy mirror; it supports canary, abtest, bluegreen"},
+		{"two services on one host", map[string]string{"services": `{"podinfo":{},"cart":{"image":{"source":"ghcr.io/shop/cart"},"version":"1.0.0","host":"podinfo.example.com"}}`}, nil,
+			`services.podinfo.host: "podinfo.example.com" is also cart's host; each service needs a host of its own`},
+		{"service name not a label", map[string]string{"services": `{"Cart_1":{"image":{"source":"ghcr.io/shop/cart"},"version":"1.0.0","host":"cart.example.com"}}`}, nil,
+			`services: service name "Cart_1" is not a DNS label of at most 55 characters`},
+		{"weights with iterations", map[string]string{"services": `{"podinfo":{"analysis":{"stepWeight":10,"iterations":5}}}`}, nil,
+			"services.podinfo.analysis: stepWeight/maxWeight (10/0) together with iterations (5)"},
+		{"gate without a load tester", map[string]string{"services": `{"podinfo":{"gate":"manual","loadTest":"none"}}`}, nil,
+			`services.podinfo.gate: manual waits at the load tester's gate, and this service has no load tester (loadTest "none")`},
+		{"check without a threshold", map[string]string{"services": `{"podinfo":{"analysis":{"checks":[{"name":"errors","query":"sum(rate(errors_total[1m]))","interval":"1m"}]}}}`}, nil,
+			`services.podinfo.analysis.checks[0]: check "errors" has no threshold; set min, max or both`},
+		{"unknown service field", map[string]string{"services": `{"podinfo":{"replicas":3}}`}, nil, `services.podinfo: unknown field "replicas"`},
+		{"abtest without a match", map[string]string{"services": `{"podinfo":{"strategy":"abtest"}}`}, nil, "services.podinfo.match: strategy abtest needs at least one match"},
+		{"replaced version key", map[string]string{"podinfoVersion": "6.0.1"}, nil,
+			"podinfoVersion: replaced by services.podinfo.version (the services key, docs/services.md); run `pulumi config rm podinfoVersion` and `pulumi config set --path 'services.podinfo.version' 6.0.1`"},
+		{"replaced tags key", map[string]string{"podinfoTags": `["6.0.0","6.0.1"]`}, nil,
+			"podinfoTags: replaced by services.podinfo.image.tags (the services key, docs/services.md); run `pulumi config rm podinfoTags` and " +
+				"`pulumi config set --path 'services.podinfo.image.tags[0]' 6.0.0` and `pulumi config set --path 'services.podinfo.image.tags[1]' 6.0.1`"},
+		{"replaced domain key", map[string]string{"domain": "shop.example.com"}, nil,
+			"domain: replaced by services.podinfo.host (the services key, docs/services.md); run `pulumi config rm domain` and `pulumi config set --path 'services.podinfo.host' shop.example.com`"},
 		{"chart version range", map[string]string{"glooChartVersion": "^1.14"}, nil, `glooChartVersion: want an exact chart version such as 1.2.3, got "^1.14"`},
 		{"chart version short", map[string]string{"flaggerChartVersion": "1.33"}, nil, `flaggerChartVersion: want an exact chart version such as 1.2.3, got "1.33"`},
 		{"chart version v prefix", map[string]string{"metricsServerChartVersion": "v3.8.2"}, nil, `metricsServerChartVersion: want an exact chart version`},
@@ -98,6 +125,9 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			"kubernetesVersion: 1.36 is outside what kgateway v2.2.x supports (Kubernetes 1.31 to 1.35, its support table); choose a version in that range, or a kgatewayChartVersion that supports 1.36"},
 		{"kubernetes gloo does not support", map[string]string{"glooChartVersion": "1.19.0", "kubernetesVersion": "1.35"}, nil,
 			"kubernetesVersion: 1.35 is outside what gloo 1.19.x supports (Kubernetes 1.28 to 1.32, its support table)"},
+		{"datadog checks on an app-only gateway api stack", map[string]string{"ingress": "gatewayapi", "platformInstall": "false",
+			"metricsProvider": "datadog", "datadogApiKey": "a", "datadogAppKey": "b"}, []string{"datadogApiKey", "datadogAppKey"},
+			"metricsProvider: datadog's checks read Gloo's Envoy statistics and are not written for kgateway yet"},
 		{"datadog checks on the gateway api", map[string]string{"ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1",
 			"kubernetesVersion": "1.35", "metricsProvider": "datadog", "datadogApiKey": "a", "datadogAppKey": "b"}, []string{"datadogApiKey", "datadogAppKey"},
 			"metricsProvider: datadog's checks read Gloo's Envoy statistics and are not written for kgateway yet"},
@@ -114,10 +144,12 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 		{"removed ssh key", map[string]string{"nodeSshKeyName": "ops"}, nil, "nodeSshKeyName: no longer supported (nodes have no SSH key)"},
 		{"log retention", map[string]string{"clusterLogRetentionDays": "10"}, nil, "clusterLogRetentionDays: want one of CloudWatch's retention periods [1 3 5 7 14 30"},
 		{"success rate fraction", map[string]string{"canarySuccessRateMin": "99.5"}, nil, `canarySuccessRateMin: want an integer, got "99.5"`},
-		{"digest malformed", map[string]string{"podinfoDigests": `{"6.0.1":"abc"}`}, nil, `podinfoDigests: 6.0.1: want a digest such as sha256:<64 hex digits>, got "abc"`},
-		{"digest of a tag not mirrored", map[string]string{"podinfoDigests": `{"9.9.9":"sha256:` + strings.Repeat("a", 64) + `"}`}, nil,
-			`podinfoDigests: "9.9.9" is not one of the mirrored tags`},
-		{"digests not an object", map[string]string{"podinfoDigests": `["sha256:abc"]`}, nil, `podinfoDigests: want an object of tag: sha256 digest`},
+		{"digest malformed", map[string]string{"services": `{"podinfo":{"image":{"digests":{"6.0.1":"abc"}}}}`}, nil,
+			`services.podinfo.image.digests: 6.0.1: want a digest such as sha256:<64 hex digits>, got "abc"`},
+		{"digest of a tag not mirrored", map[string]string{"services": `{"podinfo":{"image":{"digests":{"9.9.9":"sha256:` + strings.Repeat("a", 64) + `"}}}}`}, nil,
+			`services.podinfo.image.digests: "9.9.9" is not one of the mirrored tags`},
+		{"digests not an object", map[string]string{"services": `{"podinfo":{"image":{"digests":["sha256:abc"]}}}`}, nil,
+			`services.podinfo: cannot unmarshal array into Go struct field`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,10 +167,10 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 func TestConfig_ReportsAllProblemsTogether(t *testing.T) {
 	t.Parallel()
 	_, err := mocks.Run(Run, mocks.RunConfig{Config: mocks.DevConfig(map[string]string{
-		"nodeInstanceType": "huge", "kubernetesVersion": "one", "domain": "", "nodeMinSize": "9",
+		"nodeInstanceType": "huge", "kubernetesVersion": "one", "nodeMinSize": "9", "services": `{"podinfo":{"host":"","strategy":"x"}}`,
 	})})
 	require.Error(t, err)
-	for _, key := range []string{"nodeInstanceType:", "kubernetesVersion:", "domain:", "nodeMinSize/nodeDesiredSize/nodeMaxSize:"} {
+	for _, key := range []string{"nodeInstanceType:", "kubernetesVersion:", "services.podinfo.host:", "services.podinfo.strategy:", "nodeMinSize/nodeDesiredSize/nodeMaxSize:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }
@@ -179,10 +211,13 @@ func TestConfig_DefaultsAreTheSpecValues(t *testing.T) {
 	assert.Equal(t, "m5.2xlarge", d.NodeGroup.InstanceType)
 	assert.Equal(t, 100, d.NodeGroup.DiskSizeGiB)
 	assert.Equal(t, [3]int{2, 2, 4}, [3]int{d.NodeGroup.MinSize, d.NodeGroup.DesiredSize, d.NodeGroup.MaxSize})
-	assert.Equal(t, "ps-flagger-repository", d.RepositoryName)
-	assert.Equal(t, []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, d.PodinfoTags)
-	assert.Equal(t, "6.0.0", d.PodinfoVersion)
-	assert.Equal(t, "podinfo.example.com", d.Domain)
+	require.Equal(t, []string{"podinfo"}, slices.Collect(maps.Keys(d.Services)), "the walkthrough's one service")
+	podinfo := d.Services["podinfo"]
+	assert.Equal(t, "ps-flagger-repository", podinfo.Image.Repository)
+	assert.Equal(t, []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, podinfo.Image.Tags)
+	assert.Equal(t, "6.0.0", podinfo.Version)
+	assert.Equal(t, "podinfo.example.com", podinfo.Host)
+	assert.Equal(t, "apps", podinfo.Namespace)
 	assert.Equal(t, "3.8.2", d.MetricsServerChartVersion)
 	assert.Equal(t, "1.14.10", d.GlooChartVersion)
 	assert.Equal(t, "1.33.0", d.FlaggerChartVersion)

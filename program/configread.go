@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -28,8 +29,17 @@ func (k Key) read(ctx *pulumi.Context, cfg *config.Config, c *Config) error {
 		return boolean(dst)(cfg, k.Name)
 	case *[]string:
 		return list(dst)(cfg, k.Name)
-	case *map[string]string:
-		return structured(dst, "an object of tag: sha256 digest (pulumi config set --path 'KEY[\"6.0.1\"]' sha256:...)")(cfg, k.Name)
+	case *map[string]services.Spec:
+		raw, err := cfg.Try(k.Name)
+		if errors.Is(err, config.ErrMissingVar) {
+			return nil
+		}
+		specs, err := services.Parse(raw)
+		if err != nil {
+			return err
+		}
+		*dst = specs
+		return nil
 	}
 	return fmt.Errorf("%s: no reader for %T", k.Name, k.field(c))
 }

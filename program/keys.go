@@ -1,11 +1,11 @@
 package program
 
 import (
-	"maps"
 	"slices"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -32,7 +32,7 @@ type Key struct {
 const (
 	groupCluster  = "Network and cluster"
 	groupNodes    = "Nodes"
-	groupRegistry = "Image mirror and app"
+	groupRegistry = "Services"
 	groupCanary   = "Canary analysis"
 	groupPlatform = "Ingress and platform charts"
 	groupAlerts   = "Metrics provider and alerts"
@@ -87,21 +87,11 @@ var Keys = []Key{
 		"Maximum node count (at most 100)."),
 
 	key(groupRegistry, "ecrMutableTags", false, func(c *Config) *bool { return &c.ECRMutableTags },
-		"Allow a tag to be pushed again with other content; false keeps the mirror immutable."),
-	key(groupRegistry, "repositoryName", "ps-flagger-repository", func(c *Config) *string { return &c.RepositoryName },
-		"ECR repository holding the mirrored podinfo images."),
-	key(groupRegistry, "podinfoSourceImage", "ghcr.io/stefanprodan/podinfo", func(c *Config) *string { return &c.PodinfoSourceImage },
-		"Upstream podinfo image, without tag."),
-	key(groupRegistry, "podinfoTags", []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, func(c *Config) *[]string { return &c.PodinfoTags },
-		"Tags mirrored from podinfoSourceImage into ECR."),
-	key(groupRegistry, "podinfoDigests", map[string]string{}, func(c *Config) *map[string]string { return &c.PodinfoDigests },
-		`Upstream digests pinning mirrored tags, e.g. {"6.0.1":"sha256:..."}; a tag without one mirrors the digest it names at the time (stack output podinfoSourceDigests lists them).`),
-	key(groupRegistry, "podinfoVersion", "6.0.0", func(c *Config) *string { return &c.PodinfoVersion },
-		"Podinfo tag the Deployment runs; one of podinfoTags. Changing it starts a canary release."),
-	key(groupRegistry, "domain", "podinfo.example.com", func(c *Config) *string { return &c.Domain },
-		"Host name the gateway serves podinfo on and the load test sends."),
-	key(groupRegistry, "appNamespace", manifests.AppNamespace, func(c *Config) *string { return &c.AppNamespace },
-		"Namespace of podinfo, its load tester and its Canary (a DNS label); the rollout command reads it from the stack."),
+		"Allow a tag to be pushed again with other content; false keeps the services' mirrors immutable."),
+	key(groupRegistry, services.Key, services.Defaults(), func(c *Config) *map[string]services.Spec { return &c.Services },
+		"The services Flagger releases, by name: each one's image, ports, probes, strategy, analysis, gate and load test (fields: docs/services.md). "+
+			"An entry named podinfo starts from the walkthrough's podinfo, any other from the generic defaults, so "+
+			"`pulumi config set --path 'services.podinfo.version' 6.0.1` changes one field."),
 	key(groupRegistry, "loadTesterImage", "ghcr.io/fluxcd/flagger-loadtester:0.22.0", func(c *Config) *string { return &c.LoadTesterImage },
 		"Flagger load tester image, tag pinned."),
 
@@ -175,8 +165,9 @@ func Defaults() Config {
 		switch dst := k.field(&c).(type) {
 		case *[]string:
 			*dst = slices.Clone(k.Default.([]string))
-		case *map[string]string:
-			*dst = maps.Clone(k.Default.(map[string]string))
+		case *map[string]services.Spec:
+			// A fresh map of fresh specs: a caller that changes one does not change the next Defaults().
+			*dst = services.Defaults()
 		case *string:
 			*dst = k.Default.(string)
 		case *int:
@@ -199,7 +190,7 @@ func (k Key) Type() string {
 		return "boolean"
 	case []string:
 		return "array"
-	case map[string]string:
+	case map[string]services.Spec:
 		return "object"
 	}
 	return "string"

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,6 +27,14 @@ func TestKeys_GeneratedFilesAreFresh(t *testing.T) {
 	want, err = SpliceGenerated(string(docs), ConfigTable())
 	require.NoError(t, err)
 	assert.Equal(t, want, string(docs), "docs/configuration.md "+regenerate)
+
+	guide, err := os.ReadFile("../docs/services.md")
+	require.NoError(t, err)
+	fields, err := services.Table()
+	require.NoError(t, err)
+	want, err = SpliceGenerated(string(guide), fields)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(guide), "docs/services.md "+regenerate)
 
 	for _, file := range []string{"../docs/ingress-and-versions.md", "../README.md"} {
 		versions, err := os.ReadFile(file)
@@ -58,10 +67,12 @@ func TestKeys_DefaultsAreCopies(t *testing.T) {
 	t.Parallel()
 	d := Defaults()
 	d.Zones[0] = "changed"
-	d.PodinfoDigests["6.0.1"] = "changed"
+	d.Services["podinfo"].Env["PODINFO_UI_COLOR"] = "changed"
+	d.Services["podinfo"].Image.Tags[0] = "changed"
 	again := Defaults()
 	assert.Equal(t, "us-west-1a", again.Zones[0])
-	assert.Empty(t, again.PodinfoDigests)
+	assert.Equal(t, "#34577c", again.Services["podinfo"].Env["PODINFO_UI_COLOR"])
+	assert.Equal(t, "6.0.0", again.Services["podinfo"].Image.Tags[0])
 }
 
 func TestKeys_SpliceRefusesADocumentWithoutMarkers(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/program/services"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -27,12 +28,9 @@ func ProjectConfigBlock() ([]byte, error) {
 			add("items", &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("type"), scalar("string")}})
 		}
 		add("description", scalar(k.Description))
-		def := &yaml.Node{}
-		if err := def.Encode(k.Default); err != nil {
+		def, err := defaultNode(k.Default)
+		if err != nil {
 			return nil, fmt.Errorf("%s: encoding the default: %w", k.Name, err)
-		}
-		if def.Kind == yaml.SequenceNode || def.Kind == yaml.MappingNode {
-			def.Style = yaml.FlowStyle
 		}
 		quoteNumberLike(def)
 		add("default", def)
@@ -46,6 +44,27 @@ func ProjectConfigBlock() ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), enc.Close()
+}
+
+// defaultNode is a key's default as YAML, spelled as the stack files and `pulumi config --path` spell it (the
+// JSON field names). Lists and flat maps are written inline; the services map, nested, as a block.
+func defaultNode(v any) (*yaml.Node, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var plain any
+	if err := json.Unmarshal(raw, &plain); err != nil {
+		return nil, err
+	}
+	def := &yaml.Node{}
+	if err := def.Encode(plain); err != nil {
+		return nil, err
+	}
+	if _, nested := v.(map[string]services.Spec); !nested && (def.Kind == yaml.SequenceNode || def.Kind == yaml.MappingNode) {
+		def.Style = yaml.FlowStyle
+	}
+	return def, nil
 }
 
 func scalar(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
@@ -86,6 +105,8 @@ func docType(k Key) string {
 
 func docDefault(v any) string {
 	switch v := v.(type) {
+	case map[string]services.Spec:
+		return "the walkthrough's podinfo ([docs/services.md](services.md))"
 	case string:
 		if v == "" {
 			return "(empty)"

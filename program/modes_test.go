@@ -48,18 +48,19 @@ func TestMode_KubeconfigAppLayerOnly(t *testing.T) {
 			assert.Equal(t, provider.URN, r.Provider, "%s uses the given cluster", r.Name)
 		}
 	}
-	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
+	d := g.MustOne(t, "kubernetes:apps/v1:Deployment", "podinfo-deployment")
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.0", graph.MustLookup(t, d.Inputs, "spec", "template", "spec", "containers", 0, "image"),
 		"without a registry of ours the cluster pulls upstream podinfo")
-	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
+	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "podinfo-canary")
 	assert.True(t, g.DependsOn(canary.URN, d.URN))
-	assert.Equal(t, map[string]any{"podinfoImage": "ghcr.io/stefanprodan/podinfo:6.0.0"}, out,
+	assert.Equal(t, map[string]any{"podinfoImage": "ghcr.io/stefanprodan/podinfo:6.0.0", "services": map[string]any{"podinfo": map[string]any{
+		"canary": "podinfo", "host": "podinfo.example.com", "image": "ghcr.io/stefanprodan/podinfo:6.0.0", "namespace": "apps"}}}, out,
 		"no gateway outputs when the platform belongs to someone else")
 }
 
 func TestMode_InfraStackReference(t *testing.T) {
 	t.Parallel()
-	g, out := runMode(t, map[string]string{"infraStack": "organization/progressive-delivery/dev", "podinfoVersion": "6.0.1"}, nil)
+	g, out := runMode(t, map[string]string{"infraStack": "organization/progressive-delivery/dev", "services": `{"podinfo":{"version":"6.0.1"}}`}, nil)
 	assertNoAWS(t, g)
 	ref := g.MustOne(t, "pulumi:pulumi:StackReference", "cluster-infra")
 	assert.Equal(t, "organization/progressive-delivery/dev", graph.MustLookup(t, ref.Inputs, "name"))

@@ -6,12 +6,14 @@ package program
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -136,11 +138,14 @@ func checkZonesAvailable(ctx *pulumi.Context, cfg Config) error {
 	return nil
 }
 
-// target is the cluster the workloads go to and where their image comes from.
+// target is the cluster the workloads go to and where mirrored images come from.
 type target struct {
 	provider *kubernetes.Provider
-	// image is the podinfo image reference of the configured version.
-	image pulumi.StringInput
+	// mirrors says whether this stack mirrors images into ECR itself (it creates its cluster).
+	mirrors bool
+	// repositoryURL is, on a stack deploying onto another stack's cluster (infraStack), that stack's mirror of
+	// the walkthrough's service.
+	repositoryURL pulumi.StringOutput
 	// outputs are the stack outputs of the infrastructure side.
 	outputs Outputs
 	// flaggerRole is the IAM role ARN for Flagger's service account; nil unless the checks read CloudWatch.
@@ -162,21 +167,31 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	}
 	onCluster := pulumi.Providers(t.provider)
 	outputs := t.outputs
+	ingress := manifests.MustIngress(cfg.Ingress)
+	names := services.Names(cfg.Services)
 
 	var router, flagger pulumi.Resource
+	var gatewayHostname pulumi.StringOutput
 	if cfg.PlatformInstall {
 		platformArgs := &workloads.PlatformArgs{
-			Ingress:                 cfg.Ingress,
+			Ingress:                 ingress,
 			GlooChartVersion:        cfg.GlooChartVersion,
 			FlaggerChartVersion:     cfg.FlaggerChartVersion,
 			KgatewayChartVersion:    cfg.KgatewayChartVersion,
 			GatewayAPIVersion:       cfg.GatewayAPIVersion,
-			Domain:                  cfg.Domain,
-			AppNamespace:            cfg.AppNamespace,
 			ClusterName:             t.clusterName,
 			FlaggerRoleARN:          t.flaggerRole,
 			GatewayMetricsToDatadog: cfg.MetricsProvider == manifests.Datadog,
 		}
+		for _, name := range names {
+			s := cfg.Services[name]
+			platformArgs.Hosts = append(platformArgs.Hosts, s.Host)
+			if !slices.Contains(platformArgs.RouteNamespaces, s.Namespace) {
+				platformArgs.RouteNamespaces = append(platformArgs.RouteNamespaces, s.Namespace)
+			}
+		}
+		slices.Sort(platformArgs.Hosts)
+		slices.Sort(platformArgs.RouteNamespaces)
 		if cfg.DatadogSet {
 			platformArgs.Datadog = &workloads.DatadogArgs{ChartVersion: cfg.DatadogChartVersion, APIKey: cfg.DatadogAPIKey, Site: cfg.DatadogSite}
 		}
@@ -187,62 +202,153 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		router, flagger = platform.Router, platform.Flagger
 		outputs["gatewayHostname"] = platform.GatewayHostname
 		outputs["appUrl"] = pulumi.Sprintf("http://%s/", platform.GatewayHostname)
-		outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", cfg.Domain, platform.GatewayHostname)
+		gatewayHostname = platform.GatewayHostname
+		if s, ok := cfg.Services[services.Walkthrough]; ok {
+			// The walkthrough's check, kept under its name for those who follow it.
+			outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", s.Host, platform.GatewayHostname)
+		}
 		// Part of the contract with app-layer stacks (infraStack): their Canaries must use this router.
 		outputs["ingress"] = pulumi.String(cfg.Ingress).ToStringOutput()
 	}
 
-	analysis := cfg.Analysis
-	appArgs := &workloads.AppArgs{
-		Namespace:       cfg.AppNamespace,
-		Image:           t.image,
-		Domain:          cfg.Domain,
-		Ingress:         cfg.Ingress,
-		Analysis:        &analysis,
-		LoadTesterImage: cfg.LoadTesterImage,
-		Router:          router,
-		Flagger:         flagger,
-		Metrics: &workloads.MetricsArgs{
-			Source: manifests.MetricsSource{
-				Provider: cfg.MetricsProvider, DatadogAPI: cfg.DatadogAPI(), Region: cfg.Region, EKSCluster: cfg.ClusterName,
-			},
-			DatadogAPIKey: cfg.DatadogAPIKey, DatadogAppKey: cfg.DatadogAppKey,
-		},
-	}
-	if cfg.SlackURLSet {
-		appArgs.Slack = &workloads.AlertArgs{URL: cfg.SlackURL, Severity: cfg.SlackSeverity, Channel: cfg.SlackChannel, User: cfg.SlackUser}
-	}
-	if cfg.TeamsURLSet {
-		appArgs.Teams = &workloads.AlertArgs{URL: cfg.TeamsURL, Severity: cfg.TeamsSeverity}
-	}
-	if cfg.AlertWebhookURLSet {
-		appArgs.EventWebhookURL = cfg.AlertWebhookURL
-	}
-	app, err := workloads.NewApp(ctx, "app", appArgs, onCluster)
+	namespaces, err := declareNamespaces(ctx, cfg, flagger, onCluster)
 	if err != nil {
 		return nil, err
 	}
-	outputs["podinfoImage"] = app.Image
+	// The services output, keyed by service: what a team needs to find and call its service.
+	perService := pulumi.Map{}
+	for _, name := range names {
+		spec := cfg.Services[name]
+		args := &workloads.ServiceArgs{
+			Release:   spec.Release(name, cfg.Analysis),
+			Workload:  workloadOf(spec),
+			Ingress:   ingress,
+			Namespace: namespaces[spec.Namespace],
+			Router:    router,
+			Flagger:   flagger,
+			// The walkthrough's podinfo was the App of earlier releases: its objects keep their URNs.
+			AdoptApp: name == services.Walkthrough && spec.Namespace == manifests.AppNamespace,
+		}
+		switch {
+		case spec.Image.Mirrored() && t.mirrors:
+			args.Mirror = mirror(ctx, cfg, spec)
+		case spec.Image.Mirrored() && cfg.InfraStack != "":
+			args.Image = pulumi.Sprintf("%s:%s", t.repositoryURL, spec.Version)
+		default:
+			// A cluster outside this program has no mirror of ours: it pulls the upstream image.
+			args.Image = pulumi.String(spec.Image.Source + ":" + spec.Version)
+		}
+		if cfg.AlertWebhookURLSet {
+			args.EventWebhookURL = cfg.AlertWebhookURL
+		}
+		svc, err := workloads.NewService(ctx, name, args, onCluster)
+		if err != nil {
+			return nil, err
+		}
+		out := pulumi.Map{"image": svc.Image, "host": pulumi.String(spec.Host), "namespace": pulumi.String(spec.Namespace), "canary": svc.CanaryName}
+		if cfg.PlatformInstall {
+			out["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", spec.Host, gatewayHostname)
+		}
+		if args.Mirror != nil {
+			out["repositoryUrl"], out["sourceDigests"] = svc.RepositoryURL, svc.SourceDigests
+		}
+		perService[name] = out
+		if name == services.Walkthrough {
+			// The walkthrough's names, and the contract app-layer stacks (infraStack) read.
+			outputs["podinfoImage"] = svc.Image
+			if args.Mirror != nil {
+				outputs["repositoryUrl"] = svc.RepositoryURL
+				outputs["podinfoSourceDigests"] = svc.SourceDigests
+			}
+		}
+	}
+	outputs["services"] = perService.ToMapOutput()
 	return outputs, nil
+}
+
+// declareNamespaces creates each namespace the services run in, with a load tester where one of its services
+// calls one.
+func declareNamespaces(ctx *pulumi.Context, cfg Config, flagger pulumi.Resource, opts ...pulumi.ResourceOption) (map[string]*workloads.ServiceNamespace, error) {
+	testers := map[string]bool{}
+	for _, name := range services.Names(cfg.Services) {
+		s := cfg.Services[name]
+		release := s.Release(name, cfg.Analysis)
+		testers[s.Namespace] = testers[s.Namespace] || release.NeedsLoadTester()
+	}
+	out := map[string]*workloads.ServiceNamespace{}
+	for _, ns := range slices.Sorted(maps.Keys(testers)) {
+		args := &workloads.ServiceNamespaceArgs{
+			Name:    ns,
+			Flagger: flagger,
+			Metrics: &workloads.MetricsArgs{
+				Source: manifests.MetricsSource{
+					Provider: cfg.MetricsProvider, DatadogAPI: cfg.DatadogAPI(), Region: cfg.Region, EKSCluster: cfg.ClusterName,
+				},
+				DatadogAPIKey: cfg.DatadogAPIKey, DatadogAppKey: cfg.DatadogAppKey,
+			},
+			AdoptApp: ns == manifests.AppNamespace,
+		}
+		if testers[ns] {
+			args.LoadTesterImage = cfg.LoadTesterImage
+		}
+		if cfg.SlackURLSet {
+			args.Slack = &workloads.AlertArgs{URL: cfg.SlackURL, Severity: cfg.SlackSeverity, Channel: cfg.SlackChannel, User: cfg.SlackUser}
+		}
+		if cfg.TeamsURLSet {
+			args.Teams = &workloads.AlertArgs{URL: cfg.TeamsURL, Severity: cfg.TeamsSeverity}
+		}
+		n, err := workloads.NewServiceNamespace(ctx, ns, args, opts...)
+		if err != nil {
+			return nil, err
+		}
+		out[ns] = n
+	}
+	return out, nil
+}
+
+// workloadOf is what a service's Deployment runs, from its spec.
+func workloadOf(s services.Spec) workloads.Workload {
+	extra := map[string]int32{}
+	for name, port := range s.ExtraPorts {
+		extra[name] = int32(port)
+	}
+	return workloads.Workload{
+		ContainerName: s.ContainerName, MetricsPort: int32(s.MetricsPort), ExtraPorts: extra,
+		ReadinessPath: s.ReadinessPath, LivenessPath: s.LivenessPath, ProbeCommand: s.ProbeCommand,
+		Command: s.Command, Args: s.Args, Env: s.Env, RunAsUser: s.RunAsUser,
+		Requests:    map[string]string{"cpu": s.Resources.Requests.CPU, "memory": s.Resources.Requests.Memory},
+		Limits:      map[string]string{"cpu": s.Resources.Limits.CPU, "memory": s.Resources.Limits.Memory},
+		MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, CPUUtilization: s.CPUUtilization,
+	}
+}
+
+// mirror creates a service's ECR mirror, for the Service to parent.
+func mirror(ctx *pulumi.Context, cfg Config, spec services.Spec) func(string, ...pulumi.ResourceOption) (*workloads.Mirror, error) {
+	return func(name string, opts ...pulumi.ResourceOption) (*workloads.Mirror, error) {
+		registry, err := infra.NewRegistry(ctx, name, &infra.RegistryArgs{
+			Name: spec.Image.Repository, SourceImage: spec.Image.Source, ImageTags: spec.Image.Tags, Digests: spec.Image.Digests,
+			// The walkthrough deletes the repository with --force; destroy must too.
+			ForceDelete: true, MutableTags: cfg.ECRMutableTags, Tags: awsTags(ctx),
+		}, opts...)
+		if err != nil {
+			return nil, err
+		}
+		image, ok := registry.Images[spec.Version]
+		if !ok {
+			return nil, fmt.Errorf("version %q is not a mirrored tag %v", spec.Version, spec.Image.Tags)
+		}
+		return &workloads.Mirror{Image: image, RepositoryURL: registry.RepositoryURL, SourceDigests: registry.SourceDigests}, nil
+	}
+}
+
+// awsTags are the tags of every AWS resource of the stack.
+func awsTags(ctx *pulumi.Context) map[string]string {
+	return map[string]string{"project": Project, "stack": ctx.Stack(), "managed-by": "pulumi"}
 }
 
 // createInfrastructure declares the registry, the network and the cluster.
 func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
-	tags := map[string]string{"project": Project, "stack": ctx.Stack(), "managed-by": "pulumi"}
-
-	registry, err := infra.NewRegistry(ctx, "registry", &infra.RegistryArgs{
-		Name:        cfg.RepositoryName,
-		SourceImage: cfg.PodinfoSourceImage,
-		ImageTags:   cfg.PodinfoTags,
-		Digests:     cfg.PodinfoDigests,
-		// The walkthrough deletes the repository with --force; destroy must too.
-		ForceDelete: true,
-		MutableTags: cfg.ECRMutableTags,
-		Tags:        tags,
-	})
-	if err != nil {
-		return nil, err
-	}
+	tags := awsTags(ctx)
 
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
 		CIDR:        cfg.VpcCIDR,
@@ -279,7 +385,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	if cfg.MetricsProvider == manifests.CloudWatch {
 		reader, err := infra.NewMetricsReader(ctx, "flagger-metrics-reader", &infra.MetricsReaderArgs{
 			OIDCIssuer:              cluster.OIDCIssuer,
-			ServiceAccountNamespace: workloads.PlatformNamespace(cfg.Ingress),
+			ServiceAccountNamespace: manifests.MustIngress(cfg.Ingress).Namespace(),
 			ServiceAccountName:      workloads.FlaggerServiceAccount,
 			Partition:               cfg.Partition(),
 			Tags:                    tags,
@@ -291,16 +397,13 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	}
 	return &target{
 		provider:    cluster.Provider,
+		mirrors:     true,
 		flaggerRole: flaggerRole,
 		clusterName: cluster.ClusterName,
-		// The tag's reference is known once that tag is pushed, so the Deployment waits for its image.
-		image: registry.Images[cfg.PodinfoVersion],
-		// These outputs are the contract other stacks read through infraStack.
+		// These outputs, with repositoryUrl, are the contract other stacks read through infraStack.
 		outputs: Outputs{
-			"repositoryUrl":        registry.RepositoryURL,
-			"podinfoSourceDigests": registry.SourceDigests,
-			"clusterName":          cluster.ClusterName,
-			"kubeconfig":           cluster.Kubeconfig,
+			"clusterName": cluster.ClusterName,
+			"kubeconfig":  cluster.Kubeconfig,
 		},
 	}, nil
 }
@@ -319,19 +422,14 @@ func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
 		if !cfg.PlatformInstall && conn.PlatformIngress != "" && conn.PlatformIngress != cfg.Ingress {
 			return nil, fmt.Errorf("ingress: %q, but the platform of infraStack %s runs %q, so Flagger there cannot route a "+
 				"Canary of provider %s; set `pulumi config set ingress %s` (nothing was changed)", cfg.Ingress, cfg.InfraStack,
-				conn.PlatformIngress, manifests.FlaggerProvider(cfg.Ingress), conn.PlatformIngress)
+				conn.PlatformIngress, manifests.MustIngress(cfg.Ingress).Provider(), conn.PlatformIngress)
 		}
 		return &target{
-			provider:    conn.Provider,
-			clusterName: conn.ClusterName,
-			image:       pulumi.Sprintf("%s:%s", conn.RepositoryURL, cfg.PodinfoVersion),
-			outputs:     Outputs{"repositoryUrl": conn.RepositoryURL, "clusterName": conn.ClusterName},
+			provider:      conn.Provider,
+			clusterName:   conn.ClusterName,
+			repositoryURL: conn.RepositoryURL,
+			outputs:       Outputs{"repositoryUrl": conn.RepositoryURL, "clusterName": conn.ClusterName},
 		}, nil
 	}
-	// A cluster outside this program has no mirror of ours: it pulls the upstream image.
-	return &target{
-		provider: conn.Provider,
-		image:    pulumi.String(cfg.PodinfoSourceImage + ":" + cfg.PodinfoVersion),
-		outputs:  Outputs{},
-	}, nil
+	return &target{provider: conn.Provider, outputs: Outputs{}}, nil
 }

@@ -53,7 +53,11 @@ func TestProgram_Outputs(t *testing.T) {
 	}
 	require.Contains(t, out, "kubeconfig")
 	assert.True(t, out["kubeconfig"].Secret, "kubeconfig is a secret output")
-	assert.Len(t, out, len(want)+1, "exactly the walkthrough's outputs, the mirrored digests and the ingress")
+	require.Contains(t, out, "services")
+	podinfo := out["services"].Value.(map[string]any)["podinfo"].(map[string]any)
+	assert.Equal(t, map[string]any{"image": repo + ":6.0.0", "host": "podinfo.example.com", "namespace": "apps", "canary": "podinfo",
+		"curlCommand": want["curlCommand"], "repositoryUrl": repo, "sourceDigests": podinfo["sourceDigests"]}, podinfo, "the outputs keyed by service")
+	assert.Len(t, out, len(want)+2, "exactly the walkthrough's outputs, the mirrored digests, the ingress and the services")
 }
 
 func TestProgram_ComponentsAndTypeTokens(t *testing.T) {
@@ -61,11 +65,11 @@ func TestProgram_ComponentsAndTypeTokens(t *testing.T) {
 	g, _ := runDev(t, nil)
 	stack := "urn:pulumi:test::progressive-delivery::pulumi:pulumi:Stack::progressive-delivery-test"
 	for token, name := range map[string]string{
-		"progressive-delivery:infra:Registry":     "registry",
-		"progressive-delivery:infra:Network":      "network",
-		"progressive-delivery:infra:Cluster":      "cluster",
-		"progressive-delivery:workloads:Platform": "platform",
-		"progressive-delivery:workloads:App":      "app",
+		"progressive-delivery:infra:Network":              "network",
+		"progressive-delivery:infra:Cluster":              "cluster",
+		"progressive-delivery:workloads:Platform":         "platform",
+		"progressive-delivery:workloads:Service":          "podinfo",
+		"progressive-delivery:workloads:ServiceNamespace": "apps",
 	} {
 		c := g.MustOne(t, token, name)
 		assert.Equal(t, stack, c.Parent, "%s is a top-level component", token)
@@ -80,7 +84,7 @@ func TestProgram_ComponentsAndTypeTokens(t *testing.T) {
 func TestProgram_ImagePushesRunBesideTheCluster(t *testing.T) {
 	t.Parallel()
 	g, _ := runDev(t, nil)
-	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
+	repo := g.MustOne(t, "aws:ecr/repository:Repository", "podinfo-mirror-repo")
 	cluster := g.MustOne(t, "eks:index:Cluster", "cluster-eks")
 	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
 	pushes := g.Find("docker:index/image:Image")
@@ -91,9 +95,9 @@ func TestProgram_ImagePushesRunBesideTheCluster(t *testing.T) {
 		assert.False(t, g.DependsOn(p.URN, nodes.URN), "%s must not wait for the nodes", p.Name)
 	}
 	// The Deployment waits for the push of the tag it runs, and for no other.
-	deployment := g.MustOne(t, "kubernetes:apps/v1:Deployment", "app-podinfo")
-	assert.True(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "registry-podinfo-6-0-0").URN))
-	assert.False(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "registry-podinfo-6-1-6").URN))
+	deployment := g.MustOne(t, "kubernetes:apps/v1:Deployment", "podinfo-deployment")
+	assert.True(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "podinfo-mirror-podinfo-6-0-0").URN))
+	assert.False(t, g.DependsOn(deployment.URN, g.MustOne(t, "docker:index/image:Image", "podinfo-mirror-podinfo-6-1-6").URN))
 }
 
 func TestProgram_NodesWaitForNATButTheControlPlaneDoesNot(t *testing.T) {
@@ -130,8 +134,8 @@ func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, count, 12)
-	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary")
-	vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
+	canary := g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "podinfo-canary")
+	vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "podinfo-route")
 	gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
 	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
 	assert.True(t, g.DependsOn(canary.URN, flagger.URN), "Canary after flagger")
@@ -142,7 +146,7 @@ func TestProgram_KubernetesObjectsUseTheClusterProvider(t *testing.T) {
 
 func TestProgram_PodinfoVersionSelectsTheImage(t *testing.T) {
 	t.Parallel()
-	_, out := runDev(t, map[string]string{"podinfoVersion": "6.0.1"})
+	_, out := runDev(t, map[string]string{"services": `{"podinfo":{"version":"6.0.1"}}`})
 	assert.Equal(t, mocks.AccountID+".dkr.ecr.us-west-1.amazonaws.com/ps-flagger-repository:6.0.1", out["podinfoImage"].Value)
 }
 
@@ -173,16 +177,16 @@ func TestProgram_NewStackPreviewDoesNotKnowTheClusterSubnets(t *testing.T) {
 	}
 }
 
-// TestProgram_AppNamespaceHoldsTheAppLayer: appNamespace moves every object of the app layer, and the Gateway
-// admits routes from it alone.
+// TestProgram_AppNamespaceHoldsTheAppLayer: a service's namespace holds every object of its app layer, and the
+// Gateway admits routes from it alone.
 func TestProgram_AppNamespaceHoldsTheAppLayer(t *testing.T) {
 	t.Parallel()
-	g, _ := runDev(t, map[string]string{"appNamespace": "team-a", "ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1"})
-	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "app-ns")
+	g, _ := runDev(t, map[string]string{"services": `{"podinfo":{"namespace":"team-a"}}`, "ingress": "gatewayapi", "kgatewayChartVersion": "v2.2.4", "gatewayApiVersion": "v1.4.1"})
+	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "team-a-ns")
 	assert.Equal(t, "team-a", graph.MustLookup(t, ns.Inputs, "metadata", "name"))
 	namespaced := 0
 	for _, r := range g.Order {
-		if !strings.HasPrefix(r.Type, "kubernetes:") || !strings.HasPrefix(r.Name, "app-") || r.Name == "app-ns" {
+		if !strings.HasPrefix(r.Type, "kubernetes:") || !(strings.HasPrefix(r.Name, "podinfo-") || strings.HasPrefix(r.Name, "team-a-")) || r.Name == "team-a-ns" {
 			continue
 		}
 		namespaced++

@@ -3,7 +3,6 @@ package program
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/progressive-delivery/platform/workloads"
 	"golang.org/x/mod/semver"
 )
@@ -22,11 +22,7 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+)(\d+)([a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$`)
 	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
 	nodeGroupPattern    = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	repositoryPattern   = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	imagePattern        = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:\d+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+$`)
-	digestPattern       = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	imageTagPattern     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	// An IAM role or user; an assumed-role session ARN (arn:aws:sts::...:assumed-role/...) is not a principal EKS
 	// access entries take.
 	principalPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
@@ -140,39 +136,14 @@ func (c Config) Validate() error {
 		add("nodeMaxSize: want at most 100 nodes per managed node group here, got %d", ng.MaxSize)
 	}
 
-	if len(c.RepositoryName) < 2 || len(c.RepositoryName) > 256 || !repositoryPattern.MatchString(c.RepositoryName) {
-		add("repositoryName: want an ECR repository name (2-256 lowercase letters, digits, '.', '_', '-', '/'), got %q", c.RepositoryName)
-	}
-	if !imagePattern.MatchString(c.PodinfoSourceImage) {
-		add("podinfoSourceImage: want an image name without tag such as ghcr.io/stefanprodan/podinfo, got %q", c.PodinfoSourceImage)
-	}
-	if len(c.PodinfoTags) == 0 {
-		add("podinfoTags: want at least one tag to mirror")
-	}
-	for _, t := range c.PodinfoTags {
-		if !imageTagPattern.MatchString(t) {
-			add("podinfoTags: %q is not a valid image tag", t)
+	ingress, _ := manifests.IngressFor(c.Ingress)
+	errs = append(errs, services.Validate(c.Services, services.Stack{Ingress: ingress, Reserved: reservedNamespaces(), CheckHost: checkDomain})...)
+	for _, name := range services.Names(c.Services) {
+		if c.InfraStack != "" && name != services.Walkthrough && c.Services[name].Image.Mirrored() {
+			// The infra stack exports one mirror, the walkthrough's (repositoryUrl).
+			add("services.%s.image.tags: set, but a stack on infraStack reads only the walkthrough's mirror from it; "+
+				"leave tags out so the nodes pull %s:<version>", name, c.Services[name].Image.Source)
 		}
-	}
-	for _, tag := range slices.Sorted(maps.Keys(c.PodinfoDigests)) {
-		if !slices.Contains(c.PodinfoTags, tag) {
-			add("podinfoDigests: %q is not one of the mirrored tags %v", tag, c.PodinfoTags)
-		}
-		if d := c.PodinfoDigests[tag]; !digestPattern.MatchString(d) {
-			add("podinfoDigests: %s: want a digest such as sha256:<64 hex digits>, got %q", tag, d)
-		}
-	}
-	if !slices.Contains(c.PodinfoTags, c.PodinfoVersion) {
-		add("podinfoVersion: want one of the mirrored tags %v, got %q", c.PodinfoTags, c.PodinfoVersion)
-	}
-	if err := checkDomain(c.Domain); err != nil {
-		add("domain: %v", err)
-	}
-	if !dnsLabelPattern.MatchString(c.AppNamespace) {
-		add("appNamespace: want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got %q", c.AppNamespace)
-	} else if slices.Contains(reservedNamespaces(), c.AppNamespace) {
-		// The app layer owns its namespace: destroying the stack deletes it, with everything in it.
-		add("appNamespace: %q belongs to Kubernetes or the platform; want a namespace of the app's own, such as apps (not one of %v)", c.AppNamespace, reservedNamespaces())
 	}
 	if !strings.Contains(c.LoadTesterImage, ":") || strings.ContainsAny(c.LoadTesterImage, " \t") {
 		add("loadTesterImage: want an image with a pinned tag such as ghcr.io/fluxcd/flagger-loadtester:0.22.0, got %q", c.LoadTesterImage)
@@ -220,6 +191,12 @@ func (c Config) validateIngress() []error {
 			errs = append(errs, checkChartSupportsKubernetes("glooChartVersion", "gloo", c.GlooChartVersion, c.KubernetesVersion))
 		}
 	case manifests.IngressGatewayAPI:
+		if c.MetricsProvider == manifests.Datadog || c.MetricsProvider == manifests.CloudWatch {
+			// Their templates query the Gloo gateway's Envoy statistics by Gloo's upstream names: wrong on kgateway
+			// whoever installed it, so an app-only stack (platformInstall false) is refused too.
+			add("metricsProvider: %s's checks read Gloo's Envoy statistics and are not written for kgateway yet; "+
+				"with ingress gatewayapi use prometheus (Flagger's checks on podinfo's own request metrics)", c.MetricsProvider)
+		}
 		if !c.PlatformInstall {
 			break
 		}
@@ -237,11 +214,6 @@ func (c Config) validateIngress() []error {
 		if c.ManagesCluster() && c.KgatewayChartVersion != "" {
 			errs = append(errs, checkChartSupportsKubernetes("kgatewayChartVersion", "kgateway", c.KgatewayChartVersion, c.KubernetesVersion))
 		}
-		if c.MetricsProvider == manifests.Datadog || c.MetricsProvider == manifests.CloudWatch {
-			// Their templates query the Gloo gateway's Envoy statistics by Gloo's upstream names.
-			add("metricsProvider: %s's checks read Gloo's Envoy statistics and are not written for kgateway yet; "+
-				"with ingress gatewayapi use prometheus (Flagger's checks on podinfo's own request metrics)", c.MetricsProvider)
-		}
 	default:
 		add("ingress: want one of %s, got %q", strings.Join(manifests.Ingresses, ", "), c.Ingress)
 	}
@@ -251,7 +223,7 @@ func (c Config) validateIngress() []error {
 // reservedNamespaces are Kubernetes' own namespaces and those the platform installs into.
 func reservedNamespaces() []string {
 	return []string{"default", "kube-system", "kube-public", "kube-node-lease",
-		workloads.PlatformNamespace(manifests.IngressGloo), workloads.PlatformNamespace(manifests.IngressGatewayAPI), workloads.DatadogNamespace}
+		manifests.MustIngress(manifests.IngressGloo).Namespace(), manifests.MustIngress(manifests.IngressGatewayAPI).Namespace(), workloads.DatadogNamespace}
 }
 
 // checkDomain accepts a fully qualified DNS host name (RFC 1123), at least two labels.

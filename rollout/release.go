@@ -2,7 +2,6 @@ package rollout
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,78 +11,72 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 )
 
-// Canary coordinates of the platform program: the Canary podinfo, in namespace apps unless the stack sets
-// appNamespace.
+// Canary coordinates of the walkthrough's service: the Canary podinfo in namespace apps.
 const (
 	CanaryNamespace = manifests.AppNamespace
 	CanaryName      = manifests.AppName
 )
 
-// CheckVersion accepts only a tag that the stack mirrors into ECR.
-func CheckVersion(version string, mirrored []string) error {
+// CheckVersion accepts only a tag that the service mirrors into ECR; a service pulled from its source accepts any
+// tag (mirrored empty).
+func CheckVersion(service, version string, mirrored []string) error {
 	if version == "" {
-		return fmt.Errorf("--version: required, one of the mirrored tags %v", mirrored)
+		return fmt.Errorf("--version: required, one of the mirrored tags %v of service %s", mirrored, service)
 	}
-	if !slices.Contains(mirrored, version) {
-		return fmt.Errorf("--version: %q is not mirrored by this stack; want one of %v", version, mirrored)
+	if len(mirrored) > 0 && !slices.Contains(mirrored, version) {
+		return fmt.Errorf("--version: %q is not mirrored for service %s; want one of %v (services.%s.image.tags)", version, service, mirrored, service)
 	}
 	return nil
 }
 
-// MirroredTags reads the stack's podinfoTags (a JSON list), else the default Pulumi.yaml declares for it, else
-// def (an inline program's project declares none).
-func MirroredTags(ctx context.Context, stack auto.Stack, def []string) ([]string, error) {
-	if v, err := stack.GetConfig(ctx, "podinfoTags"); err == nil && v.Value != "" {
-		var tags []string
-		if err := json.Unmarshal([]byte(v.Value), &tags); err != nil {
-			return nil, fmt.Errorf("reading the stack's podinfoTags: %w", err)
-		}
-		return tags, nil
+// StackServices reads the stack's services key as the program does (services.Parse); a stack that sets none
+// runs the defaults Pulumi.yaml declares, services.Defaults.
+func StackServices(ctx context.Context, stack auto.Stack) (map[string]services.Spec, error) {
+	v, err := stack.GetConfig(ctx, services.Key)
+	if err != nil || v.Value == "" {
+		return services.Defaults(), nil
 	}
-	if project, err := stack.Workspace().ProjectSettings(ctx); err == nil {
-		if tags := declaredTags(project); tags != nil {
-			return tags, nil
-		}
-	}
-	return def, nil
+	return services.Parse(v.Value)
 }
 
-// declaredTags is podinfoTags' default in the project file, or nil.
-func declaredTags(project *workspace.Project) []string {
-	declared, ok := project.Config["podinfoTags"].Default.([]any)
+// PickService is the service a command acts on: the one named, or the stack's only one.
+func PickService(specs map[string]services.Spec, name string) (string, services.Spec, error) {
+	names := services.Names(specs)
+	if name == "" {
+		if len(names) != 1 {
+			return "", services.Spec{}, fmt.Errorf("--service: required, the stack has services %v", names)
+		}
+		name = names[0]
+	}
+	spec, ok := specs[name]
 	if !ok {
-		return nil
+		return "", services.Spec{}, fmt.Errorf("--service: %q is not a service of the stack; want one of %v", name, names)
 	}
-	tags := make([]string, 0, len(declared))
-	for _, t := range declared {
-		tags = append(tags, fmt.Sprint(t))
-	}
-	return tags
+	return name, spec, nil
 }
 
 // ReleaseOptions configures a release.
 type ReleaseOptions struct {
 	Stack, Version, WorkDir string
-	Timeout                 time.Duration
+	// Service is the service released; optional when the stack has one.
+	Service string
+	Timeout time.Duration
 	// SecondInterruptExits restores the default signal handling once the first Ctrl-C arrived during pulumi
 	// up, so that a second one ends the process (the command's behaviour); a caller with its own clean-up
 	// leaves it false.
 	SecondInterruptExits bool
 	// Workspace are options of the stack's workspace (environment, CLI). Optional; the ambient ones by default.
 	Workspace []auto.LocalWorkspaceOption
-	// DefaultTags are the mirrored tags when neither the stack nor Pulumi.yaml sets podinfoTags (an inline
-	// program). Optional.
-	DefaultTags []string
-	Out         io.Writer
+	Out       io.Writer
 }
 
-// Release sets the stack's podinfo version, runs `pulumi up` with its events streamed as progress lines, then
+// Release sets the service's version in the stack, runs `pulumi up` with its events streamed as progress lines, then
 // follows the Canary. It returns the exit code of Follow.
 func Release(ctx context.Context, o ReleaseOptions) (int, error) {
 	// The pulumi on PATH in a process group of its own; a CLI among the caller's options comes later and wins.
@@ -100,25 +93,30 @@ func Release(ctx context.Context, o ReleaseOptions) (int, error) {
 
 // ReleaseOn is Release on a stack already selected (o.Stack and o.WorkDir are not used).
 func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, error) {
-	tags, err := MirroredTags(ctx, stack, o.DefaultTags)
+	specs, err := StackServices(ctx, stack)
 	if err != nil {
 		return ExitFailed, err
 	}
-	if err := CheckVersion(o.Version, tags); err != nil {
+	name, spec, err := PickService(specs, o.Service)
+	if err != nil {
+		return ExitFailed, err
+	}
+	if err := CheckVersion(name, o.Version, spec.Image.Tags); err != nil {
 		return ExitFailed, err
 	}
 	// What the cluster holds before the update, when the stack has been deployed: the Canary's revision tells
 	// this release's result from the previous one's, the Deployment's pod template whether there is a new revision
 	// at all.
-	src, srcErr := SourceFromStack(ctx, stack)
+	src, srcErr := SourceForService(ctx, stack, name, spec.Namespace)
 	var before clusterState
 	if srcErr == nil {
 		before = src.state(ctx)
 	}
-	if err := stack.SetConfig(ctx, "podinfoVersion", auto.ConfigValue{Value: o.Version}); err != nil {
-		return ExitFailed, fmt.Errorf("setting podinfoVersion: %w", err)
+	path := fmt.Sprintf("%s.%s.version", services.Key, name)
+	if err := stack.SetConfigWithOptions(ctx, path, auto.ConfigValue{Value: o.Version}, &auto.ConfigOptions{Path: true}); err != nil {
+		return ExitFailed, fmt.Errorf("setting %s: %w", path, err)
 	}
-	fmt.Fprintf(o.Out, "podinfoVersion=%s on stack %s; running pulumi up\n", o.Version, stack.Name())
+	fmt.Fprintf(o.Out, "%s=%s on stack %s; running pulumi up\n", path, o.Version, stack.Name())
 
 	stream := make(chan events.EngineEvent)
 	printed := make(chan struct{})
@@ -151,6 +149,9 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 	close(upDone)
 	<-printed
 	if err != nil {
+		// The config keeps the new version, so the next `pulumi up` of anything would start this release.
+		fmt.Fprintf(o.Out, "the stack's config now holds %s=%s; the next pulumi up releases it. To set it back: "+
+			"pulumi config set --path '%s' %s\n", path, o.Version, path, spec.Version)
 		return ExitFailed, fmt.Errorf("pulumi up: %w", err)
 	}
 	if ctx.Err() != nil {
@@ -158,7 +159,7 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		return ExitInterrupted, nil
 	}
 	if srcErr != nil {
-		if src, srcErr = SourceFromStack(ctx, stack); srcErr != nil {
+		if src, srcErr = SourceForService(ctx, stack, name, spec.Namespace); srcErr != nil {
 			return ExitFailed, srcErr
 		}
 	}

@@ -1,8 +1,10 @@
 package rollout
 
 import (
+	"encoding/json"
 	"testing"
 
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
@@ -18,13 +20,13 @@ func TestCheckVersion(t *testing.T) {
 		{"6.0.1", ""},
 		{"6.1.6", ""},
 		{"", "--version: required, one of the mirrored tags [6.0.0 6.0.1 6.0.2 6.1.0 6.1.5 6.1.6]"},
-		{"6.2.0", `--version: "6.2.0" is not mirrored by this stack`},
+		{"6.2.0", `--version: "6.2.0" is not mirrored for service podinfo`},
 		{"v6.0.1", `--version: "v6.0.1" is not mirrored`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.version, func(t *testing.T) {
 			t.Parallel()
-			err := CheckVersion(tt.version, mirrored)
+			err := CheckVersion("podinfo", tt.version, mirrored)
 			if tt.wantErr == "" {
 				assert.NoError(t, err)
 				return
@@ -76,12 +78,42 @@ func TestFormatEvent(t *testing.T) {
 	}
 }
 
-// TestDeclaredTags_ReadsPulumiYAML: without podinfoTags in the stack, the command knows the mirrored tags from the
-// project file, as the program does, without importing the program.
-func TestDeclaredTags_ReadsPulumiYAML(t *testing.T) {
+// TestStackServices_DefaultIsWhatPulumiYAMLDeclares: a stack that sets no services runs the default Pulumi.yaml
+// declares; the command falls back to services.Defaults, so the two must be the same services.
+func TestStackServices_DefaultIsWhatPulumiYAMLDeclares(t *testing.T) {
 	t.Parallel()
 	project, err := workspace.LoadProject("../Pulumi.yaml")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"6.0.0", "6.0.1", "6.0.2", "6.1.0", "6.1.5", "6.1.6"}, declaredTags(project))
-	assert.Nil(t, declaredTags(&workspace.Project{Name: "inline"}), "an inline project declares none")
+	declared, err := json.Marshal(project.Config[services.Key].Default)
+	require.NoError(t, err)
+	parsed, err := services.Parse(string(declared))
+	require.NoError(t, err)
+	assert.Equal(t, services.Defaults(), parsed)
+}
+
+func TestPickService_OneByNameOrTheOnlyOne(t *testing.T) {
+	t.Parallel()
+	one := services.Defaults()
+	name, _, err := PickService(one, "")
+	require.NoError(t, err)
+	assert.Equal(t, "podinfo", name, "the only service needs no --service")
+	two := services.Defaults()
+	two["cart"] = services.Generic()
+	_, _, err = PickService(two, "")
+	assert.EqualError(t, err, "--service: required, the stack has services [cart podinfo]")
+	_, _, err = PickService(two, "shop")
+	assert.EqualError(t, err, `--service: "shop" is not a service of the stack; want one of [cart podinfo]`)
+	name, spec, err := PickService(two, "cart")
+	require.NoError(t, err)
+	assert.Equal(t, "cart", name)
+	assert.Equal(t, 8080, spec.Port)
+}
+
+func TestCheckVersion_MirroredTagsOnly(t *testing.T) {
+	t.Parallel()
+	assert.NoError(t, CheckVersion("podinfo", "6.0.1", []string{"6.0.0", "6.0.1"}))
+	assert.EqualError(t, CheckVersion("podinfo", "7.0.0", []string{"6.0.0", "6.0.1"}),
+		`--version: "7.0.0" is not mirrored for service podinfo; want one of [6.0.0 6.0.1] (services.podinfo.image.tags)`)
+	assert.NoError(t, CheckVersion("cart", "7.0.0", nil), "a service pulled from its source takes any tag")
+	assert.Error(t, CheckVersion("cart", "", nil))
 }

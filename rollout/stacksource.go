@@ -7,6 +7,7 @@ import (
 	"io"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -61,10 +62,34 @@ func SourceFromStack(ctx context.Context, stack auto.Stack) (ClusterSource, erro
 	if err != nil {
 		return ClusterSource{}, err
 	}
-	// The stack's appNamespace, when set; unset, the program's default.
-	if v, err := stack.GetConfig(ctx, "appNamespace"); err == nil && v.Value != "" {
-		src.Namespace = v.Value
+	// The walkthrough's service where the stack runs it; else the stack's only service.
+	specs, err := StackServices(ctx, stack)
+	if err != nil {
+		return ClusterSource{}, err
 	}
+	name := ""
+	if _, ok := specs[services.Walkthrough]; ok {
+		name = services.Walkthrough
+	}
+	name, spec, err := PickService(specs, name)
+	if err != nil {
+		return ClusterSource{}, err
+	}
+	src.Name, src.Namespace = name, spec.Namespace
+	return src, nil
+}
+
+// SourceForService is SourceFromStack for the Canary of the named service in its namespace.
+func SourceForService(ctx context.Context, stack auto.Stack, name, namespace string) (ClusterSource, error) {
+	kubeconfig, err := stackKubeconfig(ctx, stack)
+	if err != nil {
+		return ClusterSource{}, err
+	}
+	src, err := SourceFromKubeconfig([]byte(kubeconfig))
+	if err != nil {
+		return ClusterSource{}, err
+	}
+	src.Name, src.Namespace = name, namespace
 	return src, nil
 }
 

@@ -210,7 +210,8 @@ func rollBackOnCloudWatch(ctx context.Context, t *testing.T, cluster *testCluste
 			&unstructured.Unstructured{Object: obj}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
-	rendered, err := manifests.ToObject(manifests.Canary(manifests.CanaryParams{Namespace: cluster.ns, Analysis: manifests.DefaultAnalysis, Metrics: source}))
+	rendered, err := manifests.ToObject(manifests.Canary(manifests.CanaryParams{Service: manifests.WalkthroughService(cluster.ns, cluster.host),
+		Ingress: manifests.MustIngress(manifests.IngressGloo), Metrics: source}))
 	require.NoError(t, err)
 	metrics, _, err := unstructured.NestedSlice(rendered, "spec", "analysis", "metrics")
 	require.NoError(t, err)

@@ -312,9 +312,12 @@ func walkthroughStack(ctx context.Context, t *testing.T, tools simcluster.Tools,
 	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
 		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
 		"platformInstall": {Value: "false"},
-		"appNamespace":    {Value: cluster.ns},
-		"domain":          {Value: cluster.host},
 	}))
+	// The walkthrough's podinfo in the test's namespace, on its host: two fields, set as a user would.
+	require.NoError(t, stack.SetAllConfigWithOptions(ctx, auto.ConfigMap{
+		"services.podinfo.namespace": {Value: cluster.ns},
+		"services.podinfo.host":      {Value: cluster.host},
+	}, &auto.ConfigOptions{Path: true}))
 	return stack
 }
 

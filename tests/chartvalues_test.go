@@ -55,17 +55,18 @@ func flaggerChartVersions(t *testing.T) []string {
 func TestChartValues_FlaggerChartsHaveEveryKeyTheProgramSets(t *testing.T) {
 	charts := chartsDir(t)
 	for _, version := range flaggerChartVersions(t) {
-		for _, ingress := range manifests.Ingresses {
+		for _, name := range manifests.Ingresses {
+			ingress := manifests.MustIngress(name)
 			values, err := simcluster.PlainValues(workloads.FlaggerValues(ingress, pulumi.String("dev"),
 				pulumi.String("arn:aws:iam::123456789012:role/flagger")))
 			require.NoError(t, err)
 			rendered, err := simcluster.RenderChart(filepath.Join(charts, "flagger-"+version), "flagger",
-				workloads.PlatformNamespace(ingress), values)
+				ingress.Namespace(), values)
 			require.NoError(t, err, "Flagger chart %s, ingress %s", version, ingress)
 			prometheus := rendered["flagger/templates/prometheus.yaml"]
 			assert.Contains(t, prometheus, "job_name: kubernetes-pods", "chart %s", version)
-			assert.Contains(t, prometheus, "namespace: "+workloads.PlatformNamespace(ingress), "chart %s", version)
-			assert.Contains(t, rendered["flagger/templates/deployment.yaml"], "-mesh-provider="+manifests.FlaggerProvider(ingress),
+			assert.Contains(t, prometheus, "namespace: "+ingress.Namespace(), "chart %s", version)
+			assert.Contains(t, rendered["flagger/templates/deployment.yaml"], "-mesh-provider="+ingress.Provider(),
 				"chart %s", version)
 		}
 	}

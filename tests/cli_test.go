@@ -123,12 +123,12 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	u.ok("config", "set", "platformInstall", "false")
 
 	out := u.ok("preview")
-	assert.Contains(t, out, "+ 12 to create")
+	assert.Contains(t, out, "+ 13 to create")
 	assert.NotContains(t, out, "kubernetesVersion", "no warning about the version of a cluster this stack does not create")
 	assert.NotContains(t, out, "BEGIN CERTIFICATE", "the kubeconfig secret is not printed")
 
 	out = u.ok("up", "--yes")
-	assert.Regexp(t, regexp.MustCompile(`\+ 12 created`), out)
+	assert.Regexp(t, regexp.MustCompile(`\+ 13 created`), out)
 	assert.Contains(t, out, `podinfoImage: "ghcr.io/stefanprodan/podinfo:6.0.0"`)
 	_, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(context.Background(), "podinfo", metav1.GetOptions{})
 	require.NoError(t, err, "the CLI's up created podinfo on the server")
@@ -184,7 +184,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	u.ok("config", "set", "platformInstall", "false")
 
 	out = u.ok("destroy", "--yes")
-	assert.Contains(t, out, "12 deleted")
+	assert.Contains(t, out, "13 deleted")
 	require.Eventually(t, func() bool {
 		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)

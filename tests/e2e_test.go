@@ -242,12 +242,12 @@ func devFlaggerChart(t *testing.T) simcluster.FlaggerChart {
 	return chart
 }
 
-// release runs the rollout command's release of version on stack, with the program's default tag list, as
+// release runs the rollout command's release of version on stack's one service, as
 // `go run ./cmd/rollout --version <version>` does, following the canary for at most canary (its --timeout). When
 // the command does not end in time its output says so, and the bound's arithmetic is printed with it.
 func release(ctx context.Context, stack auto.Stack, version string, canary bound, out io.Writer) (int, error) {
 	code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{
-		Version: version, Timeout: canary.d, DefaultTags: program.Defaults().PodinfoTags, Out: out,
+		Version: version, Timeout: canary.d, Out: out,
 	})
 	if code == rollout.ExitTimeout || code == rollout.ExitInterrupted || ctx.Err() != nil {
 		fmt.Fprintf(out, "(test) the canary's bound was %s; the test's context: %v\n", canary, ctx.Err())
@@ -310,8 +310,8 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	prev, err := stack.Preview(ctx)
 	require.NoError(t, err)
 	previewTime := time.Since(start)
-	// Stack, ClusterConnection, provider, App, and the eight objects of the app layer.
-	assert.Equal(t, 12, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
+	// Stack, ClusterConnection, provider, Service, ServiceNamespace, and the eight objects of the app layer.
+	assert.Equal(t, 13, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
 
 	start = time.Now()
 	up, err := stack.Up(ctx)
@@ -363,7 +363,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	require.NoError(t, err, "no perpetual diff")
 
 	// A version change is exactly one update: the Deployment's image.
-	require.NoError(t, stack.SetConfig(ctx, "podinfoVersion", auto.ConfigValue{Value: "6.0.1"}))
+	require.NoError(t, stack.SetConfigWithOptions(ctx, "services.podinfo.version", auto.ConfigValue{Value: "6.0.1"}, &auto.ConfigOptions{Path: true}))
 	steps, err := collect(func(ch chan<- events.EngineEvent) error {
 		_, err := stack.Up(ctx, optup.EventStreams(ch))
 		return err
@@ -376,7 +376,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 		}
 	}
 	require.Len(t, changed, 1, "exactly one change: %v", changed)
-	assert.Contains(t, changed[0], "update app-podinfo")
+	assert.Contains(t, changed[0], "update podinfo-deployment")
 	deploy, err = server.Core.AppsV1().Deployments(server.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", deploy.Spec.Template.Spec.Containers[0].Image)

@@ -52,7 +52,7 @@ func TestDestroyOrder_KubernetesBeforeNodesClusterAndVPC(t *testing.T) {
 	assert.True(t, g.DependsOn(gloo.URN, ns.URN), "the Gloo release is uninstalled before its namespace is deleted")
 	assert.True(t, g.DependsOn(ns.URN, nodes.URN), "the namespace (and the load balancer) is gone before the nodes")
 
-	repo := g.MustOne(t, "aws:ecr/repository:Repository", "registry-repo")
+	repo := g.MustOne(t, "aws:ecr/repository:Repository", "podinfo-mirror-repo")
 	assert.Equal(t, true, graph.MustLookup(t, repo.Inputs, "forceDelete"), "the repository is deleted with its images")
 }
 

@@ -23,10 +23,8 @@ func strictDecode(t *testing.T, obj manifests.Object, into any) error {
 
 func devCanaryParams() manifests.CanaryParams {
 	return manifests.CanaryParams{
-		Namespace:     "apps",
-		Analysis:      manifests.DefaultAnalysis,
-		Domain:        "podinfo.example.com",
-		GatewayURL:    "http://gateway-proxy.gloo-system",
+		Service:       manifests.WalkthroughService("apps", "podinfo.example.com"),
+		Ingress:       manifests.MustIngress(manifests.IngressGloo),
 		LoadTesterURL: "http://flagger-loadtester.apps/",
 	}
 }
@@ -80,10 +78,10 @@ func TestCanary_DecodesStrictlyIntoFlaggerTypes(t *testing.T) {
 func TestCanary_StackValuesAreApplied(t *testing.T) {
 	t.Parallel()
 	p := devCanaryParams()
-	p.Namespace = "shop"
-	p.Domain = "shop.example.org"
+	p.Service.Namespace = "shop"
+	p.Service.Host = "shop.example.org"
 	p.LoadTesterURL = "http://flagger-loadtester.shop/"
-	p.Analysis = manifests.Analysis{Interval: "1m", Threshold: 10, MaxWeight: 30, StepWeight: 10, SuccessRateMin: 99.9, LatencyMaxMs: 250}
+	p.Service.Analysis = manifests.Analysis{Interval: "1m", Threshold: 10, MaxWeight: 30, StepWeight: 10, SuccessRateMin: 99.9, LatencyMaxMs: 250}
 	obj, err := manifests.ToObject(manifests.Canary(p))
 	require.NoError(t, err)
 	var c flaggerv1.Canary
@@ -126,7 +124,7 @@ func TestStrictDecode_CatchesMistakes(t *testing.T) {
 
 func TestVirtualService_DecodesStrictly(t *testing.T) {
 	t.Parallel()
-	obj, err := manifests.ToObject(manifests.VirtualService(manifests.VirtualServiceParams{Namespace: "apps", Domain: "podinfo.example.com"}))
+	obj, err := manifests.ToObject(manifests.VirtualService(manifests.VirtualServiceParams{Name: "podinfo", Namespace: "apps", Domain: "podinfo.example.com"}))
 	require.NoError(t, err)
 	var vs manifests.GlooVirtualService
 	require.NoError(t, strictDecode(t, obj, &vs))

@@ -14,6 +14,7 @@ import (
 	"github.com/progressive-delivery/platform/internal/graph"
 	"github.com/progressive-delivery/platform/internal/mocks"
 	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -140,13 +141,27 @@ func TestStacks_DevReproducesTheReference(t *testing.T) {
 	require.NotNil(t, dev, "Pulumi.dev.yaml exists")
 	for key, want := range map[string]string{
 		"aws:region": "us-west-1", "zones": `["us-west-1a","us-west-1b"]`, "clusterName": "ps-eks-66",
-		"kubernetesVersion": "1.24", "nodeInstanceType": "m5.2xlarge", "repositoryName": "ps-flagger-repository",
-		"nodeMinSize": "2", "nodeDesiredSize": "2", "nodeMaxSize": "4", "nodeDiskSize": "100", "podinfoVersion": "6.0.0",
-		"domain": "podinfo.example.com", "glooChartVersion": "1.14.10", "flaggerChartVersion": "1.33.0",
-		"metricsServerChartVersion": "3.8.2",
+		"kubernetesVersion": "1.24", "nodeInstanceType": "m5.2xlarge",
+		"nodeMinSize": "2", "nodeDesiredSize": "2", "nodeMaxSize": "4", "nodeDiskSize": "100",
+		"glooChartVersion": "1.14.10", "flaggerChartVersion": "1.33.0", "metricsServerChartVersion": "3.8.2",
 	} {
 		assert.Equal(t, want, dev.config[key], key)
 	}
+	specs, err := services.Parse(dev.config["services"])
+	require.NoError(t, err)
+	require.Equal(t, []string{"podinfo"}, services.Names(specs))
+	podinfo := specs["podinfo"]
+	assert.Equal(t, "ps-flagger-repository", podinfo.Image.Repository)
+	assert.Equal(t, "6.0.0", podinfo.Version)
+	assert.Equal(t, "podinfo.example.com", podinfo.Host)
+}
+
+// walkthroughHostOf is the host of the stack's podinfo.
+func walkthroughHostOf(t *testing.T, cfg map[string]string) string {
+	t.Helper()
+	specs, err := services.Parse(cfg["services"])
+	require.NoError(t, err)
+	return specs["podinfo"].Host
 }
 
 // TestStacks_EachStackFileRunsUnderMocks previews the program with each stack file's values, as a pull request's
@@ -191,20 +206,20 @@ func TestStacks_EachStackFileRunsUnderMocks(t *testing.T) {
 				kgateway := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-kgateway")
 				assert.Equal(t, cfg["kgatewayChartVersion"], graph.MustLookup(t, kgateway.Inputs, "version"))
 				gw := g.MustOne(t, "kubernetes:gateway.networking.k8s.io/v1:Gateway", "platform-gateway")
-				assert.Equal(t, cfg["domain"], graph.MustLookup(t, gw.Inputs, "spec", "listeners", 0, "hostname"))
-				assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "app-canary").Inputs,
+				assert.Equal(t, walkthroughHostOf(t, cfg), graph.MustLookup(t, gw.Inputs, "spec", "listeners", 0, "hostname"))
+				assert.Equal(t, []any{walkthroughHostOf(t, cfg)}, graph.MustLookup(t, g.MustOne(t, "kubernetes:flagger.app/v1beta1:Canary", "podinfo-canary").Inputs,
 					"spec", "service", "hosts"))
 			} else {
 				gloo := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo")
 				assert.Equal(t, cfg["glooChartVersion"], graph.MustLookup(t, gloo.Inputs, "version"))
-				vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "app-virtualservice")
-				assert.Equal(t, []any{cfg["domain"]}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
+				vs := g.MustOne(t, "kubernetes:gateway.solo.io/v1:VirtualService", "podinfo-route")
+				assert.Equal(t, []any{walkthroughHostOf(t, cfg)}, graph.MustLookup(t, vs.Inputs, "spec", "virtualHost", "domains"))
 			}
 			if s.name == "prod" {
 				assert.Len(t, g.Find("aws:ec2/natGateway:NatGateway"), len(zones), "prod: a NAT gateway per zone")
-				slack := g.MustOne(t, "kubernetes:flagger.app/v1beta1:AlertProvider", "app-analysis-slack-alerts")
+				slack := g.MustOne(t, "kubernetes:flagger.app/v1beta1:AlertProvider", "apps-analysis-slack-alerts")
 				assert.Equal(t, "deployments", graph.MustLookup(t, slack.Inputs, "spec", "channel"), "prod: Slack on")
-				assert.True(t, graph.IsSecret(g.MustOne(t, "kubernetes:core/v1:Secret", "app-analysis-slack").Inputs, "stringData", "address"))
+				assert.True(t, graph.IsSecret(g.MustOne(t, "kubernetes:core/v1:Secret", "apps-analysis-slack").Inputs, "stringData", "address"))
 				ng := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
 				assert.Equal(t, float64(3), graph.MustLookup(t, ng.Inputs, "scalingConfig", "minSize"))
 			}

@@ -30,28 +30,6 @@ func GatewayAPICRDsURL(version string) string {
 	return "https://github.com/kubernetes-sigs/gateway-api/releases/download/" + version + "/standard-install.yaml"
 }
 
-// GatewayName is the public gateway: Gloo's gateway-proxy Service, or the Gateway API Gateway of that name (kgateway
-// names its proxy Service after the Gateway), so the load test's address reads the same on both ingresses.
-const GatewayName = "gateway-proxy"
-
-// PlatformNamespace is where the ingress and Flagger run: the walkthrough's gloo-system, or kgateway-system.
-func PlatformNamespace(ingress string) string {
-	if ingress == manifests.IngressGatewayAPI {
-		return "kgateway-system"
-	}
-	return "gloo-system"
-}
-
-// GatewayURL is the in-cluster URL of the gateway proxy, where the load test sends its traffic.
-func GatewayURL(ingress string) string {
-	return "http://" + GatewayName + "." + PlatformNamespace(ingress)
-}
-
-// PublicGateway is the Gateway API Gateway the Canary's HTTPRoute attaches to.
-func PublicGateway(ingress string) manifests.Gateway {
-	return manifests.Gateway{Namespace: PlatformNamespace(ingress), Name: GatewayName}
-}
-
 // DatadogNamespace is where the Datadog agent runs when the stack sets datadogApiKey.
 const DatadogNamespace = "datadog"
 
@@ -89,16 +67,17 @@ type DatadogArgs struct {
 
 // PlatformArgs configures a Platform.
 type PlatformArgs struct {
-	// Required. One of manifests.Ingresses.
-	Ingress string
+	// Required. The ingress installed.
+	Ingress manifests.Ingress
 	// Required. Pinned Flagger chart version.
 	FlaggerChartVersion string
 	// Required with Gloo. Pinned Gloo chart version.
 	GlooChartVersion string
 	// Required with the Gateway API. Pinned kgateway chart version (both charts) and Gateway API release.
 	KgatewayChartVersion, GatewayAPIVersion string
-	// Required with the Gateway API. The host the public listener serves and the namespace whose routes attach.
-	Domain, AppNamespace string
+	// Required with the Gateway API. The hosts the public listeners serve and the namespaces whose routes attach:
+	// the services'.
+	Hosts, RouteNamespaces []string
 	// Optional. Cluster name shown in Flagger's notifications.
 	ClusterName pulumi.StringInput
 	// Optional. IAM role of Flagger's service account (IRSA), for reading CloudWatch metrics.
@@ -118,16 +97,18 @@ func (a *PlatformArgs) check() error {
 		}
 	}
 	need("FlaggerChartVersion", a.FlaggerChartVersion)
-	switch a.Ingress {
+	if a.Ingress == nil {
+		return fmt.Errorf("ingress: want one of %v", manifests.Ingresses)
+	}
+	switch a.Ingress.Name() {
 	case manifests.IngressGloo:
 		need("GlooChartVersion", a.GlooChartVersion)
 	case manifests.IngressGatewayAPI:
 		need("KgatewayChartVersion", a.KgatewayChartVersion)
 		need("GatewayAPIVersion", a.GatewayAPIVersion)
-		need("Domain", a.Domain)
-		need("AppNamespace", a.AppNamespace)
-	default:
-		return fmt.Errorf("ingress: want one of %v, got %q", manifests.Ingresses, a.Ingress)
+		if len(a.Hosts) == 0 || len(a.RouteNamespaces) == 0 {
+			missing = append(missing, "Hosts/RouteNamespaces")
+		}
 	}
 	if d := a.Datadog; d != nil && (d.ChartVersion == "" || d.APIKey == nil || d.Site == "") {
 		missing = append(missing, "Datadog.ChartVersion/APIKey/Site")
@@ -161,9 +142,9 @@ func GlooValues(toDatadog bool) pulumi.Map {
 // FlaggerValues are the Flagger chart values: the ingress's router and Flagger's own Prometheus. A role ARN goes
 // on Flagger's service account (IRSA). Notifications are the Canary's AlertProviders, not chart values, so they
 // work with a Flagger installed by someone else too.
-func FlaggerValues(ingress string, clusterName, roleARN pulumi.StringInput) pulumi.Map {
+func FlaggerValues(ingress manifests.Ingress, clusterName, roleARN pulumi.StringInput) pulumi.Map {
 	values := pulumi.Map{
-		"meshProvider": pulumi.String(manifests.FlaggerProvider(ingress)),
+		"meshProvider": pulumi.String(ingress.Provider()),
 		"prometheus":   pulumi.Map{"install": pulumi.Bool(true)},
 	}
 	if clusterName != nil {
@@ -192,12 +173,12 @@ func NewPlatform(ctx *pulumi.Context, name string, args *PlatformArgs, opts ...p
 	// An explicit namespace, not Helm's createNamespace: on destroy Pulumi waits for it to be gone, which only
 	// happens once the gateway's Service and its AWS load balancer are deleted, so the VPC is free by the time
 	// its deletion comes.
-	ns, err := newNamespace(ctx, name+"-ns", PlatformNamespace(args.Ingress), parent)
+	ns, err := newNamespace(ctx, name+"-ns", args.Ingress.Namespace(), parent)
 	if err != nil {
 		return nil, fmt.Errorf("platform %s: %w", name, err)
 	}
 	var ingress *ingressParts
-	if args.Ingress == manifests.IngressGatewayAPI {
+	if args.Ingress.Name() == manifests.IngressGatewayAPI {
 		ingress, err = newGatewayAPI(ctx, name, args, ns, parent)
 	} else {
 		ingress, err = newGloo(ctx, name, args, ns, parent)
@@ -262,7 +243,7 @@ func newGloo(ctx *pulumi.Context, name string, args *PlatformArgs, ns *corev1.Na
 		return nil, err
 	}
 	serviceID := gloo.StatusField("namespace").ApplyT(func(ns string) pulumi.ID {
-		return pulumi.ID(ns + "/" + GatewayName)
+		return pulumi.ID(ns + "/" + manifests.GatewayName)
 	}).(pulumi.IDOutput)
 	return &ingressParts{router: gloo, serviceID: serviceID}, nil
 }
@@ -284,8 +265,8 @@ func newGatewayAPI(ctx *pulumi.Context, name string, args *PlatformArgs, ns *cor
 	if err != nil {
 		return nil, err
 	}
-	gateway := manifests.PublicGateway(manifests.GatewayParams{Gateway: PublicGateway(args.Ingress),
-		Domain: args.Domain, RouteNamespace: args.AppNamespace})
+	gateway := manifests.PublicGateway(manifests.GatewayParams{Gateway: manifests.PublicGatewayRef(args.Ingress),
+		Hosts: args.Hosts, RouteNamespaces: args.RouteNamespaces})
 	obj, err := manifests.ToObject(gateway)
 	if err != nil {
 		return nil, err

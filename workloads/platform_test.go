@@ -27,7 +27,7 @@ func runPlatform(t *testing.T, args *PlatformArgs) (*graph.Graph, string) {
 
 func TestPlatform_GlooAndFlaggerReleases(t *testing.T) {
 	t.Parallel()
-	g, hostname := runPlatform(t, &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
+	g, hostname := runPlatform(t, &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
 		ClusterName: pulumi.String("ps-eks-66")})
 
 	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "platform-ns")
@@ -68,7 +68,7 @@ func TestPlatform_GlooAndFlaggerReleases(t *testing.T) {
 func TestPlatform_CloudWatchRoleOnFlaggersServiceAccountAndEnvoyChecksForDatadog(t *testing.T) {
 	t.Parallel()
 	const roleARN = "arn:aws:iam::123456789012:role/flagger-metrics-reader"
-	g, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
+	g, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
 		FlaggerRoleARN: pulumi.String(roleARN), GatewayMetricsToDatadog: true})
 	flagger := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger")
 	assert.Equal(t, map[string]any{"eks.amazonaws.com/role-arn": roleARN},
@@ -89,7 +89,7 @@ func TestPlatform_CloudWatchRoleOnFlaggersServiceAccountAndEnvoyChecksForDatadog
 	assert.Equal(t, true, parsed.Envoy.Instances[0]["histogram_buckets_as_distributions"], "P99 needs distributions")
 	assert.Equal(t, "LoadBalancer", graph.MustLookup(t, gloo.Inputs, "values", "gatewayProxies", "gatewayProxy", "service", "type"))
 
-	plain, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0"})
+	plain, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0"})
 	_, err := graph.Lookup(plain.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-flagger").Inputs, "values", "serviceAccount")
 	assert.Error(t, err, "no role unless the checks read CloudWatch")
 	_, err = graph.Lookup(plain.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-gloo").Inputs, "values", "gatewayProxies", "gatewayProxy", "podTemplate")
@@ -98,7 +98,7 @@ func TestPlatform_CloudWatchRoleOnFlaggersServiceAccountAndEnvoyChecksForDatadog
 
 func TestPlatform_Datadog(t *testing.T) {
 	t.Parallel()
-	g, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
+	g, _ := runPlatform(t, &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0",
 		Datadog: &DatadogArgs{ChartVersion: "3.69.3", Site: "datadoghq.com", APIKey: pulumi.ToSecret(pulumi.String("dd-key")).(pulumi.StringOutput)}})
 	dd := g.MustOne(t, "kubernetes:helm.sh/v3:Release", "platform-datadog")
 	for path, want := range map[string]any{"name": "datadog", "chart": "datadog", "version": "3.69.3", "namespace": "datadog"} {
@@ -113,7 +113,7 @@ func TestPlatform_Datadog(t *testing.T) {
 func TestPlatform_PreviewOfNewStackReadsNothing(t *testing.T) {
 	t.Parallel()
 	mon, err := mocks.Run(func(ctx *pulumi.Context) error {
-		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0"})
+		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10", FlaggerChartVersion: "1.33.0"})
 		return err
 	}, mocks.RunConfig{DryRun: true})
 	require.NoError(t, err)
@@ -126,7 +126,7 @@ func TestPlatform_PreviewOfNewStackReadsNothing(t *testing.T) {
 func TestPlatform_RequiresChartVersions(t *testing.T) {
 	t.Parallel()
 	_, err := mocks.Run(func(ctx *pulumi.Context) error {
-		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.IngressGloo, GlooChartVersion: "1.14.10"})
+		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGloo), GlooChartVersion: "1.14.10"})
 		return err
 	}, mocks.RunConfig{})
 	require.Error(t, err)
@@ -135,8 +135,8 @@ func TestPlatform_RequiresChartVersions(t *testing.T) {
 
 func TestPlatform_GatewayAPI(t *testing.T) {
 	t.Parallel()
-	g, hostname := runPlatform(t, &PlatformArgs{Ingress: manifests.IngressGatewayAPI, FlaggerChartVersion: "1.44.0",
-		KgatewayChartVersion: "v2.2.4", GatewayAPIVersion: "v1.4.1", Domain: "podinfo.example.com", AppNamespace: "apps"})
+	g, hostname := runPlatform(t, &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGatewayAPI), FlaggerChartVersion: "1.44.0",
+		KgatewayChartVersion: "v2.2.4", GatewayAPIVersion: "v1.4.1", Hosts: []string{"podinfo.example.com"}, RouteNamespaces: []string{"apps"}})
 	ns := g.MustOne(t, "kubernetes:core/v1:Namespace", "platform-ns")
 	assert.Equal(t, "kgateway-system", graph.MustLookup(t, ns.Inputs, "metadata", "name"))
 	_, err := g.One("kubernetes:helm.sh/v3:Release", "platform-gloo")
@@ -174,8 +174,8 @@ func TestPlatform_GatewayAPI(t *testing.T) {
 func TestPlatform_GatewayAPINeedsItsVersions(t *testing.T) {
 	t.Parallel()
 	_, err := mocks.Run(func(ctx *pulumi.Context) error {
-		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.IngressGatewayAPI, FlaggerChartVersion: "1.44.0"})
+		_, err := NewPlatform(ctx, "platform", &PlatformArgs{Ingress: manifests.MustIngress(manifests.IngressGatewayAPI), FlaggerChartVersion: "1.44.0"})
 		return err
 	}, mocks.RunConfig{})
-	assert.ErrorContains(t, err, "platform platform: [KgatewayChartVersion GatewayAPIVersion Domain AppNamespace] required")
+	assert.ErrorContains(t, err, "platform platform: [KgatewayChartVersion GatewayAPIVersion Hosts/RouteNamespaces] required")
 }

@@ -1,4 +1,4 @@
-// Command rollout releases a podinfo version on a stack and follows the Flagger canary live.
+// Command rollout releases a version of one of the stack's services and follows its Flagger canary live.
 //
 //	go run ./cmd/rollout --stack dev --version 6.0.1
 //	go run ./cmd/rollout status --stack dev [--json]
@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/progressive-delivery/platform/program/services"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 )
@@ -33,8 +34,8 @@ func main() {
 }
 
 type releaseFlags struct {
-	stack, version, workDir string
-	timeout                 time.Duration
+	stack, service, version, workDir string
+	timeout                          time.Duration
 }
 
 type statusFlags struct {
@@ -66,15 +67,16 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 func parseRelease(args []string, stderr io.Writer) (releaseFlags, error) {
 	var f releaseFlags
 	fs := stackFlags("rollout", "stack to release on (a Pulumi.<stack>.yaml)", stderr, &f.stack, &f.workDir)
-	fs.StringVar(&f.version, "version", "", "podinfo version to release; one of the stack's mirrored tags (podinfoTags)")
+	fs.StringVar(&f.service, "service", "", "service to release (services.<name>); required when the stack has more than one")
+	fs.StringVar(&f.version, "version", "", "version to release; one of the service's mirrored tags (services.<name>.image.tags)")
 	fs.DurationVar(&f.timeout, "timeout", 20*time.Minute, "how long to follow the canary after pulumi up")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `Usage: rollout [flags]          release a podinfo version and follow the canary
-       rollout status [flags]   print the canary's state once
+		fmt.Fprint(stderr, `Usage: rollout [flags]          release a service's version and follow its canary
+       rollout status [flags]   print every service's canary once
 
-Sets the stack's podinfoVersion, runs pulumi up (Automation API) with concise progress, then watches the Flagger
-Canary apps/podinfo through the stack's kubeconfig output until it is Succeeded (exit 0), Failed (exit 1, with
-Flagger's reason) or the timeout passes (exit 2). Ctrl-C stops watching and leaves the stack as it is.
+Sets services.<service>.version in the stack, runs pulumi up (Automation API) with concise progress, then watches
+the service's Flagger Canary through the stack's kubeconfig output until it is Succeeded (exit 0), Failed (exit 1,
+with Flagger's reason) or the timeout passes (exit 2). Ctrl-C stops watching and leaves the stack as it is.
 
 Flags:
 `)
@@ -129,7 +131,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageError(err, stderr)
 	}
 	code, err := rollout.Release(ctx, rollout.ReleaseOptions{
-		Stack: f.stack, Version: f.version, WorkDir: f.workDir, Timeout: f.timeout,
+		Stack: f.stack, Service: f.service, Version: f.version, WorkDir: f.workDir, Timeout: f.timeout,
 		Out: stdout, SecondInterruptExits: true,
 	})
 	if err != nil {
@@ -152,12 +154,21 @@ func status(ctx context.Context, f statusFlags, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "rollout:", err)
 		return rollout.ExitFailed
 	}
-	src, err := rollout.SourceFromStack(ctx, stack)
+	specs, err := rollout.StackServices(ctx, stack)
 	if err != nil {
 		fmt.Fprintln(stderr, "rollout:", err)
 		return rollout.ExitFailed
 	}
-	return printStatus(ctx, src, f.json, stdout, stderr)
+	code := 0
+	for _, name := range services.Names(specs) {
+		src, err := rollout.SourceForService(ctx, stack, name, specs[name].Namespace)
+		if err != nil {
+			fmt.Fprintln(stderr, "rollout:", err)
+			return rollout.ExitFailed
+		}
+		code = max(code, printStatus(ctx, src, f.json, stdout, stderr))
+	}
+	return code
 }
 
 // printStatus prints the Canary once, as a line or JSON.

@@ -1,5 +1,6 @@
-// Command configgen writes what follows from program.Keys and program.Current: Pulumi.yaml's config block, the
-// configuration table of docs/configuration.md and the versions table of docs/ingress-and-versions.md and the
+// Command configgen writes what follows from program.Keys, services.Fields and program.Current: Pulumi.yaml's
+// config block, the configuration table of docs/configuration.md, the service fields of docs/services.md and the
+// versions table of docs/ingress-and-versions.md and the
 // README. Run it with `go generate ./program`; a test fails when either is stale.
 package main
 
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/progressive-delivery/platform/program"
+	"github.com/progressive-delivery/platform/program/services"
 )
 
 func main() {
@@ -33,6 +35,13 @@ func run(projectFile, docs string) error {
 	if err := rewrite(filepath.Join(docs, "configuration.md"), func(s string) (string, error) {
 		return program.SpliceGenerated(s, program.ConfigTable())
 	}); err != nil {
+		return err
+	}
+	fields, err := services.Table()
+	if err != nil {
+		return err
+	}
+	if err := rewrite(filepath.Join(docs, "services.md"), func(s string) (string, error) { return program.SpliceGenerated(s, fields) }); err != nil {
 		return err
 	}
 	for _, file := range []string{filepath.Join(docs, "ingress-and-versions.md"), filepath.Join(filepath.Dir(projectFile), "README.md")} {

@@ -51,7 +51,7 @@ func ChartsDir() (string, error) {
 // walkthrough's Gloo ingress: what the tests and the demo run. The version is the caller's (the dev stack's pin,
 // program.Defaults) so that this package does not link the program's AWS SDKs.
 func GlooFlaggerChart(version string) (FlaggerChart, error) {
-	values, err := PlainValues(workloads.FlaggerValues(manifests.IngressGloo, nil, nil))
+	values, err := PlainValues(workloads.FlaggerValues(manifests.MustIngress(manifests.IngressGloo), nil, nil))
 	if err != nil {
 		return FlaggerChart{}, err
 	}
