@@ -51,18 +51,9 @@ func (c ClusterSource) unchanged(ctx context.Context, out io.Writer) (int, error
 	return ExitSucceeded, nil
 }
 
-// SourceFromStack builds a ClusterSource for the cluster the stack deploys to: its kubeconfig output (the stack
-// creates the cluster), its kubeconfig config (kubeconfig mode), or the kubeconfig output of its infraStack.
+// SourceFromStack is SourceForService for the walkthrough's service where the stack runs it, else the stack's
+// only service.
 func SourceFromStack(ctx context.Context, stack auto.Stack) (ClusterSource, error) {
-	kubeconfig, err := stackKubeconfig(ctx, stack)
-	if err != nil {
-		return ClusterSource{}, err
-	}
-	src, err := SourceFromKubeconfig([]byte(kubeconfig))
-	if err != nil {
-		return ClusterSource{}, err
-	}
-	// The walkthrough's service where the stack runs it; else the stack's only service.
 	specs, err := StackServices(ctx, stack)
 	if err != nil {
 		return ClusterSource{}, err
@@ -75,11 +66,12 @@ func SourceFromStack(ctx context.Context, stack auto.Stack) (ClusterSource, erro
 	if err != nil {
 		return ClusterSource{}, err
 	}
-	src.Name, src.Namespace = name, spec.Namespace
-	return src, nil
+	return SourceForService(ctx, stack, name, spec.Namespace)
 }
 
-// SourceForService is SourceFromStack for the Canary of the named service in its namespace.
+// SourceForService builds a ClusterSource for the service's Canary on the cluster the stack deploys to: its
+// kubeconfig output (the stack creates the cluster), its kubeconfig config (kubeconfig mode), or the kubeconfig
+// output of its infraStack.
 func SourceForService(ctx context.Context, stack auto.Stack, name, namespace string) (ClusterSource, error) {
 	kubeconfig, err := stackKubeconfig(ctx, stack)
 	if err != nil {
