@@ -169,6 +169,10 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	outputs := t.outputs
 	ingress := manifests.MustIngress(cfg.Ingress)
 	names := services.Names(cfg.Services)
+	releases := map[string]manifests.Service{}
+	for _, name := range names {
+		releases[name] = cfg.Services[name].Release(name, cfg.Analysis)
+	}
 
 	var router, flagger pulumi.Resource
 	var gatewayHostname pulumi.StringOutput
@@ -203,15 +207,11 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		outputs["gatewayHostname"] = platform.GatewayHostname
 		outputs["appUrl"] = pulumi.Sprintf("http://%s/", platform.GatewayHostname)
 		gatewayHostname = platform.GatewayHostname
-		if s, ok := cfg.Services[services.Walkthrough]; ok {
-			// The walkthrough's check, kept under its name for those who follow it.
-			outputs["curlCommand"] = pulumi.Sprintf("curl -H 'Host: %s' http://%s/", s.Host, platform.GatewayHostname)
-		}
 		// Part of the contract with app-layer stacks (infraStack): their Canaries must use this router.
 		outputs["ingress"] = pulumi.String(cfg.Ingress).ToStringOutput()
 	}
 
-	namespaces, err := declareNamespaces(ctx, cfg, flagger, onCluster)
+	namespaces, err := declareNamespaces(ctx, cfg, releases, flagger, onCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +220,7 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	for _, name := range names {
 		spec := cfg.Services[name]
 		args := &workloads.ServiceArgs{
-			Release:   spec.Release(name, cfg.Analysis),
+			Release:   releases[name],
 			Workload:  workloadOf(spec),
 			Ingress:   ingress,
 			Namespace: namespaces[spec.Namespace],
@@ -256,6 +256,9 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		if name == services.Walkthrough {
 			// The walkthrough's names, and the contract app-layer stacks (infraStack) read.
 			outputs["podinfoImage"] = svc.Image
+			if curl, ok := out["curlCommand"]; ok {
+				outputs["curlCommand"] = curl.(pulumi.StringOutput)
+			}
 			if args.Mirror != nil {
 				outputs["repositoryUrl"] = svc.RepositoryURL
 				outputs["podinfoSourceDigests"] = svc.SourceDigests
@@ -266,14 +269,13 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 	return outputs, nil
 }
 
-// declareNamespaces creates each namespace the services run in, with a load tester where one of its services
-// calls one.
-func declareNamespaces(ctx *pulumi.Context, cfg Config, flagger pulumi.Resource, opts ...pulumi.ResourceOption) (map[string]*workloads.ServiceNamespace, error) {
+// declareNamespaces creates each namespace the services run in, with a load tester where one of its services'
+// releases calls one.
+func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]manifests.Service, flagger pulumi.Resource,
+	opts ...pulumi.ResourceOption) (map[string]*workloads.ServiceNamespace, error) {
 	testers := map[string]bool{}
-	for _, name := range services.Names(cfg.Services) {
-		s := cfg.Services[name]
-		release := s.Release(name, cfg.Analysis)
-		testers[s.Namespace] = testers[s.Namespace] || release.NeedsLoadTester()
+	for _, release := range releases {
+		testers[release.Namespace] = testers[release.Namespace] || release.NeedsLoadTester()
 	}
 	out := map[string]*workloads.ServiceNamespace{}
 	for _, ns := range slices.Sorted(maps.Keys(testers)) {

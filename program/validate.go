@@ -22,7 +22,6 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+)(\d+)([a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$`)
 	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
 	nodeGroupPattern    = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	// An IAM role or user; an assumed-role session ARN (arn:aws:sts::...:assumed-role/...) is not a principal EKS
 	// access entries take.
 	principalPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
@@ -137,7 +136,7 @@ func (c Config) Validate() error {
 	}
 
 	ingress, _ := manifests.IngressFor(c.Ingress)
-	errs = append(errs, services.Validate(c.Services, services.Stack{Ingress: ingress, Reserved: reservedNamespaces(), CheckHost: checkDomain})...)
+	errs = append(errs, services.Validate(c.Services, services.Stack{Ingress: ingress, Reserved: reservedNamespaces()})...)
 	for _, name := range services.Names(c.Services) {
 		if c.InfraStack != "" && name != services.Walkthrough && c.Services[name].Image.Mirrored() {
 			// The infra stack exports one mirror, the walkthrough's (repositoryUrl).
@@ -169,7 +168,7 @@ func (c Config) Validate() error {
 			"e.g. `pulumi config set slackChannel deployments`", c.SlackChannel, c.SlackUser)
 	}
 	if c.DatadogSet {
-		if err := checkDomain(c.DatadogSite); err != nil {
+		if err := services.CheckHost(c.DatadogSite); err != nil {
 			add("datadogSite: %v", err)
 		}
 	}
@@ -224,23 +223,6 @@ func (c Config) validateIngress() []error {
 func reservedNamespaces() []string {
 	return []string{"default", "kube-system", "kube-public", "kube-node-lease",
 		manifests.MustIngress(manifests.IngressGloo).Namespace(), manifests.MustIngress(manifests.IngressGatewayAPI).Namespace(), workloads.DatadogNamespace}
-}
-
-// checkDomain accepts a fully qualified DNS host name (RFC 1123), at least two labels.
-func checkDomain(d string) error {
-	if d == "" {
-		return errors.New("want a DNS name such as podinfo.example.com, got an empty value")
-	}
-	labels := strings.Split(d, ".")
-	if len(d) > 253 || len(labels) < 2 {
-		return fmt.Errorf("want a DNS name of two or more labels such as podinfo.example.com, got %q", d)
-	}
-	for _, l := range labels {
-		if !dnsLabelPattern.MatchString(l) {
-			return fmt.Errorf("want a DNS name of lowercase letters, digits and '-' such as podinfo.example.com, got %q", d)
-		}
-	}
-	return nil
 }
 
 // validateAnalysis reports every analysis value that Flagger would reject or that cannot progress.

@@ -2,6 +2,7 @@ package services
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"maps"
 	"regexp"
@@ -35,8 +36,6 @@ type Stack struct {
 	Ingress manifests.Ingress
 	// Reserved are namespaces a service may not use: Kubernetes' and the platform's.
 	Reserved []string
-	// CheckHost validates a host name, as the stack's other host keys are.
-	CheckHost func(string) error
 }
 
 // Validate reports every problem of the services, one message per problem, each naming the key path
@@ -139,10 +138,8 @@ func (s Spec) validate(name string, st Stack) []error {
 	if s.CPUUtilization < 1 || s.CPUUtilization > 100 {
 		add("cpuUtilization", "want the HPA's CPU target in percent, 1..100, got %d", s.CPUUtilization)
 	}
-	if st.CheckHost != nil {
-		if err := st.CheckHost(s.Host); err != nil {
-			add("host", "%v", err)
-		}
+	if err := CheckHost(s.Host); err != nil {
+		add("host", "%v", err)
 	}
 	if !dnsLabel.MatchString(s.Namespace) {
 		add("namespace", "want a DNS label (at most 63 lowercase letters, digits and '-') such as apps, got %q", s.Namespace)
@@ -307,4 +304,21 @@ func (s Spec) Release(name string, stack manifests.Analysis) manifests.Service {
 		out.Checks = append(out.Checks, manifests.Check{Name: c.Name, Query: c.Query, Min: c.Min, Max: c.Max, Interval: c.Interval})
 	}
 	return out
+}
+
+// CheckHost accepts a fully qualified DNS host name (RFC 1123), at least two labels.
+func CheckHost(d string) error {
+	if d == "" {
+		return errors.New("want a DNS name such as podinfo.example.com, got an empty value")
+	}
+	labels := strings.Split(d, ".")
+	if len(d) > 253 || len(labels) < 2 {
+		return fmt.Errorf("want a DNS name of two or more labels such as podinfo.example.com, got %q", d)
+	}
+	for _, l := range labels {
+		if !dnsLabel.MatchString(l) {
+			return fmt.Errorf("want a DNS name of lowercase letters, digits and '-' such as podinfo.example.com, got %q", d)
+		}
+	}
+	return nil
 }
