@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
@@ -153,19 +155,58 @@ func AlertProvider(p AlertProviderParams) (Object, error) {
 	return ToObject(&ap)
 }
 
+// podCheckSuffix names the pod-measured success-rate and latency checks (and, after the service's name, their
+// MetricTemplates): request-success-rate-pods, request-duration-pods.
+const podCheckSuffix = "-pods"
+
+// podQueries measure the new version's pods' own HTTP metrics, with the labels the Flagger chart's Prometheus
+// gives pods it scrapes: Flagger's HTTP observer's queries (pkg/metrics/observers/http.go, which its Gateway API
+// and Kubernetes providers use), the latency in milliseconds as Flagger's built-in latency check compares it.
+var podQueries = map[string]string{
+	successRateCheck: `sum(rate(http_request_duration_seconds_count{kubernetes_namespace="{{ namespace }}",` +
+		`kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)",status!~"5.*"}[{{ interval }}]))` +
+		` / sum(rate(http_request_duration_seconds_count{kubernetes_namespace="{{ namespace }}",` +
+		`kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}[{{ interval }}])) * 100`,
+	durationCheck: `1000 * histogram_quantile(0.99, sum(rate(http_request_duration_seconds_bucket{` +
+		`kubernetes_namespace="{{ namespace }}",kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"}` +
+		`[{{ interval }}])) by (le))`,
+}
+
+// usePodChecks points the Canary's two checks at the service's pod-measured MetricTemplates.
+func usePodChecks(an *flaggerv1.CanaryAnalysis, s *Service) {
+	for i := range an.Metrics {
+		m := &an.Metrics[i]
+		if m.Name != successRateCheck && m.Name != durationCheck {
+			continue
+		}
+		m.Name += podCheckSuffix
+		m.TemplateRef = &flaggerv1.CrossNamespaceObjectReference{Name: s.Name + "-" + m.Name, Namespace: s.Namespace}
+	}
+}
+
 // CheckTemplateName names the MetricTemplate of a service's own check: <service>-<check>, in its namespace.
 func CheckTemplateName(s *Service, c Check) string { return s.Name + "-" + c.Name }
 
-// CheckTemplates are the MetricTemplates of a service's own PromQL checks, asking the platform's Prometheus.
-func CheckTemplates(s *Service, prometheusURL string) ([]Object, error) {
-	var out []Object
+// CheckTemplates are the MetricTemplates of a service's checks that ask the platform's Prometheus: its own PromQL
+// checks, and its success rate and latency on its pods when the ingress needs them there (NeedsPodChecks).
+func CheckTemplates(s *Service, in Ingress) ([]Object, error) {
+	queries := map[string]string{}
 	for _, c := range s.Checks {
+		queries[CheckTemplateName(s, c)] = c.Query
+	}
+	if in.NeedsPodChecks(s.Strategy) {
+		for _, check := range []string{successRateCheck, durationCheck} {
+			queries[s.Name+"-"+check+podCheckSuffix] = podQueries[check]
+		}
+	}
+	var out []Object
+	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		mt := flaggerv1.MetricTemplate{Spec: flaggerv1.MetricTemplateSpec{
-			Provider: flaggerv1.MetricTemplateProvider{Type: Prometheus, Address: prometheusURL},
-			Query:    c.Query,
+			Provider: flaggerv1.MetricTemplateProvider{Type: Prometheus, Address: PrometheusURL(in)},
+			Query:    queries[name],
 		}}
 		mt.APIVersion, mt.Kind = flaggerv1.SchemeGroupVersion.String(), flaggerv1.MetricTemplateKind
-		mt.Name, mt.Namespace = CheckTemplateName(s, c), s.Namespace
+		mt.Name, mt.Namespace = name, s.Namespace
 		obj, err := ToObject(&mt)
 		if err != nil {
 			return nil, err

@@ -40,6 +40,13 @@ type Ingress interface {
 	Route(s *Service) any
 	// routeCanary adds what the Canary needs to route on this ingress.
 	routeCanary(c *flaggerv1.Canary, s *Service)
+	// NeedsPodChecks reports whether a release of this strategy needs its success rate and latency measured on the
+	// new version's pods' own metrics (PodCheckTemplates), Flagger's built-in checks for this provider reading
+	// gateway traffic the release does not get.
+	NeedsPodChecks(strategy string) bool
+	// MatchesAny reports whether an A/B test's matches are alternatives, any one of them sending a request to the
+	// new version; false: the router requires all of them at once, so a service may have only one.
+	MatchesAny() bool
 }
 
 // IngressFor returns the ingress of a config value.
@@ -90,12 +97,31 @@ func (glooEdge) Strategies() []string {
 	return []string{StrategyCanary, StrategyABTest, StrategyBlueGreen}
 }
 
-// Route is a VirtualService for the host delegating every path to the RouteTable Flagger creates.
+// Route is a VirtualService for the host delegating every path to the RouteTable Flagger creates. For an A/B
+// test it also routes what the RouteTable does not match to the primary: Flagger's RouteTable then holds one
+// route, with the analysis' matchers (pkg/router/gloo.go, in 1.36.1 as on main), so without this route Envoy
+// would answer 404 to every request without the header or cookie.
 func (glooEdge) Route(s *Service) any {
-	return VirtualService(VirtualServiceParams{Name: s.Name, Namespace: s.Namespace, Domain: s.Host})
+	vs := VirtualService(VirtualServiceParams{Name: s.Name, Namespace: s.Namespace, Domain: s.Host})
+	if s.Strategy == StrategyABTest {
+		primary := fmt.Sprintf("%s-%s-primaryupstream-%d", s.Namespace, s.Name, s.Port) // the upstream Flagger creates
+		vs.Spec.VirtualHost.Routes = append(vs.Spec.VirtualHost.Routes, GlooRoute{
+			Name: "primary", Matchers: []GlooMatcher{{Prefix: "/"}},
+			RouteAction: &GlooRouteAction{Single: &GlooDestination{Upstream: &GlooResourceRef{Name: primary, Namespace: s.Namespace}}},
+		})
+	}
+	return vs
 }
 
 func (glooEdge) routeCanary(*flaggerv1.Canary, *Service) {}
+
+// NeedsPodChecks: Flagger's Gloo checks read the gateway's requests to the canary's upstream, and a blue/green
+// release has none (the load test calls the canary's Service), so it is measured on its pods' own metrics.
+func (glooEdge) NeedsPodChecks(strategy string) bool { return strategy == StrategyBlueGreen }
+
+// MatchesAny: Flagger's Gloo router puts the headers of every match into one Gloo matcher (getHeaderMatchers), so
+// a request would need them all.
+func (glooEdge) MatchesAny() bool { return false }
 
 type gatewayAPI struct{}
 
@@ -108,6 +134,12 @@ func (gatewayAPI) Provider() string  { return "gatewayapi:v1" }
 func (gatewayAPI) Strategies() []string {
 	return []string{StrategyCanary, StrategyABTest, StrategyBlueGreen, StrategyMirror, StrategySessionAffinity}
 }
+
+// NeedsPodChecks: Flagger's built-in Gateway API checks already read the pods' own metrics.
+func (gatewayAPI) NeedsPodChecks(string) bool { return false }
+
+// MatchesAny: Flagger's Gateway API router makes each match an HTTPRouteMatch of the canary's rule.
+func (gatewayAPI) MatchesAny() bool { return true }
 
 // Route is nil: Flagger generates the HTTPRoute from the Canary's gatewayRefs and hosts.
 func (gatewayAPI) Route(*Service) any { return nil }

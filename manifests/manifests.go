@@ -117,7 +117,11 @@ func Canary(p CanaryParams) *flaggerv1.Canary {
 		},
 	}
 	p.Ingress.routeCanary(c, s)
-	useTemplates(an, p.Metrics, s.Namespace, c.Spec.Service.Port)
+	if p.Ingress.NeedsPodChecks(s.Strategy) {
+		usePodChecks(an, s)
+	} else {
+		useTemplates(an, p.Metrics, s.Namespace, c.Spec.Service.Port)
+	}
 	for _, check := range s.Checks {
 		an.Metrics = append(an.Metrics, flaggerv1.CanaryMetric{
 			Name: check.Name, Interval: check.Interval,
@@ -142,13 +146,15 @@ func Canary(p CanaryParams) *flaggerv1.Canary {
 }
 
 // abMatches are Flagger's match conditions of an A/B test. A cookie is a regex on the Cookie header, as
-// Flagger's A/B testing tutorials write it; both routers copy header matches into their routes.
+// Flagger's A/B testing tutorials write it, except that it allows the space browsers put after each ";" (the
+// tutorials' ^(.*?;)?(name=value)(;.*)?$ matches the cookie only when it comes first); both routers copy header
+// matches into their routes.
 func abMatches(matches []Match) []istiov1alpha3.HTTPMatchRequest {
 	var out []istiov1alpha3.HTTPMatchRequest
 	for _, m := range matches {
 		if m.Cookie != "" {
 			out = append(out, istiov1alpha3.HTTPMatchRequest{Headers: map[string]istiov1alpha1.StringMatch{
-				"cookie": {Regex: "^(.*?;)?(" + regexp.QuoteMeta(m.Cookie) + ")(;.*)?$"},
+				"cookie": {Regex: `^(.*?;\s*)?(` + regexp.QuoteMeta(m.Cookie) + `)(;.*)?$`},
 			}})
 			continue
 		}

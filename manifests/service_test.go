@@ -43,7 +43,7 @@ func TestCanary_ABTestMatchesHeaderAndCookieForSomeIterations(t *testing.T) {
 	assert.Zero(t, an.StepWeight)
 	require.Len(t, an.Match, 2)
 	assert.Equal(t, "insider", an.Match[0].Headers["x-canary"].Exact, "header names are matched lower-case, as HTTP/2 sends them")
-	assert.Equal(t, `^(.*?;)?(canary=always)(;.*)?$`, an.Match[1].Headers["cookie"].Regex, "Flagger's cookie regex")
+	assert.Equal(t, `^(.*?;\s*)?(canary=always)(;.*)?$`, an.Match[1].Headers["cookie"].Regex, "Flagger's cookie regex, spaces allowed")
 }
 
 func TestCanary_BlueGreenMirrorAndSessionAffinity(t *testing.T) {
@@ -86,7 +86,7 @@ func TestCanary_OwnChecksAreMetricTemplatesOnThePlatformsPrometheus(t *testing.T
 	assert.Equal(t, &maxErrors, own.ThresholdRange.Max)
 	assert.Nil(t, own.ThresholdRange.Min)
 
-	objs, err := CheckTemplates(&p.Service, PrometheusURL(p.Ingress))
+	objs, err := CheckTemplates(&p.Service, p.Ingress)
 	require.NoError(t, err)
 	require.Len(t, objs, 1)
 	spec := objs[0]["spec"].(map[string]any)
@@ -124,4 +124,54 @@ func TestIngress_StrategiesAsFlaggersRoutersImplementThem(t *testing.T) {
 	assert.Equal(t, "gatewayapi:v1", gw.Provider())
 	assert.Nil(t, gw.Route(&Service{Name: "cart"}), "Flagger writes the HTTPRoute itself")
 	assert.NotNil(t, gloo.Route(&Service{Name: "cart"}))
+}
+
+// TestIngress_GlooABTestRoutesTheUnmatchedToThePrimary: Flagger's A/B RouteTable holds only the matched route, so
+// the VirtualService sends everything else to the primary's upstream, after the delegation.
+func TestIngress_GlooABTestRoutesTheUnmatchedToThePrimary(t *testing.T) {
+	t.Parallel()
+	gloo := MustIngress(IngressGloo)
+	p := cart(StrategyABTest)
+	vs := gloo.Route(&p.Service).(*GlooVirtualService)
+	require.Len(t, vs.Spec.VirtualHost.Routes, 2)
+	assert.NotNil(t, vs.Spec.VirtualHost.Routes[0].DelegateAction, "the RouteTable Flagger weights comes first")
+	fallback := vs.Spec.VirtualHost.Routes[1]
+	assert.Equal(t, []GlooMatcher{{Prefix: "/"}}, fallback.Matchers)
+	assert.Equal(t, &GlooResourceRef{Name: "shop-cart-primaryupstream-8080", Namespace: "shop"}, fallback.RouteAction.Single.Upstream)
+
+	for _, s := range []string{StrategyCanary, StrategyBlueGreen} {
+		p := cart(s)
+		assert.Len(t, gloo.Route(&p.Service).(*GlooVirtualService).Spec.VirtualHost.Routes, 1, "%s: the delegation alone", s)
+	}
+}
+
+// TestCanary_GlooBlueGreenIsMeasuredOnItsPods: on Gloo, Flagger's checks read the gateway's requests to the
+// canary's upstream, which a blue/green release does not get; its two checks become MetricTemplates on the pods'
+// own metrics. Elsewhere the built-in checks stay.
+func TestCanary_GlooBlueGreenIsMeasuredOnItsPods(t *testing.T) {
+	t.Parallel()
+	p := cart(StrategyBlueGreen)
+	p.Ingress = MustIngress(IngressGloo)
+	metrics := Canary(p).Spec.Analysis.Metrics
+	require.Len(t, metrics, 2)
+	assert.Equal(t, "request-success-rate-pods", metrics[0].Name, "not Flagger's built-in name, which would run its Gloo query")
+	assert.Equal(t, &flaggerv1.CrossNamespaceObjectReference{Name: "cart-request-success-rate-pods", Namespace: "shop"}, metrics[0].TemplateRef)
+	assert.Equal(t, 98.0, *metrics[0].ThresholdRange.Min)
+	assert.Equal(t, "request-duration-pods", metrics[1].Name)
+	assert.Equal(t, 300.0, *metrics[1].ThresholdRange.Max, "milliseconds, as the built-in check")
+
+	objs, err := CheckTemplates(&p.Service, p.Ingress)
+	require.NoError(t, err)
+	require.Len(t, objs, 2)
+	names := []any{objs[0]["metadata"].(map[string]any)["name"], objs[1]["metadata"].(map[string]any)["name"]}
+	assert.Equal(t, []any{"cart-request-duration-pods", "cart-request-success-rate-pods"}, names)
+	duration := objs[0]["spec"].(map[string]any)["query"].(string)
+	assert.Contains(t, duration, `1000 * histogram_quantile(0.99`)
+	assert.Contains(t, duration, `kubernetes_pod_name=~"{{ target }}-[0-9a-zA-Z]+(-[0-9a-zA-Z]+)"`)
+
+	for _, other := range []CanaryParams{cart(StrategyBlueGreen), func() CanaryParams { c := cart(StrategyCanary); c.Ingress = MustIngress(IngressGloo); return c }()} {
+		metrics := Canary(other).Spec.Analysis.Metrics
+		assert.Equal(t, "request-success-rate", metrics[0].Name, "%s on %s keeps the built-in check", other.Service.Strategy, other.Ingress.Name())
+		assert.Nil(t, metrics[0].TemplateRef)
+	}
 }

@@ -22,11 +22,22 @@ type GlooVirtualHost struct {
 	Routes  []GlooRoute `json:"routes"`
 }
 
-// GlooRoute is one route: matchers and, here, a delegation to a RouteTable.
+// GlooRoute is one route: matchers and either a delegation to a RouteTable or a route to one upstream.
 type GlooRoute struct {
 	Name           string              `json:"name,omitempty"`
 	Matchers       []GlooMatcher       `json:"matchers"`
 	DelegateAction *GlooDelegateAction `json:"delegateAction,omitempty"`
+	RouteAction    *GlooRouteAction    `json:"routeAction,omitempty"`
+}
+
+// GlooRouteAction sends matching requests to a destination.
+type GlooRouteAction struct {
+	Single *GlooDestination `json:"single,omitempty"`
+}
+
+// GlooDestination is one upstream.
+type GlooDestination struct {
+	Upstream *GlooResourceRef `json:"upstream,omitempty"`
 }
 
 // GlooMatcher matches requests by path and method.

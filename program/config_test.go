@@ -66,6 +66,8 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			`services.podinfo.analysis.checks[0]: check "errors" has no threshold; set min, max or both`},
 		{"unknown service field", map[string]string{"services": `{"podinfo":{"replicas":3}}`}, nil, `services.podinfo: unknown field "replicas"`},
 		{"abtest without a match", map[string]string{"services": `{"podinfo":{"strategy":"abtest"}}`}, nil, "services.podinfo.match: strategy abtest needs at least one match"},
+		{"two matches on gloo", map[string]string{"services": `{"podinfo":{"strategy":"abtest","analysis":{"iterations":5},"match":[{"header":"x-canary","value":"insider"},{"cookie":"canary=always"}]}}`}, nil,
+			"services.podinfo.match: 2 matches, but ingress gloo takes one: Flagger's gloo router would require all of them at once, not any"},
 		{"replaced version key", map[string]string{"podinfoVersion": "6.0.1"}, nil,
 			"podinfoVersion: replaced by services.podinfo.version (the services key, docs/services.md); run `pulumi config rm podinfoVersion` and `pulumi config set --path 'services.podinfo.version' 6.0.1`"},
 		{"replaced tags key", map[string]string{"podinfoTags": `["6.0.0","6.0.1"]`}, nil,

@@ -2,11 +2,15 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -111,23 +115,18 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 	var before clusterState
 	if srcErr == nil {
 		before = src.state(ctx)
+		if spec.Gate == manifests.GateManual {
+			if err := src.resetGates(ctx); err != nil {
+				return ExitFailed, fmt.Errorf("closing the gates of %s before the release: %w", name, err)
+			}
+		}
 	}
 	path := fmt.Sprintf("%s.%s.version", services.Key, name)
-	if err := stack.SetConfigWithOptions(ctx, path, auto.ConfigValue{Value: o.Version}, &auto.ConfigOptions{Path: true}); err != nil {
+	if err := setConfigLocked(ctx, stack, path, o.Version); err != nil {
 		return ExitFailed, fmt.Errorf("setting %s: %w", path, err)
 	}
 	fmt.Fprintf(o.Out, "%s=%s on stack %s; running pulumi up\n", path, o.Version, stack.Name())
 
-	stream := make(chan events.EngineEvent)
-	printed := make(chan struct{})
-	go func() {
-		defer close(printed)
-		for e := range stream {
-			if line, ok := FormatEvent(e); ok {
-				fmt.Fprintln(o.Out, "  "+line)
-			}
-		}
-	}()
 	// Ctrl-C must not touch the stack: cancelling the update would interrupt Pulumi and, 10 s later, kill it
 	// mid-operation. So the update runs to its end; a first Ctrl-C only means "do not watch afterwards", and,
 	// for the command, a second one restores the default and exits, leaving pulumi (in its own process group)
@@ -145,9 +144,8 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		case <-upDone:
 		}
 	}()
-	_, err = stack.Up(context.WithoutCancel(ctx), optup.EventStreams(stream))
+	err = upWhenUnlocked(ctx, stack, o.Out)
 	close(upDone)
-	<-printed
 	if err != nil {
 		// The config keeps the new version, so the next `pulumi up` of anything would start this release.
 		fmt.Fprintf(o.Out, "the stack's config now holds %s=%s; the next pulumi up releases it. To set it back: "+
@@ -174,4 +172,71 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		PreviousPhase:    before.phase,
 		FirstRelease:     !before.canaryExists,
 	}), nil
+}
+
+// lockRetry is how often a release waiting for the stack's lock tries again.
+var lockRetry = 5 * time.Second
+
+// upWhenUnlocked runs pulumi up with its events printed as progress lines, waiting while another operation holds
+// the stack's lock (another service's release from another terminal, say) instead of failing: the lock is taken
+// only once the update starts, so a refused up changed nothing. Ctrl-C stops the waiting, not an update under way.
+func upWhenUnlocked(ctx context.Context, stack auto.Stack, out io.Writer) error {
+	for said := false; ; said = true {
+		// The Automation API closes an operation's event channels once it has read its event log, so each attempt
+		// gets its own; an attempt that fails before reading it never closes it, hence the bounded wait.
+		stream := make(chan events.EngineEvent)
+		printed := make(chan struct{})
+		go func() {
+			defer close(printed)
+			for e := range stream {
+				if line, ok := FormatEvent(e); ok {
+					fmt.Fprintln(out, "  "+line)
+				}
+			}
+		}()
+		_, err := stack.Up(context.WithoutCancel(ctx), optup.EventStreams(stream))
+		select {
+		case <-printed:
+		case <-time.After(2 * time.Second):
+		}
+		if err == nil || !auto.IsConcurrentUpdateError(err) {
+			return err
+		}
+		if !said {
+			fmt.Fprintf(out, "stack %s is locked by another update (another release?); waiting for it to finish\n", stack.Name())
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped waiting for the stack's lock: %w", err)
+		case <-time.After(lockRetry):
+		}
+	}
+}
+
+// setConfigLocked sets a config path while holding a lock file beside the stack's settings: `pulumi config set`
+// rewrites the whole Pulumi.<stack>.yaml, so two releases of two services setting their versions at once could
+// each write over the other's. The stack's own lock does not cover config.
+func setConfigLocked(ctx context.Context, stack auto.Stack, path, value string) error {
+	lock := filepath.Join(stack.Workspace().WorkDir(), ".Pulumi."+strings.ReplaceAll(stack.Name(), "/", "_")+".yaml.rollout-lock")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err == nil {
+			_ = f.Close()
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has been held for a minute; if no release is setting config, remove it", lock)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	defer os.Remove(lock)
+	return stack.SetConfigWithOptions(ctx, path, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true})
 }

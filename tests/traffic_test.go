@@ -64,7 +64,8 @@ type badTraffic struct {
 	codes  map[string]int
 }
 
-func sendBadTraffic(ctx context.Context, gateway gatewayTarget, path string) *badTraffic {
+// curlArgs go before the URL, e.g. a header ("-H", "X-Canary: insider").
+func sendBadTraffic(ctx context.Context, gateway gatewayTarget, path string, curlArgs ...string) *badTraffic {
 	ctx, cancel := context.WithCancel(ctx)
 	b := &badTraffic{cancel: cancel, done: make(chan struct{}), codes: map[string]int{}}
 	go func() {
@@ -80,7 +81,7 @@ func sendBadTraffic(ctx context.Context, gateway gatewayTarget, path string) *ba
 			case <-tick.C:
 			}
 			running.Go(func() {
-				out, err := gateway.curl(ctx, path, "-o", "/dev/null", "-w", "%{http_code}")
+				out, err := gateway.curl(ctx, path, append([]string{"-o", "/dev/null", "-w", "%{http_code}"}, curlArgs...)...)
 				if err == nil {
 					b.mu.Lock()
 					b.codes[strings.TrimSpace(string(out))]++

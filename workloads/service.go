@@ -142,7 +142,7 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 	}
 
 	ready := append([]pulumi.Resource{deployment, hpa}, args.Namespace.ready...)
-	templates, err := manifests.CheckTemplates(release, manifests.PrometheusURL(args.Ingress))
+	templates, err := manifests.CheckTemplates(release, args.Ingress)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: %w", name, err)
 	}

@@ -2,6 +2,7 @@
 //
 //	go run ./cmd/rollout --stack dev --version 6.0.1
 //	go run ./cmd/rollout status --stack dev [--json]
+//	go run ./cmd/rollout approve|halt|rollback --stack dev --service cart
 //
 // Exit codes: 0 promoted, 1 rolled back (or the update failed), 2 timed out, 64 bad flags, 130 Ctrl-C.
 package main
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -36,6 +38,10 @@ func main() {
 type releaseFlags struct {
 	stack, service, version, workDir string
 	timeout                          time.Duration
+}
+
+type gateFlags struct {
+	stack, service, workDir string
 }
 
 type statusFlags struct {
@@ -73,6 +79,9 @@ func parseRelease(args []string, stderr io.Writer) (releaseFlags, error) {
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: rollout [flags]          release a service's version and follow its canary
        rollout status [flags]   print every service's canary once
+       rollout approve [flags]  open a manual gate: the waiting release is promoted
+       rollout halt [flags]     close it again: the release keeps waiting
+       rollout rollback [flags] roll the release back
 
 Sets services.<service>.version in the stack, runs pulumi up (Automation API) with concise progress, then watches
 the service's Flagger Canary through the stack's kubeconfig output until it is Succeeded (exit 0), Failed (exit 1,
@@ -90,6 +99,16 @@ Flags:
 	}
 	if f.timeout <= 0 {
 		return f, fmt.Errorf("--timeout must be positive, got %s", f.timeout)
+	}
+	return f, checkStack(f.stack, f.workDir)
+}
+
+func parseGate(action rollout.GateAction, args []string, stderr io.Writer) (gateFlags, error) {
+	var f gateFlags
+	fs := stackFlags("rollout "+string(action), "stack of the service", stderr, &f.stack, &f.workDir)
+	fs.StringVar(&f.service, "service", "", "service whose gate to use (services.<name>, gate manual); required when the stack has more than one")
+	if err := parseArgs(fs, args); err != nil {
+		return f, err
 	}
 	return f, checkStack(f.stack, f.workDir)
 }
@@ -126,6 +145,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return status(ctx, f, stdout, stderr)
 	}
+	if len(args) > 0 && slices.Contains(rollout.GateActions, rollout.GateAction(args[0])) {
+		action := rollout.GateAction(args[0])
+		f, err := parseGate(action, args[1:], stderr)
+		if err != nil {
+			return usageError(err, stderr)
+		}
+		return gate(ctx, action, f, stdout, stderr)
+	}
 	f, err := parseRelease(args, stderr)
 	if err != nil {
 		return usageError(err, stderr)
@@ -146,6 +173,34 @@ func usageError(err error, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "rollout:", err)
 	return exitUsage
+}
+
+// gate performs the action at the gate of the stack's service, whose release waits there (gate manual).
+func gate(ctx context.Context, action rollout.GateAction, f gateFlags, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "rollout:", err)
+		return rollout.ExitFailed
+	}
+	stack, err := auto.SelectStackLocalSource(ctx, f.stack, f.workDir)
+	if err != nil {
+		return fail(err)
+	}
+	specs, err := rollout.StackServices(ctx, stack)
+	if err != nil {
+		return fail(err)
+	}
+	name, spec, err := rollout.PickService(specs, f.service)
+	if err != nil {
+		return fail(err)
+	}
+	src, err := rollout.SourceForService(ctx, stack, name, spec.Namespace)
+	if err != nil {
+		return fail(err)
+	}
+	if err := rollout.GateOn(ctx, src, spec.Gate, action, stdout); err != nil {
+		return fail(err)
+	}
+	return 0
 }
 
 func status(ctx context.Context, f statusFlags, stdout, stderr io.Writer) int {

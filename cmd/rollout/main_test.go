@@ -25,6 +25,9 @@ func TestRun_FlagValidation(t *testing.T) {
 		{"unknown flag", []string{"--versoin", "6.0.1"}, exitUsage, "flag provided but not defined: -versoin"},
 		{"stray argument", []string{"--work-dir", "../..", "--version", "6.0.1", "now"}, exitUsage, `unexpected argument "now"`},
 		{"status unknown stack", []string{"status", "--work-dir", "../..", "--stack", "qa"}, exitUsage, "--stack qa: no Pulumi.qa.yaml"},
+		{"approve unknown stack", []string{"approve", "--work-dir", "../..", "--stack", "qa"}, exitUsage, "--stack qa: no Pulumi.qa.yaml"},
+		{"rollback stray argument", []string{"rollback", "--work-dir", "../..", "cart"}, exitUsage, `unexpected argument "cart"`},
+		{"halt takes no version", []string{"halt", "--version", "6.0.1"}, exitUsage, "flag provided but not defined: -version"},
 		{"bad duration", []string{"--version", "6.0.1", "--timeout", "soon"}, exitUsage, `invalid value "soon" for flag -timeout`},
 	}
 	for _, tt := range tests {
@@ -43,7 +46,7 @@ func TestRun_HelpExplainsFlags(t *testing.T) {
 	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	assert.Equal(t, 0, run(context.Background(), []string{"--help"}, &stdout, &stderr))
-	for _, want := range []string{"-stack", "-version", "-timeout", "-work-dir", "Succeeded (exit 0)", "Failed (exit 1", "timeout passes (exit 2)", "Ctrl-C"} {
+	for _, want := range []string{"-stack", "-version", "-timeout", "-work-dir", "Succeeded (exit 0)", "Failed (exit 1", "timeout passes (exit 2)", "Ctrl-C", "rollout approve", "rollout rollback"} {
 		assert.Contains(t, stderr.String(), want)
 	}
 }

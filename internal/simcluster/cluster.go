@@ -77,6 +77,7 @@ type Cluster struct {
 	apiServerArgs []string
 	// net is the loopback block of the pods and services; dataPlane runs the pods that matter for real.
 	net           *network
+	egress        *egressProxy
 	dataPlane     *dataPlane
 	stopInformers chan struct{}
 }
@@ -143,8 +144,14 @@ func (c *Cluster) startControlPlane() error {
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	var egressConfig string
+	if c.egress, egressConfig, err = startEgressProxy(c.Dir, c.net); err != nil {
+		return err
+	}
 	api := c.env.ControlPlane.GetAPIServer()
 	api.Configure().
+		// Its service and pod proxies reach the pods through the simulated network (egress.go).
+		Set("egress-selector-config-file", egressConfig).
 		// Debian's etcd 3.4 lacks what the WatchList feature needs: without this, watches (kwok's, Flagger's)
 		// keep failing and pods turn Ready late.
 		Set("feature-gates", "WatchList=false").
@@ -298,6 +305,9 @@ func (c *Cluster) Stop() error {
 	}
 	if c.StandIn != nil {
 		errs = append(errs, c.StandIn.Close())
+	}
+	if c.egress != nil {
+		errs = append(errs, c.egress.close())
 	}
 	errs = append(errs, c.net.release())
 	if c.removeDir {

@@ -1,21 +1,19 @@
 package simcluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	gloogatewayv1 "github.com/fluxcd/flagger/pkg/apis/gloo/gateway/v1"
-	gloov1 "github.com/fluxcd/flagger/pkg/apis/gloo/gloo/v1"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,12 +43,13 @@ var (
 var envoyTimeBucketsMs = []float64{0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000}
 
 // gatewayStandIn plays the ingress's Envoy proxy, which cannot run here. It is a stand-in: it routes each
-// request by its Host header through the watched objects (routeObjects), as Envoy configured by the ingress's
-// controller would —
-// Gloo: the VirtualService with that domain, the RouteTable it delegates to, the weighted Upstreams and their
-// Service's ready endpoints; Gateway API: the HTTPRoute with that hostname and its weighted backendRefs — and
-// forwards to the pods at the weights Flagger wrote. An unknown Host gets Envoy's 404. It counts every answer
-// under the names and labels Gloo's Envoy exports and Flagger's Gloo queries read
+// request by its Host header through the watched objects (routeObjects), matching routes as Envoy configured by
+// the ingress's controller would (routing.go) —
+// Gloo: the VirtualService with that domain, its routes in order with the RouteTable it delegates to in place,
+// the first whose matchers (path, method, headers with Flagger's cookie regex) match; Gateway API: the HTTPRoute
+// rules with that hostname, by the Gateway API's precedence, with their response-header and mirror filters — and
+// forwards to the Services' ready endpoints at the weights Flagger wrote. A request no route matches gets Envoy's
+// 404. It counts every answer under the names and labels Gloo's Envoy exports and Flagger's Gloo queries read
 // (envoy_cluster_upstream_rq{envoy_cluster_name="<upstream>_<namespace>",envoy_response_code} and the
 // envoy_cluster_upstream_rq_time histogram in ms; flagger v1.36.1 pkg/metrics/observers/gloo.go).
 type gatewayStandIn struct {
@@ -100,40 +99,34 @@ func (d *dataPlane) runGateway(ctx context.Context, p *simPod, pod *corev1.Pod, 
 	<-ctx.Done()
 }
 
-// backend is one weighted destination of a route.
-type backend struct {
-	cluster string // Envoy's cluster name
-	service *corev1.Service
-	port    int32
-	weight  uint32
-}
-
 func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	backends, err := g.route(r.Context(), host)
+	matched, err := g.route(r.Context(), host, r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	if len(backends) == 0 {
-		w.WriteHeader(http.StatusNotFound) // Envoy's answer for a host no virtual host matches
+	if matched == nil || len(matched.destinations) == 0 {
+		w.WriteHeader(http.StatusNotFound) // Envoy's answer when no virtual host or route matches
 		return
 	}
-	b := pick(backends)
+	b := pick(matched.destinations)
 	if b == nil {
 		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
 		return
 	}
-	endpoints, err := g.proxy.EndpointsForPort(b.service, b.port)
-	if err != nil || len(endpoints) == 0 {
+	if matched.mirror != nil {
+		r = g.mirror(r, *matched.mirror)
+	}
+	target, svcErr := g.endpoint(*b)
+	if svcErr != nil {
 		g.record(b.cluster, http.StatusServiceUnavailable, 0)
 		http.Error(w, "no healthy upstream", http.StatusServiceUnavailable)
 		return
 	}
-	target := endpoints[rand.IntN(len(endpoints))]
 	start := time.Now()
 	status := http.StatusBadGateway
 	rp := &httputil.ReverseProxy{
@@ -141,7 +134,17 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", target
 			pr.Out.Host = r.Host
 		},
-		ModifyResponse: func(resp *http.Response) error { status = resp.StatusCode; return nil },
+		ModifyResponse: func(resp *http.Response) error {
+			status = resp.StatusCode
+			for _, add := range []http.Header{matched.addHeaders, b.addHeaders} {
+				for name, values := range add {
+					for _, v := range values {
+						resp.Header.Add(name, v)
+					}
+				}
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			http.Error(w, "upstream connect error: "+err.Error(), http.StatusServiceUnavailable)
 			status = http.StatusServiceUnavailable
@@ -151,13 +154,66 @@ func (g *gatewayStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.record(b.cluster, status, time.Since(start))
 }
 
+// endpoint is one ready endpoint of the destination's Service port, chosen at random.
+func (g *gatewayStandIn) endpoint(d destination) (string, error) {
+	svc, err := g.routes.service(d.namespace, d.service)
+	if err != nil {
+		return "", err
+	}
+	endpoints, err := g.proxy.EndpointsForPort(svc, d.port)
+	if err != nil {
+		return "", err
+	}
+	if len(endpoints) == 0 {
+		return "", errors.New("no ready endpoint")
+	}
+	return endpoints[rand.IntN(len(endpoints))], nil
+}
+
+// mirror sends a copy of r to the mirror destination in the background and drops its answer, as Envoy's request
+// mirroring does (its Host gets Envoy's "-shadow" suffix); the copy is counted under the mirror's cluster. It
+// returns the request to forward, its body read once for both.
+func (g *gatewayStandIn) mirror(r *http.Request, to destination) *http.Request {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return r
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	target, err := g.endpoint(to)
+	if err != nil {
+		g.record(to.cluster, http.StatusServiceUnavailable, 0)
+		return r
+	}
+	shadow, err := http.NewRequestWithContext(context.WithoutCancel(r.Context()), r.Method,
+		"http://"+target+r.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return r
+	}
+	shadow.Header = r.Header.Clone()
+	shadow.Host = r.Host + "-shadow"
+	go func() {
+		ctx, cancel := context.WithTimeout(shadow.Context(), 30*time.Second)
+		defer cancel()
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(shadow.WithContext(ctx))
+		if err != nil {
+			g.record(to.cluster, http.StatusServiceUnavailable, time.Since(start))
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		g.record(to.cluster, resp.StatusCode, time.Since(start))
+	}()
+	return r
+}
+
 func (g *gatewayStandIn) record(cluster string, status int, took time.Duration) {
 	g.requests.WithLabelValues(strconv.Itoa(status), cluster).Inc()
 	g.times.WithLabelValues(cluster).Observe(float64(took.Microseconds()) / 1000)
 }
 
-// pick chooses a backend at random in proportion to the weights, as Envoy's weighted clusters do.
-func pick(backends []backend) *backend {
+// pick chooses a destination at random in proportion to the weights, as Envoy's weighted clusters do.
+func pick(backends []destination) *destination {
 	var total uint32
 	for _, b := range backends {
 		total += b.weight
@@ -175,13 +231,47 @@ func pick(backends []backend) *backend {
 	return nil
 }
 
-// route finds the backends for host: a Gloo VirtualService's domain first, then an HTTPRoute's hostname.
-func (g *gatewayStandIn) route(ctx context.Context, host string) ([]backend, error) {
-	backends, err := g.glooRoute(ctx, host)
-	if err != nil || len(backends) > 0 {
-		return backends, err
+// route finds what the route objects do with a request for host: a Gloo VirtualService with that domain first,
+// then the HTTPRoutes with that hostname; nil when none serves it.
+func (g *gatewayStandIn) route(ctx context.Context, host string, r *http.Request) (*routing, error) {
+	list, err := g.routes.list(ctx, virtualServicesGVR)
+	if err != nil {
+		return nil, err
 	}
-	return g.httpRoute(ctx, host)
+	getter := func(gvr schema.GroupVersionResource) objectGetter {
+		return func(namespace, name string, into any) error { return g.routes.get(ctx, gvr, namespace, name, into) }
+	}
+	for _, item := range list {
+		var vs manifests.GlooVirtualService
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &vs); err != nil {
+			return nil, err
+		}
+		if hostMatches(vs.Spec.VirtualHost.Domains, host) {
+			return glooRouting(vs, r, getter(routeTablesGVR), getter(upstreamsGVR))
+		}
+	}
+	items, err := g.routes.list(ctx, httpRoutesGVR)
+	if err != nil {
+		return nil, err
+	}
+	var routes []gatewayapiv1.HTTPRoute
+	for _, item := range items {
+		var route gatewayapiv1.HTTPRoute
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &route); err != nil {
+			return nil, err
+		}
+		hostnames := make([]string, len(route.Spec.Hostnames))
+		for i, h := range route.Spec.Hostnames {
+			hostnames[i] = string(h)
+		}
+		if len(hostnames) == 0 || hostMatches(hostnames, host) {
+			routes = append(routes, route)
+		}
+	}
+	if len(routes) == 0 {
+		return nil, nil
+	}
+	return httpRouteRouting(routes, r), nil
 }
 
 func hostMatches(patterns []string, host string) bool {
@@ -192,114 +282,4 @@ func hostMatches(patterns []string, host string) bool {
 		}
 	}
 	return false
-}
-
-func (g *gatewayStandIn) glooRoute(ctx context.Context, host string) ([]backend, error) {
-	list, err := g.routes.list(ctx, virtualServicesGVR)
-	if err != nil {
-		return nil, err
-	}
-	for _, item := range list {
-		var vs manifests.GlooVirtualService
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &vs); err != nil {
-			return nil, err
-		}
-		if !hostMatches(vs.Spec.VirtualHost.Domains, host) {
-			continue
-		}
-		for _, route := range vs.Spec.VirtualHost.Routes {
-			if route.DelegateAction == nil || route.DelegateAction.Ref == nil {
-				continue
-			}
-			ref := route.DelegateAction.Ref
-			ns := ref.Namespace
-			if ns == "" {
-				ns = vs.Namespace
-			}
-			var table gloogatewayv1.RouteTable
-			if err := g.routes.get(ctx, routeTablesGVR, ns, ref.Name, &table); err != nil {
-				return nil, fmt.Errorf("route table %s/%s: %w", ns, ref.Name, err)
-			}
-			if len(table.Spec.Routes) == 0 {
-				return nil, fmt.Errorf("route table %s/%s has no routes", ns, ref.Name)
-			}
-			var out []backend
-			for _, d := range table.Spec.Routes[0].Action.Destination.Destinations {
-				b, err := g.upstream(ctx, d.Destination.Upstream, d.Weight)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, b)
-			}
-			return out, nil
-		}
-	}
-	return nil, nil
-}
-
-func (g *gatewayStandIn) upstream(ctx context.Context, ref gloogatewayv1.ResourceRef, weight uint32) (backend, error) {
-	var up gloov1.Upstream
-	if err := g.routes.get(ctx, upstreamsGVR, ref.Namespace, ref.Name, &up); err != nil {
-		return backend{}, fmt.Errorf("upstream %s/%s: %w", ref.Namespace, ref.Name, err)
-	}
-	if up.Spec.Kube == nil {
-		return backend{}, fmt.Errorf("upstream %s/%s is not a kube upstream", ref.Namespace, ref.Name)
-	}
-	svc, err := g.routes.service(up.Spec.Kube.ServiceNamespace, up.Spec.Kube.ServiceName)
-	if err != nil {
-		return backend{}, err
-	}
-	// Gloo names an upstream's Envoy cluster <name>_<namespace>.
-	return backend{cluster: ref.Name + "_" + ref.Namespace, service: svc, port: up.Spec.Kube.ServicePort, weight: weight}, nil
-}
-
-func (g *gatewayStandIn) httpRoute(ctx context.Context, host string) ([]backend, error) {
-	list, err := g.routes.list(ctx, httpRoutesGVR)
-	if err != nil {
-		return nil, err
-	}
-	for _, item := range list {
-		var route gatewayapiv1.HTTPRoute
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &route); err != nil {
-			return nil, err
-		}
-		hostnames := make([]string, len(route.Spec.Hostnames))
-		for i, h := range route.Spec.Hostnames {
-			hostnames[i] = string(h)
-		}
-		if !hostMatches(hostnames, host) || len(route.Spec.Rules) == 0 {
-			continue
-		}
-		// Flagger's rules: with a header match first (A/B), the plain weighted rule last; the stand-in takes the
-		// first rule without matches on headers.
-		rules := route.Spec.Rules
-		i := slices.IndexFunc(rules, func(r gatewayapiv1.HTTPRouteRule) bool {
-			return !slices.ContainsFunc(r.Matches, func(m gatewayapiv1.HTTPRouteMatch) bool { return len(m.Headers) > 0 })
-		})
-		if i < 0 {
-			return nil, errors.New("HTTPRoute " + route.Name + " has no rule without header matches")
-		}
-		var out []backend
-		for _, ref := range rules[i].BackendRefs {
-			ns := route.Namespace
-			if ref.Namespace != nil {
-				ns = string(*ref.Namespace)
-			}
-			svc, err := g.routes.service(ns, string(ref.Name))
-			if err != nil {
-				return nil, err
-			}
-			weight := uint32(1)
-			if ref.Weight != nil {
-				weight = uint32(*ref.Weight)
-			}
-			var port int32
-			if ref.Port != nil {
-				port = int32(*ref.Port)
-			}
-			out = append(out, backend{cluster: ns + "_" + svc.Name, service: svc, port: port, weight: weight})
-		}
-		return out, nil
-	}
-	return nil, nil
 }

@@ -112,7 +112,11 @@ func TestValidate_ServicesOfTheirOwn(t *testing.T) {
 	specs := Defaults()
 	specs["cart"] = cart
 	gloo := Stack{Ingress: manifests.MustIngress(manifests.IngressGloo), Reserved: []string{"gloo-system"}}
-	assert.Empty(t, Validate(specs, gloo))
+	gatewayAPI := Stack{Ingress: manifests.MustIngress(manifests.IngressGatewayAPI), Reserved: []string{"kgateway-system"}}
+	assert.Empty(t, Validate(specs, gatewayAPI), "any of a header and a cookie")
+	cart.Match = cart.Match[:1]
+	specs["cart"] = cart
+	assert.Empty(t, Validate(specs, gloo), "one match on Gloo")
 
 	cart.Match = []Match{{Cookie: "canary"}, {Header: "x-canary"}, {Header: "x", Value: "1", Cookie: "a=b"}}
 	cart.Resources.Requests.CPU = "3"
@@ -127,6 +131,7 @@ func TestValidate_ServicesOfTheirOwn(t *testing.T) {
 		`services.cart.match[0].cookie: want name=value such as canary=always, got "canary"`,
 		`services.cart.match[1]: want a header name and the exact value it must have, got header "x-canary", value ""`,
 		"services.cart.match[2]: set either cookie or header and value, not both",
+		"services.cart.match: 3 matches, but ingress gloo takes one: Flagger's gloo router would require all of them at once, not any (docs/services.md)",
 		"services.cart.resources.requests.cpu: 3 is above the limit 1000m; want requests <= limits",
 		"services.cart.minReplicas: want 1 <= minReplicas <= maxReplicas, got 9 and 4",
 		`services.cart.extraPorts: "http": want a port name of at most 15 lowercase letters, digits and '-', other than http and http-metrics`,

@@ -24,7 +24,7 @@ var (
 	imageTag     = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 	digest       = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	ecrRepoName  = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
-	builtinCheck = []string{"request-success-rate", "request-duration"}
+	builtinCheck = []string{"request-success-rate", "request-duration", "request-success-rate-pods", "request-duration-pods"}
 )
 
 // maxNameLength leaves room for the names Flagger derives: <name>-primary, <name>-canary.
@@ -240,7 +240,7 @@ func (s Spec) validateRelease(name string, ingress manifests.Ingress) []error {
 			add(field+".interval", "want the query's window, a duration such as 1m, got %q", c.Interval)
 		}
 	}
-	errs = append(errs, s.validateMatch(name)...)
+	errs = append(errs, s.validateMatch(name, ingress)...)
 	if !slices.Contains(manifests.Gates, s.Gate) {
 		add("gate", "want one of %s, got %q", strings.Join(manifests.Gates, ", "), s.Gate)
 	} else if s.Gate == manifests.GateManual && (s.LoadTest == manifests.NoLoadTest || s.LoadTest == "") {
@@ -253,7 +253,7 @@ func (s Spec) validateRelease(name string, ingress manifests.Ingress) []error {
 	return errs
 }
 
-func (s Spec) validateMatch(name string) []error {
+func (s Spec) validateMatch(name string, ingress manifests.Ingress) []error {
 	var errs []error
 	add := func(field, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s.%s.%s: %s", Key, name, field, fmt.Sprintf(format, a...)))
@@ -263,6 +263,10 @@ func (s Spec) validateMatch(name string) []error {
 	}
 	if s.Strategy != manifests.StrategyABTest && len(s.Match) > 0 {
 		add("match", "set, but only strategy abtest routes by match (strategy is %s)", s.Strategy)
+	}
+	if ingress != nil && !ingress.MatchesAny() && len(s.Match) > 1 {
+		add("match", "%d matches, but ingress %s takes one: Flagger's %s router would require all of them at once, "+
+			"not any (docs/services.md)", len(s.Match), ingress.Name(), ingress.Provider())
 	}
 	for i, m := range s.Match {
 		field := fmt.Sprintf("match[%d]", i)
