@@ -144,12 +144,21 @@ func (gatewayAPI) MatchesAny() bool { return true }
 // Route is nil: Flagger generates the HTTPRoute from the Canary's gatewayRefs and hosts.
 func (gatewayAPI) Route(*Service) any { return nil }
 
-// routeCanary attaches Flagger's HTTPRoute to the public Gateway, for the service's host.
+// abTestRouteTimeout is Envoy's default route timeout, set explicitly on a Gateway API A/B test's Canary.
+const abTestRouteTimeout = "15s"
+
+// routeCanary attaches Flagger's HTTPRoute to the public Gateway, for the service's host. An A/B test also gets
+// spec.service.timeout: Flagger 1.36.1's SetRoutes gives the A/B test's primary-only rule timeouts.request from
+// it even when it is empty, and the HTTPRoute's schema refuses "" (seen on the simulated cluster: every weight
+// change failed with "spec.rules[1].timeouts.request ... should match"). Envoy's default changes nothing else.
 func (g gatewayAPI) routeCanary(c *flaggerv1.Canary, s *Service) {
 	gw := PublicGatewayRef(g)
 	ns := gatewayv1beta1.Namespace(gw.Namespace)
 	c.Spec.Service.GatewayRefs = []gatewayv1beta1.ParentReference{{Name: gatewayv1beta1.ObjectName(gw.Name), Namespace: &ns}}
 	c.Spec.Service.Hosts = []string{s.Host}
+	if s.Strategy == StrategyABTest {
+		c.Spec.Service.Timeout = abTestRouteTimeout
+	}
 }
 
 // PublicGatewayRef is the Gateway API Gateway Canaries' HTTPRoutes attach to.

@@ -44,6 +44,8 @@ func TestCanary_ABTestMatchesHeaderAndCookieForSomeIterations(t *testing.T) {
 	require.Len(t, an.Match, 2)
 	assert.Equal(t, "insider", an.Match[0].Headers["x-canary"].Exact, "header names are matched lower-case, as HTTP/2 sends them")
 	assert.Equal(t, `^(.*?;\s*)?(canary=always)(;.*)?$`, an.Match[1].Headers["cookie"].Regex, "Flagger's cookie regex, spaces allowed")
+	assert.Equal(t, "15s", Canary(p).Spec.Service.Timeout, "Flagger 1.36.1 writes the A/B rule's timeout from it; an empty one is refused")
+	assert.Empty(t, Canary(cart(StrategyCanary)).Spec.Service.Timeout, "other strategies keep Envoy's default unset")
 }
 
 func TestCanary_BlueGreenMirrorAndSessionAffinity(t *testing.T) {

@@ -226,8 +226,9 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 			Namespace: namespaces[spec.Namespace],
 			Router:    router,
 			Flagger:   flagger,
-			// The walkthrough's podinfo was the App of earlier releases: its objects keep their URNs.
-			AdoptApp: name == services.Walkthrough && spec.Namespace == manifests.AppNamespace,
+			// The walkthrough's podinfo was the App of earlier releases, in whatever namespace appNamespace gave
+			// it: its objects keep their URNs (aliases to URNs a stack never had change nothing).
+			AdoptApp: name == services.Walkthrough,
 		}
 		switch {
 		case spec.Image.Mirrored() && t.mirrors:
@@ -277,6 +278,11 @@ func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]mani
 	for _, release := range releases {
 		testers[release.Namespace] = testers[release.Namespace] || release.NeedsLoadTester()
 	}
+	// The App of earlier releases held podinfo's namespace, which services.podinfo.namespace now names.
+	adopted := ""
+	if podinfo, ok := releases[services.Walkthrough]; ok {
+		adopted = podinfo.Namespace
+	}
 	out := map[string]*workloads.ServiceNamespace{}
 	for _, ns := range slices.Sorted(maps.Keys(testers)) {
 		args := &workloads.ServiceNamespaceArgs{
@@ -288,7 +294,7 @@ func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]mani
 				},
 				DatadogAPIKey: cfg.DatadogAPIKey, DatadogAppKey: cfg.DatadogAppKey,
 			},
-			AdoptApp: ns == manifests.AppNamespace,
+			AdoptApp: ns == adopted,
 		}
 		if testers[ns] {
 			args.LoadTesterImage = cfg.LoadTesterImage

@@ -171,6 +171,7 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		PreviousRevision: before.revision,
 		PreviousPhase:    before.phase,
 		FirstRelease:     !before.canaryExists,
+		Service:          name,
 	}), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,6 +59,8 @@ type FollowOptions struct {
 	// FirstRelease is set when the Canary did not exist before: Flagger initializes it without analysis, so
 	// Initialized ends the rollout.
 	FirstRelease bool
+	// Service is the released service's name, for the commands a wait at its manual gate calls for.
+	Service string
 }
 
 // Follow prints snapshots until the Canary succeeds (ExitSucceeded), fails (ExitFailed, after printing Flagger's
@@ -103,12 +106,15 @@ type follower struct {
 	code    int
 	last    Snapshot
 	lastErr error
-	// waitingShown: the wait for Flagger to take up the new revision is said once.
-	waitingShown bool
+	// waitingShown: the wait for Flagger to take up the new revision is said once; gateShown: the wait at a
+	// manual gate too.
+	waitingShown, gateShown bool
 	// Flagger resets failedChecks when it marks the canary Failed, and its events may come late: keep what
 	// this release showed.
 	peakFailed int
 	lastEvent  string
+	// lastHalt is Flagger's last "Halt ... advancement" event: the check that failed, by name and value.
+	lastHalt string
 	// analysing is set once Flagger shows this release in a non-terminal phase: until then a terminal phase
 	// equal to the one before the release is the previous result (see PreviousPhase and PreviousRevision).
 	analysing bool
@@ -150,10 +156,18 @@ func (f *follower) observe(ev watch.Event) (bool, error) {
 	}
 	f.analysing = f.analysing || !s.Terminal()
 	f.printer.Observe(s)
+	if s.Phase == string(flaggerv1.CanaryPhaseWaitingPromotion) && !f.gateShown {
+		fmt.Fprintf(out, "the release waits at its gate: go run ./cmd/rollout approve --service %s promotes it, "+
+			"rollback --service %s rolls it back\n", f.o.Service, f.o.Service)
+		f.gateShown = true
+	}
 	f.last = s
 	f.peakFailed = max(f.peakFailed, s.FailedChecks)
 	if s.Event != "" {
 		f.lastEvent = s.Event
+		if strings.HasPrefix(s.Event, "Halt ") {
+			f.lastHalt = s.Event
+		}
 	}
 	switch {
 	case s.Phase == string(flaggerv1.CanaryPhaseSucceeded):
@@ -167,6 +181,9 @@ func (f *follower) observe(ev watch.Event) (bool, error) {
 			s.Event = f.lastEvent
 		}
 		fmt.Fprintf(out, "rollout failed after %d failed checks: %s\n", f.peakFailed, reason(s))
+		if f.lastHalt != "" && f.lastHalt != s.Event {
+			fmt.Fprintf(out, "the last failed check: %s\n", f.lastHalt)
+		}
 		f.code = ExitFailed
 	}
 	return f.code >= 0, nil

@@ -181,6 +181,8 @@ func TestFollow_Rollback(t *testing.T) {
 	assert.Contains(t, text, "request duration 2.012s > 500ms", "the failing metric is shown while it fails")
 	assert.Contains(t, text, "rollout failed after 5 failed checks: Canary analysis failed, Deployment scaled to zero. "+
 		"(last event: Rolling back podinfo.apps failed checks threshold reached 5)")
+	assert.Contains(t, text, "the last failed check: Halt podinfo.apps advancement request duration 2.012s > 500ms",
+		"the verdict names the check that failed")
 }
 
 func TestFollow_Timeout(t *testing.T) {
@@ -405,4 +407,28 @@ func TestFollow_DeletedCanaryEndsWithExit2(t *testing.T) {
 	}
 	assert.Contains(t, out.String(), "the canary was deleted while it was followed (last phase Progressing): its result will never be known")
 	assert.NotContains(t, out.String(), "watch error")
+}
+
+// TestFollow_ManualGateSaysWhatToRun: a release waiting at its manual gate names the commands that end the wait,
+// once, and is followed on to its result.
+func TestFollow_ManualGateSaysWhatToRun(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canary("Progressing", 0, 0))
+	out, code := followWith(context.Background(), f, FollowOptions{Timeout: time.Minute, Service: "cart"})
+	waitFor(t, out, "Progressing")
+	f.event("Halt cart.shop advancement waiting for promotion approval approval")
+	f.set(canary("WaitingPromotion", 0, 0))
+	waitFor(t, out, "approve --service cart")
+	f.event("Rollback hook rollback not signaling a rollback")
+	f.set(canary("WaitingPromotion", 0, 0))
+	waitFor(t, out, "not signaling a rollback")
+	f.set(canary("Promoting", 0, 0))
+	f.set(canary("Succeeded", 0, 0))
+	select {
+	case c := <-code:
+		assert.Equal(t, ExitSucceeded, c)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Follow did not return on Succeeded")
+	}
+	assert.Equal(t, 1, strings.Count(out.String(), "go run ./cmd/rollout approve --service cart promotes it, rollback --service cart rolls it back"))
 }

@@ -29,9 +29,19 @@ type cliUser struct {
 	t               *testing.T
 	bin, configFile string
 	env             []string
+	// project is the folder holding Pulumi.yaml and main.go that commands run in: the repository's root, "..".
+	project string
+	// op bounds each command: cliOp unless the test says otherwise.
+	op bound
 }
 
 func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
+	t.Helper()
+	return newCLIUserOf(t, tools, "..")
+}
+
+// newCLIUserOf is newCLIUser for the project in the folder project.
+func newCLIUserOf(t *testing.T, tools simcluster.Tools, project string) *cliUser {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
@@ -41,7 +51,7 @@ func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
 		require.NoError(t, os.Symlink(tools.Path(name), filepath.Join(bin, name)))
 	}
 	home := filepath.Join(dir, "home")
-	u := &cliUser{t: t, bin: bin, configFile: filepath.Join(dir, "Pulumi.cli.yaml"), env: append(os.Environ(),
+	u := &cliUser{t: t, bin: bin, configFile: filepath.Join(dir, "Pulumi.cli.yaml"), project: project, op: cliOp, env: append(os.Environ(),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"PULUMI_HOME="+home,
 		"PULUMI_BACKEND_URL=file://"+filepath.Join(dir, "backend"),
@@ -55,9 +65,9 @@ func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
 	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
 	initDir := filepath.Join(dir, "init")
 	require.NoError(t, os.Mkdir(initDir, 0o755))
-	project, err := os.ReadFile("../Pulumi.yaml")
+	projectFile, err := os.ReadFile(filepath.Join(project, "Pulumi.yaml"))
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(initDir, "Pulumi.yaml"), project, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(initDir, "Pulumi.yaml"), projectFile, 0o644))
 	u.runIn(initDir, "stack", "init", "cli")
 	require.NoError(t, os.Rename(filepath.Join(initDir, "Pulumi.cli.yaml"), u.configFile))
 	return u
@@ -71,20 +81,20 @@ func (u *cliUser) runIn(dir string, args ...string) {
 	require.NoError(u.t, err, "pulumi %s:\n%s", strings.Join(args, " "), out)
 }
 
-// run runs pulumi in the repository root; commands that take stack config get --config-file.
+// run runs pulumi in the project's folder; commands that take stack config get --config-file.
 func (u *cliUser) run(args ...string) (string, error) {
 	u.t.Helper()
 	args = u.stackArgs(args)
-	ctx, cancel := context.WithTimeout(context.Background(), cliOp.d)
+	ctx, cancel := context.WithTimeout(context.Background(), u.op.d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
-	cmd.Dir = ".."
+	cmd.Dir = u.project
 	cmd.Env = u.env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: past its bound, %s", err, cliOp)
+		err = fmt.Errorf("%w: past its bound, %s", err, u.op)
 	}
 	return out.String(), err
 }

@@ -324,7 +324,17 @@ func (c *Cluster) startDataPlane(ctx context.Context) error {
 		return err
 	}
 	c.dataPlane = d
-	c.StandIn.resolve = d.proxy.resolve
+	// One Flagger and one Prometheus serve both ingresses here, in gloo-system. A Gateway API platform has its own
+	// in kgateway-system, the address its stacks' MetricTemplates name: the one Prometheus answers there too.
+	c.StandIn.resolve = func(host string) (string, bool) {
+		if addr, ok := d.proxy.resolve(host); ok {
+			return addr, true
+		}
+		if rest, ok := strings.CutPrefix(host, "flagger-prometheus.kgateway-system"); ok {
+			return d.proxy.resolve("flagger-prometheus." + flaggerNamespace + rest)
+		}
+		return "", false
+	}
 	c.stopInformers = make(chan struct{})
 	d.routes = newRouteObjects(c.Dynamic, factory.Core().V1().Services().Lister(), c.stopInformers)
 	factory.Start(c.stopInformers)
