@@ -3,11 +3,17 @@ package rollout
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -70,4 +76,46 @@ func TestGate_ResetSkipsANamespaceWithoutALoadTesterButNotOtherErrors(t *testing
 	assert.ErrorContains(t, src.resetGates(context.Background()), "load tester shop/flagger-loadtester/gate/close")
 	src, _ = gateSource(t, http.StatusInternalServerError)
 	assert.Error(t, src.Gate(context.Background(), Approve))
+}
+
+// TestRelease_LockSerialisesReleasesAndTakesOverAStaleOne: a second release waits, saying so, until the first
+// lets go; a lock whose process is gone is taken over.
+func TestRelease_LockSerialisesReleasesAndTakesOverAStaleOne(t *testing.T) {
+	t.Parallel()
+	lock := filepath.Join(t.TempDir(), ".Pulumi.dev.yaml.release-lock")
+	ctx := context.Background()
+	unlock, err := holdLock(ctx, lock, "dev", io.Discard)
+	require.NoError(t, err)
+	var waited bytes.Buffer
+	second := make(chan func(), 1)
+	go func() {
+		u, err := holdLock(ctx, lock, "dev", &waited)
+		assert.NoError(t, err)
+		second <- u
+	}()
+	select {
+	case <-second:
+		t.Fatal("the second release did not wait")
+	case <-time.After(time.Second):
+	}
+	unlock()
+	select {
+	case u := <-second:
+		u()
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second release did not get the lock once the first let go")
+	}
+	assert.Contains(t, waited.String(), "another release of stack dev is running pulumi up (process ")
+
+	// A process that has exited leaves its lock behind: taken over at once.
+	exited := exec.Command("true")
+	require.NoError(t, exited.Run())
+	require.NoError(t, os.WriteFile(lock, fmt.Appendf(nil, "%d\n", exited.Process.Pid), 0o600))
+	timed, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	u, err := holdLock(timed, lock, "dev", io.Discard)
+	require.NoError(t, err, "a stale lock is taken over")
+	u()
+	_, err = os.Stat(lock)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "unlock removes the file")
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -121,8 +122,13 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 			}
 		}
 	}
+	unlock, err := lockForRelease(ctx, stack, o.Out)
+	if err != nil {
+		return ExitFailed, err
+	}
 	path := fmt.Sprintf("%s.%s.version", services.Key, name)
-	if err := setConfigLocked(ctx, stack, path, o.Version); err != nil {
+	if err := stack.SetConfigWithOptions(ctx, path, auto.ConfigValue{Value: o.Version}, &auto.ConfigOptions{Path: true}); err != nil {
+		unlock()
 		return ExitFailed, fmt.Errorf("setting %s: %w", path, err)
 	}
 	fmt.Fprintf(o.Out, "%s=%s on stack %s; running pulumi up\n", path, o.Version, stack.Name())
@@ -145,6 +151,7 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		}
 	}()
 	err = upWhenUnlocked(ctx, stack, o.Out)
+	unlock()
 	close(upDone)
 	if err != nil {
 		// The config keeps the new version, so the next `pulumi up` of anything would start this release.
@@ -214,30 +221,53 @@ func upWhenUnlocked(ctx context.Context, stack auto.Stack, out io.Writer) error 
 	}
 }
 
-// setConfigLocked sets a config path while holding a lock file beside the stack's settings: `pulumi config set`
-// rewrites the whole Pulumi.<stack>.yaml, so two releases of two services setting their versions at once could
-// each write over the other's. The stack's own lock does not cover config.
-func setConfigLocked(ctx context.Context, stack auto.Stack, path, value string) error {
-	lock := filepath.Join(stack.Workspace().WorkDir(), ".Pulumi."+strings.ReplaceAll(stack.Name(), "/", "_")+".yaml.rollout-lock")
-	deadline := time.Now().Add(time.Minute)
-	for {
+// lockForRelease takes the lock file a release holds beside the stack's settings while it sets its version and
+// runs pulumi up, and returns its release. Two releases of two services from two terminals would otherwise
+// rewrite Pulumi.<stack>.yaml under each other (a `pulumi config set` during another's up was seen to drop the
+// kubeconfig key), and the first up would deploy the second's version. The file holds the holder's process ID,
+// so a lock left by a killed command is taken over.
+func lockForRelease(ctx context.Context, stack auto.Stack, out io.Writer) (unlock func(), err error) {
+	lock := filepath.Join(stack.Workspace().WorkDir(), ".Pulumi."+strings.ReplaceAll(stack.Name(), "/", "_")+".yaml.release-lock")
+	return holdLock(ctx, lock, stack.Name(), out)
+}
+
+// holdLock waits for the lock file, then holds it until unlock.
+func holdLock(ctx context.Context, lock, stackName string, out io.Writer) (unlock func(), err error) {
+	for said := false; ; said = true {
 		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err == nil {
-			_ = f.Close()
-			break
+			_, werr := fmt.Fprintf(f, "%d\n", os.Getpid())
+			if err := errors.Join(werr, f.Close()); err != nil {
+				return nil, errors.Join(err, os.Remove(lock))
+			}
+			return func() { _ = os.Remove(lock) }, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return err
+			return nil, fmt.Errorf("taking the release lock %s: %w", lock, err)
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s has been held for a minute; if no release is setting config, remove it", lock)
+		holder, _ := os.ReadFile(lock)
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(holder))); err == nil && !processAlive(pid) {
+			_ = os.Remove(lock) // its holder is gone
+			continue
+		}
+		if !said {
+			fmt.Fprintf(out, "another release of stack %s is running pulumi up (process %s, %s); waiting for it\n",
+				stackName, strings.TrimSpace(string(holder)), lock)
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+			return nil, fmt.Errorf("stopped waiting for the release lock %s: %w", lock, ctx.Err())
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	defer os.Remove(lock)
-	return stack.SetConfigWithOptions(ctx, path, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true})
+}
+
+// processAlive reports whether process pid exists on this machine (signal 0 checks without signalling); where that
+// cannot be asked, it is taken to be alive.
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	if err != nil {
+		return false
+	}
+	return !errors.Is(p.Signal(syscall.Signal(0)), os.ErrProcessDone)
 }

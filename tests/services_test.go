@@ -5,6 +5,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -28,19 +29,19 @@ import (
 // Two services of a team's own on Gloo, neither of them the walkthrough's podinfo: cart (podinfo started on other
 // ports) released as an A/B test on a header, checkout released blue/green behind a manual gate, in two
 // namespaces of one stack. Their releases start at the same time, from two "terminals" (two rollout commands);
-// one pulumi up holds the stack's lock, the other waits for it.
+// one pulumi up holds the stack's lock, the other waits for it. checkout's next release is rolled back at its gate.
 const (
 	cartServices = `{
   "cart": {"image": {"source": "ghcr.io/stefanprodan/podinfo"}, "version": "6.0.0", "namespace": "%[1]s", "host": "cart.%[1]s.example.com",
     "port": 8080, "metricsPort": 8081, "command": ["./podinfo", "--port=8080", "--port-metrics=8081", "--level=info"],
     "minReplicas": 1, "maxReplicas": 2, "strategy": "abtest", "match": [{"header": "x-canary", "value": "insider"}],
     "analysis": {"interval": "10s", "threshold": 4, "iterations": 4},
-    "loadTest": "hey -z 1m -q 5 -c 2 -H 'X-Canary: insider' -host {host} {gateway}"},
+    "loadTest": "hey -z 1m -q 2 -c 2 -H 'X-Canary: insider' -host {host} {gateway}"},
   "checkout": {"image": {"source": "ghcr.io/stefanprodan/podinfo"}, "version": "6.0.0", "namespace": "%[1]s-pay", "host": "checkout.%[1]s.example.com",
     "port": 8080, "metricsPort": 8080, "command": ["./podinfo", "--port=8080", "--level=info"],
     "minReplicas": 1, "maxReplicas": 2, "strategy": "bluegreen", "gate": "manual",
     "analysis": {"interval": "10s", "threshold": 2, "iterations": 3},
-    "loadTest": "hey -z 1m -q 5 -c 2 {canary}/"}
+    "loadTest": "hey -z 1m -q 2 -c 2 {canary}/"}
 }`
 )
 
@@ -52,8 +53,9 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 	ab := canaryClock{interval: 10 * time.Second, steps: 4, threshold: 4}
 	bg := canaryClock{interval: 10 * time.Second, steps: 3, threshold: 2}
 	// up and both Initialized; both releases at once, checkout's after cart's up (the lock) and waiting at its gate
-	// for cart's rollback; its promotion after approval; destroy.
-	whole := ab.initialized().plus(ab.release(ab.rollback())).plus(bg.release(bg.promotion())).plus(pulumiOps(1))
+	// for cart's rollback; its promotion after approval; its next release rolled back at the gate; destroy.
+	whole := ab.initialized().plus(ab.release(ab.rollback())).plus(bg.release(bg.promotion())).
+		plus(bg.release(bg.promotion())).plus(pulumiOps(1))
 	ctx, cluster := onSharedCluster(t, tools, whole, "svc")
 	pay := cluster.ns + "-pay"
 	t.Cleanup(func() {
@@ -94,7 +96,7 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 
 	// 2. Both releases at once. cart's 6.0.1 answers /status/500 to the requests carrying the header; checkout's
 	// 6.0.1 is healthy and waits at its gate.
-	bad := sendBadTraffic(ctx, cartGateway, "/status/500", "-H", "X-Canary: insider")
+	bad := sendUserTraffic(ctx, cartGateway, "/status/500", http.Header{"X-Canary": {"insider"}})
 	releases := map[string]*syncbuf.Buffer{"cart": {}, "checkout": {}}
 	codes := map[string]int{}
 	var mu sync.Mutex
@@ -143,7 +145,7 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 		assert.Equal(t, "6.0.0", podinfoVersion(t, curlGateway(ctx, t, checkoutGateway, "/")), "blue/green: users stay on the primary")
 	}
 	calls := checkout.callsSince(releaseStart)
-	assert.Contains(t, webhookCommands(calls), "hey -z 1m -q 5 -c 2 http://checkout-canary:8080/", "the load test calls the canary's own Service")
+	assert.Contains(t, webhookCommands(calls), "hey -z 1m -q 2 -c 2 http://checkout-canary:8080/", "the load test calls the canary's own Service")
 
 	// 5. cart is rolled back on its own errors.
 	require.Eventually(t, func() bool {
@@ -170,8 +172,8 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 	running.Wait()
 	t.Logf("checkout's release:\n%s", releases["checkout"])
 	assert.Equal(t, rollout.ExitSucceeded, codes["checkout"], releases["checkout"].String())
-	assert.True(t, strings.Contains(releases["checkout"].String()+releases["cart"].String(), "waiting for it to finish"),
-		"the second release waited for the stack's lock")
+	assert.True(t, strings.Contains(releases["checkout"].String()+releases["cart"].String(), "another release of stack services is running pulumi up"),
+		"the second release waited for the first's pulumi up")
 	for range 5 {
 		assert.Equal(t, "6.0.1", podinfoVersion(t, curlGateway(ctx, t, checkoutGateway, "/")), "after promotion")
 	}
@@ -181,6 +183,29 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 			assert.NotContains(t, query.Query, "cart", "checkout's checks do not read cart's traffic")
 		}
 	}
+
+	// 7. checkout's next release waits at its gate again (the approval above was for the previous one) and is
+	// rolled back there by a person.
+	next := &syncbuf.Buffer{}
+	nextCode := make(chan int, 1)
+	go func() {
+		code, err := rollout.ReleaseOn(ctx, stack, rollout.ReleaseOptions{Service: "checkout", Version: "6.0.2", Timeout: bg.release(bg.promotion()).d, Out: next})
+		assert.NoError(t, err)
+		nextCode <- code
+	}()
+	waitForNamedCanary(ctx, t, checkout, "checkout", flaggerv1.CanaryPhaseWaitingPromotion, bg.release(bg.promotion()))
+	var rollback strings.Builder
+	require.NoError(t, rollout.GateOn(ctx, src, "manual", rollout.Rollback, &rollback))
+	assert.Contains(t, rollback.String(), "rollback gate opened")
+	select {
+	case code := <-nextCode:
+		assert.Equal(t, rollout.ExitFailed, code, next.String())
+	case <-time.After(bg.intervals(3, "the rollback at the next checks").d):
+		t.Fatalf("checkout's 6.0.2 was not rolled back after the rollback gate opened:\n%s", next)
+	}
+	t.Logf("checkout's next release:\n%s", next)
+	assert.Contains(t, next.String(), "the release waits at its gate: go run ./cmd/rollout approve --service checkout")
+	assert.Equal(t, "6.0.1", podinfoVersion(t, curlGateway(ctx, t, checkoutGateway, "/")), "the promoted version keeps serving")
 
 	_, err = stack.Destroy(ctx, optdestroy.Remove())
 	require.NoError(t, err)

@@ -5,7 +5,10 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,4 +103,39 @@ func (b *badTraffic) stop() map[string]int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.codes
+}
+
+// sendUserTraffic is users' requests through the gateway, five a second from Go's HTTP client (cheaper than a
+// curl process each, for the scenarios that only need the traffic), with the given headers, until stop.
+func sendUserTraffic(ctx context.Context, gateway gatewayTarget, path string, header http.Header) *badTraffic {
+	ctx, cancel := context.WithCancel(ctx)
+	b := &badTraffic{cancel: cancel, done: make(chan struct{}), codes: map[string]int{}}
+	client := &http.Client{Timeout: 5 * time.Second}
+	go func() {
+		defer close(b.done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+gateway.addr+path, nil)
+			if err != nil {
+				continue
+			}
+			req.Host, req.Header = gateway.host, header.Clone()
+			resp, err := client.Do(req)
+			if err != nil {
+				continue
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			b.mu.Lock()
+			b.codes[strconv.Itoa(resp.StatusCode)]++
+			b.mu.Unlock()
+		}
+	}()
+	return b
 }

@@ -41,7 +41,7 @@ func TestRealEngine_UpgradeFromTheSingleServiceRelease(t *testing.T) {
 		require.NoError(t, err, "git archive %s: %s", singleServiceRelease, out)
 	}
 	// The base program's own packages compile once (the SDKs are in the build cache), then each op links.
-	compile := scaled(2*refProgramLink, "compile of the base program's own packages")
+	compile := scaled(3*refProgramLink, "compile of the base program's own packages")
 	clock := walkthroughClock()
 	// up at the base and Initialized; a refused preview, the preview and up of this program; two ticks; destroy.
 	whole := compile.plus(clock.initialized()).plus(pulumiOps(3)).plus(clock.intervals(2, "a revision's detection")).plus(pulumiOps(1))
