@@ -155,19 +155,20 @@ type target struct {
 }
 
 func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
+	// The ingress is chosen here, once, from the validated config; everything below asks it.
+	ingress := manifests.MustIngress(cfg.Ingress)
 	var t *target
 	var err error
 	if cfg.ManagesCluster() {
-		t, err = createInfrastructure(ctx, cfg)
+		t, err = createInfrastructure(ctx, cfg, ingress)
 	} else {
-		t, err = connectToCluster(ctx, cfg)
+		t, err = connectToCluster(ctx, cfg, ingress)
 	}
 	if err != nil {
 		return nil, err
 	}
 	onCluster := pulumi.Providers(t.provider)
 	outputs := t.outputs
-	ingress := manifests.MustIngress(cfg.Ingress)
 	names := services.Names(cfg.Services)
 	releases := map[string]manifests.Service{}
 	for _, name := range names {
@@ -355,7 +356,7 @@ func awsTags(ctx *pulumi.Context) map[string]string {
 }
 
 // createInfrastructure declares the registry, the network and the cluster.
-func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
+func createInfrastructure(ctx *pulumi.Context, cfg Config, ingress manifests.Ingress) (*target, error) {
 	tags := awsTags(ctx)
 
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
@@ -393,7 +394,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 	if cfg.MetricsProvider == manifests.CloudWatch {
 		reader, err := infra.NewMetricsReader(ctx, "flagger-metrics-reader", &infra.MetricsReaderArgs{
 			OIDCIssuer:              cluster.OIDCIssuer,
-			ServiceAccountNamespace: manifests.MustIngress(cfg.Ingress).Namespace(),
+			ServiceAccountNamespace: ingress.Namespace(),
 			ServiceAccountName:      workloads.FlaggerServiceAccount,
 			Partition:               cfg.Partition(),
 			Tags:                    tags,
@@ -417,7 +418,7 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config) (*target, error) {
 }
 
 // connectToCluster targets an existing cluster: another stack's (infraStack) or any kubeconfig's.
-func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
+func connectToCluster(ctx *pulumi.Context, cfg Config, ingress manifests.Ingress) (*target, error) {
 	args := &infra.ClusterConnectionArgs{InfraStack: cfg.InfraStack}
 	if cfg.KubeconfigSet {
 		args.Kubeconfig = cfg.Kubeconfig
@@ -430,7 +431,7 @@ func connectToCluster(ctx *pulumi.Context, cfg Config) (*target, error) {
 		if !cfg.PlatformInstall && conn.PlatformIngress != "" && conn.PlatformIngress != cfg.Ingress {
 			return nil, fmt.Errorf("ingress: %q, but the platform of infraStack %s runs %q, so Flagger there cannot route a "+
 				"Canary of provider %s; set `pulumi config set ingress %s` (nothing was changed)", cfg.Ingress, cfg.InfraStack,
-				conn.PlatformIngress, manifests.MustIngress(cfg.Ingress).Provider(), conn.PlatformIngress)
+				conn.PlatformIngress, ingress.Provider(), conn.PlatformIngress)
 		}
 		return &target{
 			provider:      conn.Provider,

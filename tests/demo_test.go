@@ -178,7 +178,7 @@ func TestDemo_BadStatesSayWhatToDo(t *testing.T) {
 
 	// A demo-up is running: a state file naming a live process (this test's own).
 	running := t.TempDir()
-	state, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "ready": true, "standIn": "http://127.0.0.1:1"})
+	state, _ := json.Marshal(map[string]any{"pid": os.Getpid(), "ready": true})
 	require.NoError(t, os.WriteFile(filepath.Join(running, "state.json"), state, 0o600))
 	for _, args := range [][]string{{"up"}, {}} {
 		out, err = run(nil, running, args...)
@@ -192,7 +192,7 @@ func TestDemo_BadStatesSayWhatToDo(t *testing.T) {
 		require.NoError(t, err)
 		defer l.Close()
 		port := l.Addr().(*net.TCPAddr).Port
-		out, err = run(nil, t.TempDir(), "--standin-port", fmt.Sprint(port))
+		out, err = run(nil, t.TempDir(), "--flagger-proxy-port", fmt.Sprint(port))
 		require.Error(t, err)
 		assert.Contains(t, out, fmt.Sprintf("stand-in: 127.0.0.1:%d is in use by another process", port))
 		assertNothingLeft(t, tmp)

@@ -70,7 +70,7 @@ func up(ctx context.Context, o options, out io.Writer) error {
 	}
 	defer logFile.Close()
 	cmd := exec.Command(self, "serve", "--repo", o.repo, "--state-dir", o.stateDir,
-		"--canary-threshold", fmt.Sprint(o.threshold), "--standin-port", fmt.Sprint(o.standInPort))
+		"--canary-threshold", fmt.Sprint(o.threshold), "--flagger-proxy-port", fmt.Sprint(o.proxyPort))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

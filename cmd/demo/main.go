@@ -34,7 +34,7 @@ func main() {
 type options struct {
 	repo, stateDir string
 	threshold      int
-	standInPort    int
+	proxyPort      int
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -48,7 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.repo, "repo", ".", "the repository (holding Pulumi.yaml and main.go)")
 	fs.StringVar(&o.stateDir, "state-dir", defaultStateDir(), "where `up` keeps the running demo's state")
 	fs.IntVar(&o.threshold, "canary-threshold", 5, "failed checks before Flagger rolls back (the walkthrough's 5)")
-	fs.IntVar(&o.standInPort, "standin-port", 0, "loopback port of the Prometheus/load-tester stand-in (0: any free one)")
+	fs.IntVar(&o.proxyPort, "flagger-proxy-port", 0, "loopback port of Flagger's outbound proxy, which forwards to the "+
+		"in-cluster Prometheus and load tester and stands in for the alert webhooks (0: any free one)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

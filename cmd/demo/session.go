@@ -61,7 +61,7 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 	start := time.Now()
 	fmt.Fprintln(out, "starting the simulated cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok (2 fake m5.2xlarge nodes)")
 	if s.cluster, err = simcluster.Start(ctx, simcluster.Options{Tools: tools, Dir: filepath.Join(dir, "cluster"),
-		StandInAddr: fmt.Sprintf("127.0.0.1:%d", o.standInPort)}); err != nil {
+		StandInAddr: fmt.Sprintf("127.0.0.1:%d", o.proxyPort)}); err != nil {
 		return s, err
 	}
 	chart, err := simcluster.GlooFlaggerChart(program.Defaults().FlaggerChartVersion)

@@ -17,13 +17,14 @@ import (
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 )
 
-// Metrics are the values the stand-in answers Flagger's built-in Gloo checks with.
+// Metrics are the values the Datadog and CloudWatch stand-ins answer Flagger's queries with. Prometheus is not
+// stood in for: Flagger's Prometheus queries go to the Flagger chart's real Prometheus, which measures real traffic.
 type Metrics struct {
 	// SuccessRate is request-success-rate in percent (Flagger compares it with thresholdRange.min).
 	SuccessRate float64
 	// LatencyMs is request-duration, the P99 in milliseconds (compared with thresholdRange.max).
 	LatencyMs float64
-	// Unanswerable makes every metric query return no samples, as a Prometheus without Gloo's series would.
+	// Unanswerable makes every query return no data, as a metrics API without the gateway's series would.
 	Unanswerable bool
 }
 
@@ -57,11 +58,11 @@ type Call struct {
 	At    time.Time
 }
 
-// StandIn plays, on one loopback port, the services Flagger talks to outside the API server: Prometheus (the
-// /api/v1/query endpoint), the Flagger load tester (webhook POSTs), an event-webhook receiver, and, over HTTPS,
-// the Datadog and CloudWatch metrics APIs and Slack and Teams incoming webhooks. It is a stand-in, not those
-// services: it answers with the values set by SetMetrics and SetMetricsFor and records every call. Flagger
-// reaches it through HTTP_PROXY and HTTPS_PROXY, trusting CAFile for the HTTPS ones.
+// StandIn is Flagger's outbound proxy, on one loopback port, through HTTP_PROXY and HTTPS_PROXY (trusting CAFile
+// for HTTPS). It forwards what Flagger sends to in-cluster services, the real Prometheus and load testers, as the
+// cluster network would, recording each query and webhook command. For what cannot run here it is a stand-in: an
+// event-webhook receiver, and, over HTTPS, the Datadog and CloudWatch metrics APIs (answering with the values set
+// by SetMetrics and SetMetricsFor) and Slack and Teams incoming webhooks; it records every call.
 type StandIn struct {
 	URL string
 	// CAFile is the PEM file of the CA that signs the stand-in's HTTPS certificates.
