@@ -44,23 +44,14 @@ func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
 func newCLIUserOf(t *testing.T, tools simcluster.Tools, project string) *cliUser {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	require.NoError(t, os.Mkdir(bin, 0o755))
 	// The CLI and the language host only: the provider comes from the installed plugin, as for a user.
-	for _, name := range []string{"pulumi", "pulumi-language-go"} {
-		require.NoError(t, os.Symlink(tools.Path(name), filepath.Join(bin, name)))
-	}
-	home := filepath.Join(dir, "home")
-	u := &cliUser{t: t, bin: bin, configFile: filepath.Join(dir, "Pulumi.cli.yaml"), project: project, op: cliOp, env: append(os.Environ(),
-		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"PULUMI_HOME="+home,
-		"PULUMI_BACKEND_URL=file://"+filepath.Join(dir, "backend"),
-		"PULUMI_CONFIG_PASSPHRASE=cli-test",
-		"PULUMI_SKIP_UPDATE_CHECK=true",
-		"TMPDIR="+dir,
-	)}
-	require.NoError(t, os.MkdirAll(filepath.Join(dir, "backend"), 0o755))
-	require.NoError(t, simcluster.InstallProvider(tools, home))
+	cli, err := simcluster.NewCLI(tools, simcluster.CLIOptions{
+		Root: dir, Home: filepath.Join(dir, "home"), Backend: filepath.Join(dir, "backend"), Tmp: filepath.Join(dir, "tmp"),
+		Passphrase: "cli-test", LanguageHost: true,
+	})
+	require.NoError(t, err)
+	u := &cliUser{t: t, bin: filepath.Join(cli.Root, "bin"), configFile: filepath.Join(dir, "Pulumi.cli.yaml"), project: project,
+		op: cliOp, env: cli.Environ()}
 	// `pulumi stack init` has no --config-file and writes the secrets salt into Pulumi.<stack>.yaml beside the
 	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
 	initDir := filepath.Join(dir, "init")

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // stackName is the demo's stack, in a work folder of its own whose Pulumi.yaml is this repository's with the
@@ -82,6 +83,27 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 	return s, nil
 }
 
+// projectWithBinary is the project file at path with its Go runtime's buildTarget option replaced by binary: the
+// project (name, config schema) is the repository's, the program the binary already built.
+func projectWithBinary(path, binary string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var project map[string]any
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	runtime, _ := project["runtime"].(map[string]any)
+	options, _ := runtime["options"].(map[string]any)
+	if runtime["name"] != "go" || options == nil || options["buildTarget"] == nil {
+		return nil, fmt.Errorf("%s: no Go runtime option buildTarget to replace with the prebuilt program", path)
+	}
+	delete(options, "buildTarget")
+	options["binary"] = binary
+	return yaml.Marshal(project)
+}
+
 // buildProgram builds main.go of repo to program.
 func buildProgram(ctx context.Context, repo, program string) error {
 	// -buildvcs=false: with the commit stamped in, every commit would make it stale.
@@ -98,54 +120,29 @@ func buildProgram(ctx context.Context, repo, program string) error {
 // Flagger already there.
 func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo, program string) error {
 	s.workDir = filepath.Join(s.dir, "project")
-	backend := filepath.Join(s.dir, "backend")
-	home := filepath.Join(s.dir, "pulumi-home")
-	// The Kubernetes provider writes the kubeconfig to a temp file on every run and never removes it: keep
-	// those inside the session, which close removes.
-	tmp := filepath.Join(s.dir, "tmp")
-	for _, d := range []string{s.workDir, backend, home, tmp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+	if err := os.MkdirAll(s.workDir, 0o755); err != nil {
+		return err
 	}
-	project, err := os.ReadFile(filepath.Join(repo, "Pulumi.yaml"))
+	project, err := projectWithBinary(filepath.Join(repo, "Pulumi.yaml"), program)
 	if err != nil {
 		return err
 	}
-	const buildTarget = "\n    buildTarget: bin/progressive-delivery\n"
-	if !strings.Contains(string(project), buildTarget) {
-		return errors.New("the project file Pulumi.yaml has no runtime option `buildTarget: bin/progressive-delivery` to replace with the prebuilt program")
-	}
-	// The project is the repository's (name, config schema); the program is the binary just built and the state
-	// goes to the demo's own backend.
-	project = []byte(strings.Replace(string(project), buildTarget, "\n    binary: "+program+"\n", 1))
 	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
 		return err
 	}
-	// The CLI and its Go language host, and no provider binary: the engine uses the plugin installed below (a
-	// provider on PATH would win, with a warning on every run). The Automation API finds the CLI in <root>/bin.
-	cliRoot := filepath.Join(s.dir, "cli")
-	if err := os.MkdirAll(filepath.Join(cliRoot, "bin"), 0o755); err != nil {
+	// The CLI and its Go language host, and no provider binary: the engine uses the installed plugin (a provider
+	// on PATH would win, with a warning on every run). The provider's kubeconfig temp files stay in the session,
+	// which close removes.
+	cli, err := simcluster.NewCLI(tools, simcluster.CLIOptions{
+		Root: filepath.Join(s.dir, "cli"), Home: filepath.Join(s.dir, "pulumi-home"), Backend: filepath.Join(s.dir, "backend"),
+		Tmp: filepath.Join(s.dir, "tmp"), Passphrase: "demo", LanguageHost: true,
+	})
+	if err != nil {
 		return err
 	}
-	for _, name := range []string{"pulumi", "pulumi-language-go"} {
-		if err := os.Symlink(tools.Path(name), filepath.Join(cliRoot, "bin", name)); err != nil && !os.IsExist(err) {
-			return err
-		}
-	}
-	s.env = map[string]string{
-		"PATH":                     filepath.Join(cliRoot, "bin") + string(os.PathListSeparator) + os.Getenv("PATH"),
-		"PULUMI_HOME":              home,
-		"PULUMI_BACKEND_URL":       "file://" + backend,
-		"PULUMI_CONFIG_PASSPHRASE": "demo",
-		"PULUMI_SKIP_UPDATE_CHECK": "true",
-		"KUBECONFIG":               s.cluster.KubeconfigPath,
-		"TMPDIR":                   tmp,
-	}
-	if err := simcluster.InstallProvider(tools, home); err != nil {
-		return err
-	}
-	if s.cli, err = rollout.NewCLI(cliRoot); err != nil {
+	s.env = cli.Env
+	s.env["KUBECONFIG"] = s.cluster.KubeconfigPath
+	if s.cli, err = rollout.NewCLI(cli.Root); err != nil {
 		return err
 	}
 	stack, err := auto.UpsertStackLocalSource(ctx, stackName, s.workDir, s.workspace()...)

@@ -24,40 +24,25 @@ type StackOptions struct {
 // Pulumi CLI of tools.sh, on a file backend in o.Dir, with the Kubernetes provider plugin of tools.sh installed
 // in a PULUMI_HOME of its own: nothing is downloaded and nothing ambient is used.
 func NewStack(ctx context.Context, o StackOptions) (auto.Stack, error) {
-	backend := filepath.Join(o.Dir, "backend")
-	home := filepath.Join(o.Dir, "pulumi-home-"+o.Name)
-	root := filepath.Join(o.Dir, "cli-"+o.Name)
-	// The inline program's workspace and the provider's temporary kubeconfig files (which it does not remove) stay
-	// in o.Dir instead of piling up in the machine's temporary folder.
-	work, tmp := filepath.Join(o.Dir, "work-"+o.Name), filepath.Join(o.Dir, "tmp")
-	for _, d := range []string{backend, filepath.Join(root, "bin"), work, tmp} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return auto.Stack{}, err
-		}
-	}
-	if err := InstallProvider(o.Tools, home); err != nil {
+	// The inline program's workspace and the provider's temporary kubeconfig files stay in o.Dir instead of piling
+	// up in the machine's temporary folder.
+	work := filepath.Join(o.Dir, "work-"+o.Name)
+	if err := os.MkdirAll(work, 0o755); err != nil {
 		return auto.Stack{}, err
 	}
-	// Only the CLI goes in the command's root, so the engine uses the installed plugin and no ambient one.
-	link := filepath.Join(root, "bin", "pulumi")
-	if _, err := os.Lstat(link); os.IsNotExist(err) {
-		if err := os.Symlink(o.Tools.Path("pulumi"), link); err != nil {
-			return auto.Stack{}, err
-		}
-	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, SkipVersionCheck: true})
+	cli, err := NewCLI(o.Tools, CLIOptions{
+		Root: filepath.Join(o.Dir, "cli-"+o.Name), Home: filepath.Join(o.Dir, "pulumi-home-"+o.Name),
+		Backend: filepath.Join(o.Dir, "backend"), Tmp: filepath.Join(o.Dir, "tmp"), Passphrase: "simcluster",
+	})
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	return auto.UpsertStackInlineSource(ctx, o.Name, o.Project, o.Program, auto.Pulumi(cmd), auto.PulumiHome(home),
-		auto.WorkDir(work),
-		auto.EnvVars(map[string]string{
-			"PULUMI_BACKEND_URL":       "file://" + backend,
-			"PULUMI_CONFIG_PASSPHRASE": "simcluster",
-			"PULUMI_SKIP_UPDATE_CHECK": "true",
-			"PULUMI_HOME":              home,
-			"TMPDIR":                   tmp,
-		}))
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: cli.Root, SkipVersionCheck: true})
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	return auto.UpsertStackInlineSource(ctx, o.Name, o.Project, o.Program, auto.Pulumi(cmd),
+		auto.PulumiHome(cli.Env["PULUMI_HOME"]), auto.WorkDir(work), auto.EnvVars(cli.Env))
 }
 
 // InstallProvider registers the Kubernetes provider plugin of tools.sh in the PULUMI_HOME home, under the version
