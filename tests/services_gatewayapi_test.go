@@ -3,7 +3,6 @@
 package tests
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -14,14 +13,11 @@ import (
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
-	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -65,29 +61,15 @@ func TestSimCluster_ServicesOfTheirOwnOnTheGatewayAPI(t *testing.T) {
 	whole := ab.initialized().plus(releases).plus(pulumiOps(1))
 	ctx, cluster := onSharedCluster(t, tools, whole, "gsvc")
 	second := cluster.ns + "-b"
-	t.Cleanup(func() {
-		err := cluster.Core.CoreV1().Namespaces().Delete(context.Background(), second, metav1.DeleteOptions{})
-		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", second, err)
-	})
+	deleteAtCleanup(t, cluster, second)
 	testStart := time.Now()
-	stack := newE2EStack(t, tools, "gwservices", program.Run)
-	settings, err := stack.Workspace().StackSettings(ctx, stack.Name())
-	require.NoError(t, err)
-	if settings.Config == nil {
-		settings.Config = config.Map{}
-	}
-	settings.Config[config.MustMakeKey(program.Project, "services")] = config.NewObjectValue(fmt.Sprintf(gatewayAPIServices, cluster.ns))
-	require.NoError(t, stack.Workspace().SaveStackSettings(ctx, stack.Name(), settings))
-	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
-		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
-		"platformInstall": {Value: "false"},
-		"ingress":         {Value: "gatewayapi"},
-	}))
+	stack := servicesStack(ctx, t, tools, cluster, "gwservices", fmt.Sprintf(gatewayAPIServices, cluster.ns),
+		auto.ConfigMap{"ingress": {Value: "gatewayapi"}})
 	web := &testCluster{Cluster: cluster.Cluster, ns: cluster.ns, host: "web." + cluster.ns + ".example.com"}
 	feed := &testCluster{Cluster: cluster.Cluster, ns: second, host: "feed." + cluster.ns + ".example.com"}
 	api := &testCluster{Cluster: cluster.Cluster, ns: second, host: "api." + cluster.ns + ".example.com"}
 
-	_, err = stack.Up(ctx)
+	_, err := stack.Up(ctx)
 	require.NoError(t, err)
 	waitForNamedCanary(ctx, t, web, "web", flaggerv1.CanaryPhaseInitialized, ab.initialization())
 	docs := &testCluster{Cluster: cluster.Cluster, ns: cluster.ns, host: "docs." + cluster.ns + ".example.com"}

@@ -5,6 +5,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
 	gatewayv1 "github.com/fluxcd/flagger/pkg/apis/gloo/gateway/v1"
+	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/rollout"
@@ -58,29 +60,14 @@ func TestSimCluster_ServicesOfTheirOwnOnGloo(t *testing.T) {
 		plus(bg.release(bg.promotion())).plus(pulumiOps(1))
 	ctx, cluster := onSharedCluster(t, tools, whole, "svc")
 	pay := cluster.ns + "-pay"
-	t.Cleanup(func() {
-		err := cluster.Core.CoreV1().Namespaces().Delete(context.Background(), pay, metav1.DeleteOptions{})
-		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", pay, err)
-	})
+	deleteAtCleanup(t, cluster, pay)
 	testStart := time.Now()
-	stack := newE2EStack(t, tools, "services", program.Run)
-	// services as an object, as a stack file holds it: the rollout command sets services.<name>.version by path.
-	settings, err := stack.Workspace().StackSettings(ctx, stack.Name())
-	require.NoError(t, err)
-	if settings.Config == nil {
-		settings.Config = config.Map{}
-	}
-	settings.Config[config.MustMakeKey(program.Project, "services")] = config.NewObjectValue(fmt.Sprintf(cartServices, cluster.ns))
-	require.NoError(t, stack.Workspace().SaveStackSettings(ctx, stack.Name(), settings))
-	require.NoError(t, stack.SetAllConfig(ctx, auto.ConfigMap{
-		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
-		"platformInstall": {Value: "false"},
-	}))
+	stack := servicesStack(ctx, t, tools, cluster, "services", fmt.Sprintf(cartServices, cluster.ns), nil)
 	cart := &testCluster{Cluster: cluster.Cluster, ns: cluster.ns, host: "cart." + cluster.ns + ".example.com"}
 	checkout := &testCluster{Cluster: cluster.Cluster, ns: pay, host: "checkout." + cluster.ns + ".example.com"}
 
 	// 1. One up; each service's Canary Initialized in its own namespace, each with its own load tester.
-	_, err = stack.Up(ctx)
+	_, err := stack.Up(ctx)
 	require.NoError(t, err)
 	waitForNamedCanary(ctx, t, cart, "cart", flaggerv1.CanaryPhaseInitialized, ab.initialization())
 	waitForNamedCanary(ctx, t, checkout, "checkout", flaggerv1.CanaryPhaseInitialized, bg.initialization())
@@ -227,4 +214,36 @@ func waitForNamedCanary(ctx context.Context, t *testing.T, cluster *testCluster,
 		return last == string(phase)
 	}, b.d, 500*time.Millisecond)
 	require.True(t, ok, "canary %s/%s never reached %s within %s (last phase %q)", cluster.ns, name, phase, b, last)
+}
+
+// deleteAtCleanup deletes a namespace of the test's own on the shared cluster when the test ends (onSharedCluster
+// deletes the first).
+func deleteAtCleanup(t *testing.T, cluster *testCluster, namespace string) {
+	t.Helper()
+	t.Cleanup(func() {
+		err := cluster.Core.CoreV1().Namespaces().Delete(context.Background(), namespace, metav1.DeleteOptions{})
+		assert.True(t, err == nil || apierrors.IsNotFound(err), "namespace %s is deleted: %v", namespace, err)
+	})
+}
+
+// servicesStack is a stack of the program onto the test's cluster (kubeconfig mode, no platform install) whose
+// services key is servicesJSON, stored as an object, as a stack file holds it: the rollout command sets
+// services.<name>.version by path. extra is more config.
+func servicesStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name, servicesJSON string, extra auto.ConfigMap) auto.Stack {
+	t.Helper()
+	stack := newE2EStack(t, tools, name, program.Run)
+	settings, err := stack.Workspace().StackSettings(ctx, stack.Name())
+	require.NoError(t, err)
+	if settings.Config == nil {
+		settings.Config = config.Map{}
+	}
+	settings.Config[config.MustMakeKey(program.Project, "services")] = config.NewObjectValue(servicesJSON)
+	require.NoError(t, stack.Workspace().SaveStackSettings(ctx, stack.Name(), settings))
+	values := auto.ConfigMap{
+		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},
+		"platformInstall": {Value: "false"},
+	}
+	maps.Copy(values, extra)
+	require.NoError(t, stack.SetAllConfig(ctx, values))
+	return stack
 }
