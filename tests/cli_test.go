@@ -31,8 +31,6 @@ type cliUser struct {
 	env             []string
 	// project is the folder holding Pulumi.yaml and main.go that commands run in: the repository's root, "..".
 	project string
-	// op bounds each command: cliOp unless the test says otherwise.
-	op bound
 }
 
 func newCLIUser(t *testing.T, tools simcluster.Tools) *cliUser {
@@ -51,7 +49,7 @@ func newCLIUserOf(t *testing.T, tools simcluster.Tools, project string) *cliUser
 	})
 	require.NoError(t, err)
 	u := &cliUser{t: t, bin: filepath.Join(cli.Root, "bin"), configFile: filepath.Join(dir, "Pulumi.cli.yaml"), project: project,
-		op: cliOp, env: cli.Environ()}
+		env: cli.Environ()}
 	// `pulumi stack init` has no --config-file and writes the secrets salt into Pulumi.<stack>.yaml beside the
 	// project file: init from a copy of Pulumi.yaml elsewhere and keep that file as the stack's config file.
 	initDir := filepath.Join(dir, "init")
@@ -76,7 +74,7 @@ func (u *cliUser) runIn(dir string, args ...string) {
 func (u *cliUser) run(args ...string) (string, error) {
 	u.t.Helper()
 	args = u.stackArgs(args)
-	ctx, cancel := context.WithTimeout(context.Background(), u.op.d)
+	ctx, cancel := context.WithTimeout(context.Background(), cliOp.d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
 	cmd.Dir = u.project
@@ -85,7 +83,7 @@ func (u *cliUser) run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: past its bound, %s", err, u.op)
+		err = fmt.Errorf("%w: past its bound, %s", err, cliOp)
 	}
 	return out.String(), err
 }

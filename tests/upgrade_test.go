@@ -12,6 +12,7 @@ import (
 	"time"
 
 	flaggerv1 "github.com/fluxcd/flagger/pkg/apis/flagger/v1beta1"
+	"github.com/progressive-delivery/platform/internal/simcluster"
 	"github.com/progressive-delivery/platform/rollout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -24,31 +25,35 @@ import (
 const singleServiceRelease = "319eaa1"
 
 // TestRealEngine_UpgradeFromTheSingleServiceRelease: a stack deployed by the program as it was before the services
-// key (built by the real CLI's language host from that commit's source), then moved to the services key with the
+// key (that commit's main.go, built by tools.sh, run by the real CLI), then moved to the services key with the
 // commands the preview names and updated by this program: the preview plans no replace and no delete, the up keeps
 // the Deployment and starts no new canary revision.
 func TestRealEngine_UpgradeFromTheSingleServiceRelease(t *testing.T) {
 	tools := findE2ETools(t)
 	t.Parallel()
-	base := filepath.Join(t.TempDir(), "base")
-	require.NoError(t, os.Mkdir(base, 0o755))
-	archive := exec.Command("sh", "-c", "git -C .. archive --format=tar "+singleServiceRelease+" | tar -x -C "+base)
-	if out, err := archive.CombinedOutput(); err != nil {
+	// The base program, built by tools.sh (a clone without the commit has none), run by the real CLI through its
+	// Go language host from a project with that commit's Pulumi.yaml.
+	program := tools.Path("progressive-delivery-" + singleServiceRelease)
+	if _, err := os.Stat(program); err != nil {
 		shallow, _ := exec.Command("git", "-C", "..", "rev-parse", "--is-shallow-repository").Output()
 		if strings.TrimSpace(string(shallow)) == "true" {
-			t.Skipf("skipped: this clone is shallow and lacks commit %s, the release before the services key: %s", singleServiceRelease, out)
+			t.Skipf("skipped: this clone is shallow and lacks commit %s, the release before the services key", singleServiceRelease)
 		}
-		require.NoError(t, err, "git archive %s: %s", singleServiceRelease, out)
+		t.Fatalf("no program of commit %s among the tools (tests/e2e/tools.sh builds it): %v", singleServiceRelease, err)
 	}
-	// The base program's own packages compile once (the SDKs are in the build cache), then each op links.
-	compile := scaled(3*refProgramLink, "compile of the base program's own packages")
+	projectFile, err := exec.Command("git", "-C", "..", "show", singleServiceRelease+":Pulumi.yaml").Output()
+	require.NoError(t, err)
+	projectFile, err = simcluster.ProjectWithBinary(projectFile, program)
+	require.NoError(t, err)
+	base := filepath.Join(t.TempDir(), "base")
+	require.NoError(t, os.Mkdir(base, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(base, "Pulumi.yaml"), projectFile, 0o644))
 	clock := walkthroughClock()
 	// up at the base and Initialized; a refused preview, the preview and up of this program; two ticks; destroy.
-	whole := compile.plus(clock.initialized()).plus(pulumiOps(3)).plus(clock.intervals(2, "a revision's detection")).plus(pulumiOps(1))
+	whole := clock.initialized().plus(pulumiOps(3)).plus(clock.intervals(2, "a revision's detection")).plus(pulumiOps(1))
 	ctx, cluster := onSharedCluster(t, tools, whole, "upgrade")
 
 	u := newCLIUserOf(t, tools, base)
-	u.op = cliOp.plus(compile)
 	u.ok("config", "set", "--secret", "kubeconfig", string(cluster.Kubeconfig))
 	u.ok("config", "set", "platformInstall", "false")
 	u.ok("config", "set", "appNamespace", cluster.ns)
@@ -100,7 +105,6 @@ func TestRealEngine_UpgradeFromTheSingleServiceRelease(t *testing.T) {
 	}
 	t.Logf("the upgrade's plan: %v", ops)
 
-	u.op = cliOp
 	u.ok("up", "--yes")
 	after, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo", metav1.GetOptions{})
 	require.NoError(t, err)

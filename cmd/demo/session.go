@@ -17,7 +17,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/yaml"
 )
 
 // stackName is the demo's stack, in a work folder of its own whose Pulumi.yaml is this repository's with the
@@ -83,27 +82,6 @@ func startSession(ctx context.Context, tools simcluster.Tools, o options, dir st
 	return s, nil
 }
 
-// projectWithBinary is the project file at path with its Go runtime's buildTarget option replaced by binary: the
-// project (name, config schema) is the repository's, the program the binary already built.
-func projectWithBinary(path, binary string) ([]byte, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var project map[string]any
-	if err := yaml.Unmarshal(raw, &project); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	runtime, _ := project["runtime"].(map[string]any)
-	options, _ := runtime["options"].(map[string]any)
-	if runtime["name"] != "go" || options == nil || options["buildTarget"] == nil {
-		return nil, fmt.Errorf("%s: no Go runtime option buildTarget to replace with the prebuilt program", path)
-	}
-	delete(options, "buildTarget")
-	options["binary"] = binary
-	return yaml.Marshal(project)
-}
-
 // buildProgram builds main.go of repo to program.
 func buildProgram(ctx context.Context, repo, program string) error {
 	// -buildvcs=false: with the commit stamped in, every commit would make it stale.
@@ -123,9 +101,13 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	if err := os.MkdirAll(s.workDir, 0o755); err != nil {
 		return err
 	}
-	project, err := projectWithBinary(filepath.Join(repo, "Pulumi.yaml"), program)
+	raw, err := os.ReadFile(filepath.Join(repo, "Pulumi.yaml"))
 	if err != nil {
 		return err
+	}
+	project, err := simcluster.ProjectWithBinary(raw, program)
+	if err != nil {
+		return fmt.Errorf("Pulumi.yaml: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"sigs.k8s.io/yaml"
 )
 
 // CLIOptions places an isolated Pulumi CLI's folders.
@@ -68,4 +70,22 @@ func (c *CLI) Environ() []string {
 		env = append(env, k+"="+v)
 	}
 	return env
+}
+
+// ProjectWithBinary is the project file raw with its Go runtime's buildTarget option replaced by binary: the
+// project (name, config schema) is the file's, the program one built beforehand, which the CLI then runs without
+// compiling it.
+func ProjectWithBinary(raw []byte, binary string) ([]byte, error) {
+	var project map[string]any
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		return nil, err
+	}
+	runtime, _ := project["runtime"].(map[string]any)
+	options, _ := runtime["options"].(map[string]any)
+	if runtime["name"] != "go" || options == nil || options["buildTarget"] == nil {
+		return nil, fmt.Errorf("no Go runtime option buildTarget to replace with the prebuilt program")
+	}
+	delete(options, "buildTarget")
+	options["binary"] = binary
+	return yaml.Marshal(project)
 }

@@ -265,6 +265,24 @@ install_debian() {
   ln -sf "$(command -v curl)" "$BIN/curl"
 }
 
+# The program as it was before the services key, which tests/upgrade_test.go deploys and then upgrades. Built here, in
+# the background of .ci/run, so that the test's first up does not compile it beside the whole suite (it did, cold,
+# and took the CLI test past its bounds with it). A clone that lacks the commit (shallow) gets none; the test skips.
+BASE_PROGRAM_COMMIT=319eaa1
+build_base_program() {
+  local out="$BIN/progressive-delivery-$BASE_PROGRAM_COMMIT"
+  [ -x "$out" ] && return 0
+  if ! git -C "$REPO" cat-file -e "$BASE_PROGRAM_COMMIT^{commit}" 2>/dev/null; then
+    log "commit $BASE_PROGRAM_COMMIT is not in this clone (a shallow one?): no base program, the upgrade test skips"
+    return 0
+  fi
+  local dir="$SRC/base-$BASE_PROGRAM_COMMIT"
+  rm -rf "$dir" && mkdir -p "$dir"
+  git -C "$REPO" archive --format=tar "$BASE_PROGRAM_COMMIT" | tar -x -C "$dir"
+  # CI's flags, so that the packages it shares with this commit compile once.
+  (cd "$dir" && GOFLAGS="-trimpath -gcflags=all=-dwarf=false" go build -buildvcs=false -o "$out" .)
+}
+
 # timed NAME FUNC: runs FUNC in a subshell and logs how long it took, so a slow machine shows where its time goes.
 # Each build runs as a process of its own (tools.sh --build FUNC): inside an && or || list bash ignores set -e, even
 # in a subshell, and a failed go build would go unnoticed.
@@ -278,7 +296,10 @@ timed() {
 # (Kubernetes with kwok and the data plane, then Flagger: another). Go already compiles on every core within one build; a second
 # build beside it fills the single-threaded stretches (module downloads, go mod tidy, the links of 100-400 MB
 # binaries). TOOLS_LANES=1 builds one tool after another.
-pulumi_lane() { timed "pulumi CLI" build_pulumi && timed "pulumi-language-go" build_language_go && timed "pulumi-resource-kubernetes" build_k8s_provider; }
+pulumi_lane() {
+  timed "pulumi CLI" build_pulumi && timed "pulumi-language-go" build_language_go &&
+    timed "pulumi-resource-kubernetes" build_k8s_provider && timed "the program at $BASE_PROGRAM_COMMIT" build_base_program
+}
 cluster_lane() {
   timed "kube-apiserver, controller-manager, scheduler, kwok, prometheus, hey, podinfo" build_cluster &&
     timed "flagger and its load tester" build_flagger && timed "gateway API CRDs" copy_gateway_api_crds
