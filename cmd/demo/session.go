@@ -107,7 +107,7 @@ func (s *session) prepareStack(ctx context.Context, tools simcluster.Tools, repo
 	}
 	project, err := simcluster.ProjectWithBinary(raw, program)
 	if err != nil {
-		return fmt.Errorf("Pulumi.yaml: %w", err)
+		return fmt.Errorf("the project file Pulumi.yaml: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(s.workDir, "Pulumi.yaml"), project, 0o644); err != nil {
 		return err
