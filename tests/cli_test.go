@@ -74,7 +74,7 @@ func (u *cliUser) runIn(dir string, args ...string) {
 func (u *cliUser) run(args ...string) (string, error) {
 	u.t.Helper()
 	args = u.stackArgs(args)
-	ctx, cancel := context.WithTimeout(context.Background(), cliOp.d)
+	ctx, cancel := context.WithTimeout(context.Background(), cliOp().d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
 	cmd.Dir = u.project
@@ -83,14 +83,18 @@ func (u *cliUser) run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: past its bound, %s", err, cliOp)
+		err = fmt.Errorf("%w: past its bound, %s", err, cliOp())
 	}
 	return out.String(), err
 }
 
 // cliOp bounds one CLI command of the test: a pulumi operation, plus the language host's go build of main.go
-// when it is stale (a link: the SDKs were compiled by the fast suite that CI runs first).
-var cliOp = pulumiOps(1).plus(scaled(refProgramLink, fmt.Sprintf("link of main.go %s", refProgramLink)))
+// when it is stale (a link: the SDKs were compiled by the fast suite that CI runs first). A function, not a
+// variable: a package variable is set before TestMain measures the machine, and so was never scaled (a 1.34x
+// machine then failed every CLI test at the reference machine's 1m30s).
+func cliOp() bound {
+	return pulumiOps(1).plus(scaled(refProgramLink, fmt.Sprintf("link of main.go %s", refProgramLink)))
+}
 
 // stackArgs adds the stack and its config file to the commands that take them.
 func (u *cliUser) stackArgs(args []string) []string {

@@ -48,8 +48,8 @@ func (u *cliUser) start(args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 func killWhen(t *testing.T, cmd *exec.Cmd, out *syncbuf.Buffer, what string, ready func() bool) {
 	t.Helper()
 	// It happens within the operation it interrupts.
-	for deadline := time.Now().Add(cliOp.d); !ready(); time.Sleep(20 * time.Millisecond) {
-		require.True(t, time.Now().Before(deadline), "%s never happened within %s:\n%s", what, cliOp, out)
+	for deadline := time.Now().Add(cliOp().d); !ready(); time.Sleep(20 * time.Millisecond) {
+		require.True(t, time.Now().Before(deadline), "%s never happened within %s:\n%s", what, cliOp(), out)
 	}
 	require.NoError(t, syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL))
 	_ = cmd.Wait()
@@ -205,7 +205,7 @@ func TestFaults_InterruptedAndConcurrentDeploys(t *testing.T) {
 	// 1. Two deploys at once: the second is refused with the backend's lock message and changes nothing.
 	first, firstOut := u.start("up", "--yes", "--skip-preview")
 	locks := filepath.Join(u.stateDir(), "locks")
-	for deadline := time.Now().Add(cliOp.d); ; time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(cliOp().d); ; time.Sleep(20 * time.Millisecond) {
 		if entries, _ := filepath.Glob(filepath.Join(locks, "*", "*", "cli", "*.json")); len(entries) > 0 {
 			break
 		}
