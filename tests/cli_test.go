@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,12 @@ func (u *cliUser) runIn(dir string, args ...string) {
 func (u *cliUser) run(args ...string) (string, error) {
 	u.t.Helper()
 	args = u.stackArgs(args)
-	ctx, cancel := context.WithTimeout(context.Background(), cliOp().d)
+	b := cliOp()
+	if slices.Contains(args, "--policy-pack") {
+		// The CLI builds the policy pack (a Go program of its own) before the program: a second link.
+		b = b.plus(scaled(refProgramLink, fmt.Sprintf("link of the policy pack %s", refProgramLink)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(u.bin, "pulumi"), args...)
 	cmd.Dir = u.project
@@ -83,7 +89,7 @@ func (u *cliUser) run(args ...string) (string, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: past its bound, %s", err, cliOp())
+		err = fmt.Errorf("%w: past its bound, %s", err, b)
 	}
 	return out.String(), err
 }

@@ -52,7 +52,12 @@ const (
 // than their share: pinned to one core at the same ratio (1.4 cores of loads), Prometheus and the load tester
 // starved and good releases were rolled back for lack of metrics. The ratio therefore falls with the cores:
 // capacity = utilisation x E x min(E, 2)/2, E being the machine in reference cores (cores / slowness).
-const utilisation = 1.4
+//
+// 1.4 was too much on a machine reading 1.23-1.34x (2026-12-05, after the services scenarios were added): at 1.85
+// reference cores the load average reached 30-70, an API server took over 32 s to serve its OpenAPI document, and
+// the CLI, upgrade, demo and faults tests ran past their bounds in three runs out of three; at 1.2 every scenario
+// passed (the CLI test's one failure was its policy-pack bound, since fixed). 1.0 gives that machine 1.33.
+const utilisation = 1.0
 
 // sameSpeed is the benchmark's spread on one machine (95 to 97 ms on the reference): a reading within it is the
 // reference's speed.
