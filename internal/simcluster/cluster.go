@@ -139,8 +139,11 @@ func (c *Cluster) startControlPlane() error {
 		BinaryAssetsDirectory: c.tools.Bin,
 		CRDs:                  crds,
 		// Flagger's, and the Gateway API's standard channel (HTTPRoute, which Flagger weights on that ingress).
-		CRDDirectoryPaths:        []string{c.tools.Path("flagger-crds.yaml"), c.tools.Path("gateway-api-crds")},
-		ErrorIfCRDPathMissing:    true,
+		CRDDirectoryPaths:     []string{c.tools.Path("flagger-crds.yaml"), c.tools.Path("gateway-api-crds")},
+		ErrorIfCRDPathMissing: true,
+		// envtest waits 10 s for the CRDs to be served; a busy machine took longer (the demo's Ctrl-C test failed
+		// there under the suite's load, 2026-12-05).
+		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
