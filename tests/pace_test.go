@@ -56,8 +56,10 @@ const (
 // 1.4 was too much on a machine reading 1.23-1.34x (2026-12-05, after the services scenarios were added): at 1.85
 // reference cores the load average reached 30-70, an API server took over 32 s to serve its OpenAPI document, and
 // the CLI, upgrade, demo and faults tests ran past their bounds in three runs out of three; at 1.2 every scenario
-// passed (the CLI test's one failure was its policy-pack bound, since fixed). 1.0 gives that machine 1.33.
-const utilisation = 1.0
+// passed (the CLI test's one failure was its policy-pack bound, since fixed). At 1.0 the benchmark's spread on
+// that machine (108-118 ms) gave 1.33 to 1.57, and at 1.57 the CLI and faults tests failed again; 0.8 keeps it
+// at 1.06-1.26.
+const utilisation = 0.8
 
 // sameSpeed is the benchmark's spread on one machine (95 to 97 ms on the reference): a reading within it is the
 // reference's speed.
