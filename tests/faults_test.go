@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -397,12 +399,19 @@ func TestFaults_CanaryOutlivesAnAPIServerRestartAndAFlaggerCrash(t *testing.T) {
 	assert.Contains(t, text, "watch error (retrying)", "the gap is shown")
 	assert.Contains(t, text, "API server reachable again")
 	assert.Contains(t, text, "rollout succeeded")
-	// Both Flagger processes log to one file: every step was taken, in order, once.
-	var steps []string
+	// Both Flagger processes log to one file: the steps were taken in order, none twice, up to 50. One line may be
+	// missing: the killed Flagger can die after writing a weight and before logging it (seen once: 10, 20, 40, 50,
+	// the new process going on from the 30 the old one had set).
+	var steps []int
 	for _, m := range regexp.MustCompile(`Advance podinfo.apps canary weight (\d+)`).FindAllStringSubmatch(cluster.FlaggerLog(), -1) {
-		steps = append(steps, m[1])
+		w, _ := strconv.Atoi(m[1])
+		steps = append(steps, w)
 	}
-	assert.Equal(t, []string{"10", "20", "30", "40", "50"}, steps, "Flagger resumed where it was")
+	assert.True(t, slices.IsSorted(steps) && len(slices.Compact(slices.Clone(steps))) == len(steps), "Flagger resumed where it was, no step repeated: %v", steps)
+	assert.GreaterOrEqual(t, len(steps), 4, "at most the step of the kill unlogged: %v", steps)
+	if assert.NotEmpty(t, steps) {
+		assert.Equal(t, 50, steps[len(steps)-1], "up to maxWeight: %v", steps)
+	}
 	primary, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(ctx, "podinfo-primary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.1", primary.Spec.Template.Spec.Containers[0].Image, "Flagger's promotion happened")

@@ -4,6 +4,7 @@ package tests
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -375,15 +376,23 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 			releases[name] = release
 		}()
 	}
-	started := func() []string {
-		time.Sleep(200 * time.Millisecond)
-		mu.Lock()
-		defer mu.Unlock()
+	// started is the admitted set once it equals want, or as it stands after 5 s: the arrivals' goroutines and
+	// the gathering timer run late when the suite's start loads the machine (a fixed 200 ms wait failed there).
+	started := func(want ...string) []string {
 		var names []string
-		for name := range releases {
-			names = append(names, name)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			names = slices.Sorted(maps.Keys(releases))
+			mu.Unlock()
+			if slices.Equal(names, want) {
+				// Nothing more may start meanwhile.
+				time.Sleep(200 * time.Millisecond)
+				mu.Lock()
+				names = slices.Sorted(maps.Keys(releases))
+				mu.Unlock()
+				break
+			}
 		}
-		slices.Sort(names)
 		return names
 	}
 	end := func(name string) {
@@ -397,18 +406,18 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	arrive("medium", 0.2, 3*time.Minute)
 	arrive("long", 0.2, 7*time.Minute)
 	// Sorted longest first: long (0.2) fits, medium (0.2 more) does not, short (0.1 more) does.
-	if got := started(); !slices.Equal(got, []string{"long", "short"}) {
+	if got := started("long", "short"); !slices.Equal(got, []string{"long", "short"}) {
 		t.Fatalf("started %v, want long and short within 0.3 cores", got)
 	}
 	end("long")
-	if got := started(); !slices.Equal(got, []string{"long", "medium", "short"}) {
+	if got := started("long", "medium", "short"); !slices.Equal(got, []string{"long", "medium", "short"}) {
 		t.Fatalf("started %v, want medium once long ended", got)
 	}
 	end("short")
 	end("medium")
 
 	arrive("huge", 1.5, time.Minute)
-	if got := started(); !slices.Contains(got, "huge") {
+	if got := started("huge", "long", "medium", "short"); !slices.Contains(got, "huge") {
 		t.Fatalf("started %v: a scenario larger than the machine must still run when nothing else does", got)
 	}
 	end("huge")
