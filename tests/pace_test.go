@@ -378,22 +378,19 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	}
 	// started is the admitted set once it equals want, or as it stands after 5 s: the arrivals' goroutines and
 	// the gathering timer run late when the suite's start loads the machine (a fixed 200 ms wait failed there).
+	admitted := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Sorted(maps.Keys(releases))
+	}
 	started := func(want ...string) []string {
-		var names []string
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			mu.Lock()
-			names = slices.Sorted(maps.Keys(releases))
-			mu.Unlock()
-			if slices.Equal(names, want) {
-				// Nothing more may start meanwhile.
-				time.Sleep(200 * time.Millisecond)
-				mu.Lock()
-				names = slices.Sorted(maps.Keys(releases))
-				mu.Unlock()
-				break
-			}
+		names := admitted()
+		for deadline := time.Now().Add(5 * time.Second); !slices.Equal(names, want) && time.Now().Before(deadline); names = admitted() {
+			time.Sleep(20 * time.Millisecond)
 		}
-		return names
+		// Nothing more may start meanwhile.
+		time.Sleep(200 * time.Millisecond)
+		return admitted()
 	}
 	end := func(name string) {
 		mu.Lock()
