@@ -3,9 +3,8 @@ package infra
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
-	"strings"
 
+	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	awseks "github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi-eks/sdk/v2/go/eks"
@@ -69,7 +68,7 @@ func adminAccessEntries(principals []string, partition string) map[string]eks.Ac
 	}
 	entries := map[string]eks.AccessEntryArgs{}
 	for _, arn := range principals {
-		key := "admin-" + strings.Trim(nonKeyChars.ReplaceAllString(arn[strings.LastIndex(arn, ":")+1:], "-"), "-")
+		key := "admin-" + eksfacts.PrincipalKey(arn)
 		if _, taken := entries[key]; taken {
 			// The same name in another account.
 			key = fmt.Sprintf("%s-%d", key, len(entries))
@@ -78,7 +77,7 @@ func adminAccessEntries(principals []string, partition string) map[string]eks.Ac
 			PrincipalArn: pulumi.String(arn),
 			AccessPolicies: map[string]eks.AccessPolicyAssociationInput{
 				"cluster-admin": eks.AccessPolicyAssociationArgs{
-					PolicyArn:   pulumi.Sprintf("arn:%s:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy", partition),
+					PolicyArn:   pulumi.String(eksfacts.AccessPolicyARN(partition, eksfacts.ClusterAdminPolicy)),
 					AccessScope: awseks.AccessPolicyAssociationAccessScopeArgs{Type: pulumi.String("cluster")},
 				},
 			},
@@ -87,7 +86,4 @@ func adminAccessEntries(principals []string, partition string) map[string]eks.Ac
 	return entries
 }
 
-var (
-	nonKeyChars       = regexp.MustCompile(`[^A-Za-z0-9-]+`)
-	accessEntriesOnly = eks.AuthenticationModeApi
-)
+var accessEntriesOnly = eks.AuthenticationModeApi

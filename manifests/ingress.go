@@ -47,6 +47,9 @@ type Ingress interface {
 	// MatchesAny reports whether an A/B test's matches are alternatives, any one of them sending a request to the
 	// new version; false: the router requires all of them at once, so a service may have only one.
 	MatchesAny() bool
+	// GatewayPodLabels select the gateway's proxy pods in Namespace, for the NetworkPolicy that lets them reach
+	// the services; nil: any pod of Namespace.
+	GatewayPodLabels() map[string]string
 }
 
 // IngressFor returns the ingress of a config value.
@@ -123,6 +126,11 @@ func (glooEdge) NeedsPodChecks(strategy string) bool { return strategy == Strate
 // a request would need them all.
 func (glooEdge) MatchesAny() bool { return false }
 
+// GatewayPodLabels are the gateway-proxy Deployment's pod labels in the Gloo chart (7-gateway-proxy-deployment.yaml).
+func (glooEdge) GatewayPodLabels() map[string]string {
+	return map[string]string{"gloo": "gateway-proxy"}
+}
+
 type gatewayAPI struct{}
 
 func (gatewayAPI) Name() string      { return IngressGatewayAPI }
@@ -140,6 +148,10 @@ func (gatewayAPI) NeedsPodChecks(string) bool { return false }
 
 // MatchesAny: Flagger's Gateway API router makes each match an HTTPRouteMatch of the canary's rule.
 func (gatewayAPI) MatchesAny() bool { return true }
+
+// GatewayPodLabels is nil: kgateway creates the proxy for a Gateway itself, and its pod labels are not pinned by
+// anything this program installs, so the policy admits the ingress namespace as a whole.
+func (gatewayAPI) GatewayPodLabels() map[string]string { return nil }
 
 // Route is nil: Flagger generates the HTTPRoute from the Canary's gatewayRefs and hosts.
 func (gatewayAPI) Route(*Service) any { return nil }

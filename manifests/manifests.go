@@ -34,6 +34,9 @@ type Analysis struct {
 	SuccessRateMin float64
 	// LatencyMaxMs is the maximum P99 request duration in milliseconds, over 30 seconds.
 	LatencyMaxMs float64
+	// ProgressDeadlineSeconds is how long the new version's pods may take to be ready before Flagger rolls the
+	// release back; 0 leaves Flagger's default (600).
+	ProgressDeadlineSeconds int32
 }
 
 // DefaultAnalysis is the walkthrough's analysis.
@@ -115,6 +118,9 @@ func Canary(p CanaryParams) *flaggerv1.Canary {
 			Service:       flaggerv1.CanaryService{Port: s.Port, TargetPort: intstr.FromInt32(s.Port)},
 			Analysis:      an,
 		},
+	}
+	if d := s.Analysis.ProgressDeadlineSeconds; d > 0 {
+		c.Spec.ProgressDeadlineSeconds = &d
 	}
 	p.Ingress.routeCanary(c, s)
 	if p.Ingress.NeedsPodChecks(s.Strategy) {

@@ -28,6 +28,10 @@ func TestCanary_AServiceOfItsOwnKeepsItsNamesPortAndHost(t *testing.T) {
 	assert.Equal(t, 30, c.Spec.Analysis.MaxWeight)
 	assert.Equal(t, 10, c.Spec.Analysis.StepWeight)
 	assert.Zero(t, c.Spec.Analysis.Iterations, "a weighted strategy runs no iterations")
+	assert.Nil(t, c.Spec.ProgressDeadlineSeconds, "Flagger's default")
+	s := cart(StrategyCanary)
+	s.Service.Analysis.ProgressDeadlineSeconds = 90
+	assert.Equal(t, int32(90), *Canary(s).Spec.ProgressDeadlineSeconds)
 	require.Len(t, c.Spec.Analysis.Webhooks, 1, "no acceptance test was asked for")
 	assert.Equal(t, "hey -z 1m -q 10 -c 2 -host cart.example.com http://gateway-proxy.kgateway-system",
 		(*c.Spec.Analysis.Webhooks[0].Metadata)["cmd"])

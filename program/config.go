@@ -13,6 +13,7 @@ import (
 	"github.com/progressive-delivery/platform/infra"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -37,6 +38,10 @@ type Config struct {
 	ClusterLogRetention int
 	ECRMutableTags      bool
 
+	// Teams own the namespaces the services run in, by name; TeamsSet says the stack sets them (otherwise one
+	// team owns every service's namespace).
+	Teams    map[string]teams.Spec
+	TeamsSet bool
 	// Services are the services Flagger releases, by name.
 	Services        map[string]services.Spec
 	LoadTesterImage string
@@ -97,6 +102,9 @@ func LoadConfig(ctx *pulumi.Context) (Config, error) {
 	var errs []error
 	for _, k := range Keys {
 		errs = append(errs, k.read(ctx, cfg, &c))
+	}
+	if !c.TeamsSet {
+		c.Teams = teams.OwningAll(serviceNamespaces(c.Services))
 	}
 	errs = append(errs, c.readOldPlatformInstall(cfg))
 	errs = append(errs, replacedByServices(cfg)...)
@@ -211,4 +219,16 @@ func (c Config) Partition() string {
 		return "aws-us-gov"
 	}
 	return "aws"
+}
+
+// serviceNamespaces are the namespaces the services run in, sorted.
+func serviceNamespaces(specs map[string]services.Spec) []string {
+	var out []string
+	for _, name := range services.Names(specs) {
+		if ns := specs[name].Namespace; !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

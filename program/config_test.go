@@ -11,6 +11,7 @@ import (
 
 	"github.com/progressive-delivery/platform/internal/graph"
 	"github.com/progressive-delivery/platform/internal/mocks"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -150,6 +151,40 @@ func TestConfig_RejectsEachBadValue(t *testing.T) {
 			`services.podinfo.image.digests: 6.0.1: want a digest such as sha256:<64 hex digits>, got "abc"`},
 		{"digest of a tag not mirrored", map[string]string{"services": `{"podinfo":{"image":{"digests":{"9.9.9":"sha256:` + strings.Repeat("a", 64) + `"}}}}`}, nil,
 			`services.podinfo.image.digests: "9.9.9" is not one of the mirrored tags`},
+		{"two teams claim a namespace", map[string]string{"teams": `{"apps":{},"pay":{"namespaces":["shop"]},"shop":{}}`}, nil,
+			`teams.shop.namespaces: "shop" is already team pay's; a namespace belongs to one team`},
+		{"team in a platform namespace", map[string]string{"teams": `{"apps":{},"edge":{"namespaces":["gloo-system"]}}`}, nil,
+			`teams.edge.namespaces: "gloo-system" is a namespace of Kubernetes or the platform; want one of the team's own`},
+		{"team in a kube- namespace", map[string]string{"teams": `{"apps":{},"ops":{"namespaces":["kube-ops"]}}`}, nil,
+			`teams.ops.namespaces: "kube-ops" is a namespace of Kubernetes or the platform`},
+		{"team principal not an ARN", map[string]string{"teams": `{"apps":{"principals":["alice"]}}`}, nil,
+			`teams.apps.principals: want IAM role or user ARNs such as arn:aws:iam::123456789012:role/checkout-team, got "alice"`},
+		{"team principal also an admin", map[string]string{"clusterAdmins": `["arn:aws:iam::123456789012:role/a"]`, "teams": `{"apps":{"principals":["arn:aws:iam::123456789012:role/a"]}}`}, nil,
+			`teams.apps.principals: "arn:aws:iam::123456789012:role/a" is also in clusterAdmins; an IAM principal can have one EKS access entry only`},
+		{"team principal in two teams", map[string]string{"teams": `{"apps":{"principals":["arn:aws:iam::123456789012:role/a"]},"shop":{"principals":["arn:aws:iam::123456789012:role/a"]}}`}, nil,
+			`teams.shop.principals: "arn:aws:iam::123456789012:role/a" is also team apps's`},
+		{"team access unknown", map[string]string{"teams": `{"apps":{"access":"admin"}}`}, nil,
+			`teams.apps.access: want edit or view (EKS's AmazonEKSEditPolicy or AmazonEKSViewPolicy, scoped to the team's namespaces), got "admin"`},
+		{"team quota below a service's requests", map[string]string{"teams": `{"apps":{"quota":{"requests":{"cpu":"150m"}}}}`}, nil,
+			`services.podinfo: its 2 minimum replicas need requests.cpu 200m > 150m, above team apps's quota in apps (teams.apps.quota)`},
+		{"team quota not a quantity", map[string]string{"teams": `{"apps":{"quota":{"limits":{"memory":"lots"}}}}`}, nil,
+			`teams.apps.quota.limits.memory: want a positive Kubernetes quantity such as 4, 500m or 8Gi, got "lots"`},
+		{"team default request above default limit", map[string]string{"teams": `{"apps":{"limits":{"defaultRequest":{"cpu":"2"}}}}`}, nil,
+			`teams.apps.limits.defaultRequest.cpu: 2 is above limits.default.cpu 500m`},
+		{"service request above the team's default limit", map[string]string{"services": `{"podinfo":{"resources":{"requests":{"cpu":"800m"},"limits":{"cpu":""}}}}`}, nil,
+			`services.podinfo.resources.requests.cpu: 800m is above team apps's default limit 500m, which the API server sets as the empty limit`},
+		{"service quantity not a quantity", map[string]string{"services": `{"podinfo":{"resources":{"limits":{"memory":"lots"}}}}`}, nil,
+			`services.podinfo.resources.limits.memory: want a Kubernetes quantity such as 1000m or 512Mi, or empty for the team's default, got "lots"`},
+		{"progress deadline too short", map[string]string{"services": `{"podinfo":{"analysis":{"progressDeadline":"5s"}}}`}, nil,
+			`services.podinfo.analysis.progressDeadline: want whole seconds of at least 30s, such as 5m, got "5s"`},
+		{"service in no team's namespace", map[string]string{"teams": `{"apps":{}}`, "services": `{"podinfo":{"namespace":"shop"}}`}, nil,
+			"services.podinfo.namespace: \"shop\" belongs to no team; add it to one, e.g. `pulumi config set --path 'teams.shop.namespaces[0]' shop`"},
+		{"service in another team's namespace", map[string]string{"teams": `{"apps":{},"shop":{}}`, "services": `{"podinfo":{"namespace":"shop","team":"apps"}}`}, nil,
+			`services.podinfo.namespace: "shop" is team shop's, not team apps's; want one of [apps]`},
+		{"service of no team", map[string]string{"services": `{"podinfo":{"team":"web"}}`}, nil, `services.podinfo.team: "web" is not a team; want one of [apps]`},
+		{"team principals on an app-only stack", map[string]string{"infraStack": "org/progressive-delivery/dev", "platformInstall": "false",
+			"teams": `{"apps":{"principals":["arn:aws:iam::123456789012:role/a"]}}`}, nil,
+			`teams.apps.principals: set, but this stack does not create the cluster, so it makes no access entries`},
 		{"digests not an object", map[string]string{"services": `{"podinfo":{"image":{"digests":["sha256:abc"]}}}`}, nil,
 			`services.podinfo: cannot unmarshal array into Go struct field`},
 	}
@@ -344,5 +379,24 @@ func TestConfig_PartitionFollowsRegion(t *testing.T) {
 	t.Parallel()
 	for region, want := range map[string]string{"us-west-1": "aws", "cn-north-1": "aws-cn", "us-gov-west-1": "aws-us-gov"} {
 		assert.Equal(t, want, Config{Region: region}.Partition(), region)
+	}
+}
+
+// TestConfig_TeamsUnsetOrEmptyAreDerived: the CLI passes Pulumi.yaml's {} for an unset teams key; then, as when
+// nothing is passed, one team owns every namespace the services run in.
+func TestConfig_TeamsUnsetOrEmptyAreDerived(t *testing.T) {
+	t.Parallel()
+	for _, value := range []map[string]string{{}, {"teams": "{}"}} {
+		value["services"] = `{"cart":{"image":{"source":"ghcr.io/acme/cart"},"version":"1.0.0","host":"cart.example.com","namespace":"shop"}}`
+		var cfg Config
+		_, err := mocks.Run(func(ctx *pulumi.Context) error {
+			var err error
+			cfg, err = LoadConfig(ctx)
+			return err
+		}, mocks.RunConfig{Config: mocks.DevConfig(value)})
+		require.NoError(t, err, "%v", value)
+		assert.False(t, cfg.TeamsSet)
+		assert.Equal(t, teams.OwningAll([]string{"shop"}), cfg.Teams)
+		assert.NoError(t, cfg.Validate(), "cart's namespace is the derived team's")
 	}
 }

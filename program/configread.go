@@ -6,9 +6,25 @@ import (
 	"strings"
 
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
+
+// object reads an object key (services, teams) with its model's parser into dst, and says whether the stack sets
+// it; an absent key keeps dst.
+func object[T any](cfg *config.Config, name string, dst *T, parse func(string) (T, error)) (bool, error) {
+	raw, err := cfg.Try(name)
+	if errors.Is(err, config.ErrMissingVar) {
+		return false, nil
+	}
+	parsed, err := parse(raw)
+	if err != nil {
+		return true, err
+	}
+	*dst = parsed
+	return true, nil
+}
 
 // read sets the key's field from the stack's value; an absent key keeps the default.
 func (k Key) read(ctx *pulumi.Context, cfg *config.Config, c *Config) error {
@@ -30,16 +46,13 @@ func (k Key) read(ctx *pulumi.Context, cfg *config.Config, c *Config) error {
 	case *[]string:
 		return list(dst)(cfg, k.Name)
 	case *map[string]services.Spec:
-		raw, err := cfg.Try(k.Name)
-		if errors.Is(err, config.ErrMissingVar) {
-			return nil
-		}
-		specs, err := services.Parse(raw)
-		if err != nil {
-			return err
-		}
-		*dst = specs
-		return nil
+		_, err := object(cfg, k.Name, dst, services.Parse)
+		return err
+	case *map[string]teams.Spec:
+		set, err := object(cfg, k.Name, dst, teams.Parse)
+		// {} is Pulumi.yaml's default, the CLI's value of an unset key: the teams are then derived.
+		c.TeamsSet = set && len(*dst) > 0
+		return err
 	}
 	return fmt.Errorf("%s: no reader for %T", k.Name, k.field(c))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -88,6 +89,9 @@ var Keys = []Key{
 
 	key(groupRegistry, "ecrMutableTags", false, func(c *Config) *bool { return &c.ECRMutableTags },
 		"Allow a tag to be pushed again with other content; false keeps the services' mirrors immutable."),
+	key(groupRegistry, teams.Key, teams.Defaults(), func(c *Config) *map[string]teams.Spec { return &c.Teams },
+		"The teams that release services, by name: each one's namespaces, IAM principals (EKS access entries scoped to those namespaces), "+
+			"access policy, quota and default limits (fields: docs/teams.md). Unset (or {}): one team, apps, owning the services' namespaces, with no principals."),
 	key(groupRegistry, services.Key, services.Defaults(), func(c *Config) *map[string]services.Spec { return &c.Services },
 		"The services Flagger releases, by name: each one's image, ports, probes, strategy, analysis, gate and load test (fields: docs/services.md). "+
 			"An entry named podinfo starts from the walkthrough's podinfo, any other from the generic defaults, so "+
@@ -168,6 +172,8 @@ func Defaults() Config {
 		case *map[string]services.Spec:
 			// A fresh map of fresh specs: a caller that changes one does not change the next Defaults().
 			*dst = services.Defaults()
+		case *map[string]teams.Spec:
+			*dst = teams.Defaults()
 		case *string:
 			*dst = k.Default.(string)
 		case *int:
@@ -190,7 +196,7 @@ func (k Key) Type() string {
 		return "boolean"
 	case []string:
 		return "array"
-	case map[string]services.Spec:
+	case map[string]services.Spec, map[string]teams.Spec:
 		return "object"
 	}
 	return "string"

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -35,6 +36,14 @@ func TestKeys_GeneratedFilesAreFresh(t *testing.T) {
 	want, err = SpliceGenerated(string(guide), fields)
 	require.NoError(t, err)
 	assert.Equal(t, want, string(guide), "docs/services.md "+regenerate)
+
+	teamsGuide, err := os.ReadFile("../docs/teams.md")
+	require.NoError(t, err)
+	teamFields, err := teams.Table()
+	require.NoError(t, err)
+	want, err = SpliceGenerated(string(teamsGuide), teamFields)
+	require.NoError(t, err)
+	assert.Equal(t, want, string(teamsGuide), "docs/teams.md "+regenerate)
 
 	for _, file := range []string{"../docs/ingress-and-versions.md", "../README.md"} {
 		versions, err := os.ReadFile(file)

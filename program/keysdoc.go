@@ -10,6 +10,7 @@ import (
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -29,6 +30,12 @@ func ProjectConfigBlock() ([]byte, error) {
 		}
 		add("description", scalar(k.Description))
 		def, err := defaultNode(k.Default)
+		if _, derived := k.Default.(map[string]teams.Spec); derived {
+			// Unset, the teams are derived from the services' namespaces, so the CLI passes {} (a declared key
+			// needs a default): the default team's own value would read as the stack's teams, and a service
+			// outside apps would belong to no team.
+			def, err = defaultNode(map[string]any{})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: encoding the default: %w", k.Name, err)
 		}
@@ -107,6 +114,8 @@ func docDefault(v any) string {
 	switch v := v.(type) {
 	case map[string]services.Spec:
 		return "the walkthrough's podinfo ([docs/services.md](services.md))"
+	case map[string]teams.Spec:
+		return "one team, apps, owning every service's namespace ([docs/teams.md](teams.md))"
 	case string:
 		if v == "" {
 			return "(empty)"

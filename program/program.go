@@ -14,6 +14,7 @@ import (
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -115,7 +116,7 @@ func Warnings(cfg Config, now time.Time) []string {
 			fmt.Sprintf("`pulumi config set ingress gatewayapi`, `pulumi config set kgatewayChartVersion %s` and "+
 				"`pulumi config set gatewayApiVersion %s` (docs/ingress-and-versions.md, the migration runbook)", Current.Kgateway, Current.GatewayAPI))
 	}
-	return out
+	return append(out, teams.CanaryWarnings(cfg.Teams, cfg.Services)...)
 }
 
 // checkZonesAvailable asks the account which zones it sees: zone names map to different physical zones per
@@ -212,7 +213,11 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 		outputs["ingress"] = pulumi.String(cfg.Ingress).ToStringOutput()
 	}
 
-	namespaces, err := declareNamespaces(ctx, cfg, releases, flagger, onCluster)
+	owners, err := declareTeams(ctx, cfg, ingress, t, releases, onCluster)
+	if err != nil {
+		return nil, err
+	}
+	namespaces, err := declareNamespaces(ctx, cfg, releases, flagger, owners, onCluster)
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +279,7 @@ func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
 // declareNamespaces creates each namespace the services run in, with a load tester where one of its services'
 // releases calls one.
 func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]manifests.Service, flagger pulumi.Resource,
-	opts ...pulumi.ResourceOption) (map[string]*workloads.ServiceNamespace, error) {
+	owners map[string]*workloads.Team, opts ...pulumi.ResourceOption) (map[string]*workloads.ServiceNamespace, error) {
 	testers := map[string]bool{}
 	for _, release := range releases {
 		testers[release.Namespace] = testers[release.Namespace] || release.NeedsLoadTester()
@@ -296,6 +301,7 @@ func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]mani
 				DatadogAPIKey: cfg.DatadogAPIKey, DatadogAppKey: cfg.DatadogAppKey,
 			},
 			AdoptApp: ns == adopted,
+			Team:     owners[ns],
 		}
 		if testers[ns] {
 			args.LoadTesterImage = cfg.LoadTesterImage
@@ -315,6 +321,55 @@ func declareNamespaces(ctx *pulumi.Context, cfg Config, releases map[string]mani
 	return out, nil
 }
 
+// declareTeams creates each team with its namespaces, and returns the team that owns each namespace.
+func declareTeams(ctx *pulumi.Context, cfg Config, ingress manifests.Ingress, t *target, releases map[string]manifests.Service,
+	opts ...pulumi.ResourceOption) (map[string]*workloads.Team, error) {
+	// Namespaces that hosted services were created by a ServiceNamespace, the walkthrough's by the App before it.
+	var former []string
+	for _, r := range releases {
+		former = append(former, r.Namespace)
+	}
+	formerApp := ""
+	if podinfo, ok := releases[services.Walkthrough]; ok {
+		formerApp = podinfo.Namespace
+	}
+	owners := map[string]*workloads.Team{}
+	for _, name := range teams.Names(cfg.Teams) {
+		spec := cfg.Teams[name]
+		args := &workloads.TeamArgs{
+			Namespaces: spec.NamespacesOf(name),
+			Ingress:    ingress,
+			Quota: workloads.TeamQuota{
+				RequestsCPU: spec.Quota.Requests.CPU, RequestsMemory: spec.Quota.Requests.Memory,
+				LimitsCPU: spec.Quota.Limits.CPU, LimitsMemory: spec.Quota.Limits.Memory, Pods: spec.Quota.Pods,
+			},
+			Limits: workloads.TeamLimits{
+				DefaultRequestCPU: spec.Limits.DefaultRequest.CPU, DefaultRequestMemory: spec.Limits.DefaultRequest.Memory,
+				DefaultCPU: spec.Limits.Default.CPU, DefaultMemory: spec.Limits.Default.Memory,
+			},
+			Principals:              spec.Principals,
+			AccessPolicy:            map[string]string{teams.AccessEdit: eksfacts.EditPolicy, teams.AccessView: eksfacts.ViewPolicy}[spec.Access],
+			Partition:               cfg.Partition(),
+			FormerServiceNamespaces: former,
+			FormerAppNamespace:      formerApp,
+		}
+		if len(spec.Principals) > 0 {
+			args.ClusterName = t.clusterName
+		}
+		if cfg.MetricsProvider == manifests.Datadog {
+			args.ScraperNamespace = workloads.DatadogNamespace
+		}
+		team, err := workloads.NewTeam(ctx, name, args, opts...)
+		if err != nil {
+			return nil, err
+		}
+		for _, ns := range args.Namespaces {
+			owners[ns] = team
+		}
+	}
+	return owners, nil
+}
+
 // workloadOf is what a service's Deployment runs, from its spec.
 func workloadOf(s services.Spec) workloads.Workload {
 	extra := map[string]int32{}
@@ -325,10 +380,22 @@ func workloadOf(s services.Spec) workloads.Workload {
 		ContainerName: s.ContainerName, MetricsPort: int32(s.MetricsPort), ExtraPorts: extra,
 		ReadinessPath: s.ReadinessPath, LivenessPath: s.LivenessPath, ProbeCommand: s.ProbeCommand,
 		Command: s.Command, Args: s.Args, Env: s.Env, RunAsUser: s.RunAsUser,
-		Requests:    map[string]string{"cpu": s.Resources.Requests.CPU, "memory": s.Resources.Requests.Memory},
-		Limits:      map[string]string{"cpu": s.Resources.Limits.CPU, "memory": s.Resources.Limits.Memory},
-		MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, CPUUtilization: s.CPUUtilization,
+		Requests:    quantities(s.Resources.Requests),
+		Limits:      quantities(s.Resources.Limits),
+		MinReplicas: s.MinReplicas, MaxReplicas: s.MaxReplicas, CPUUtilization: s.CPUUtilization, MaxUnavailable: s.MaxUnavailable,
 	}
+}
+
+// quantities are a container's cpu and memory, without the empty ones: those the namespace's LimitRange sets.
+func quantities(q services.Quantities) map[string]string {
+	out := map[string]string{}
+	if q.CPU != "" {
+		out["cpu"] = q.CPU
+	}
+	if q.Memory != "" {
+		out["memory"] = q.Memory
+	}
+	return out
 }
 
 // mirror creates a service's ECR mirror, for the Service to parent.

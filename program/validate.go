@@ -13,6 +13,7 @@ import (
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 	"github.com/progressive-delivery/platform/workloads"
 	"golang.org/x/mod/semver"
 )
@@ -22,10 +23,7 @@ var (
 	instanceTypePattern = regexp.MustCompile(`^([a-z]+)(\d+)([a-z-]*)\.(nano|micro|small|medium|large|\d*xlarge|metal(-\d+xl)?)$`)
 	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$`)
 	nodeGroupPattern    = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9_-]{0,62}$`)
-	// An IAM role or user; an assumed-role session ARN (arn:aws:sts::...:assumed-role/...) is not a principal EKS
-	// access entries take.
-	principalPattern = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::\d{12}:(role|user)/[\w+=,.@/-]{1,512}$`)
-	stackRefPattern  = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$`)
+	stackRefPattern     = regexp.MustCompile(`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$`)
 )
 
 // logRetentionDays are the retention periods CloudWatch Logs accepts.
@@ -98,7 +96,7 @@ func (c Config) Validate() error {
 	admins := map[string]bool{}
 	for _, arn := range c.ClusterAdmins {
 		switch {
-		case !principalPattern.MatchString(arn):
+		case !eksfacts.PrincipalPattern.MatchString(arn):
 			add("clusterAdmins: want IAM role or user ARNs such as arn:aws:iam::123456789012:role/platform-admins "+
 				"(for an assumed-role session, the role's ARN), got %q", arn)
 		case admins[arn]:
@@ -137,6 +135,10 @@ func (c Config) Validate() error {
 
 	ingress, _ := manifests.IngressFor(c.Ingress)
 	errs = append(errs, services.Validate(c.Services, services.Stack{Ingress: ingress, Reserved: reservedNamespaces()})...)
+	errs = append(errs, teams.Validate(c.Teams, teams.Stack{
+		Services: c.Services, Reserved: reservedNamespaces(), ReservedPrefixes: []string{"kube-"},
+		ClusterAdmins: c.ClusterAdmins, Partition: c.Partition(), ManagesCluster: c.ManagesCluster(), Derived: !c.TeamsSet,
+	})...)
 	for _, name := range services.Names(c.Services) {
 		if c.InfraStack != "" && name != services.Walkthrough && c.Services[name].Image.Mirrored() {
 			// The infra stack exports one mirror, the walkthrough's (repositoryUrl).

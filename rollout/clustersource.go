@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,6 +89,34 @@ func (c ClusterSource) watchEvents(ctx context.Context) (watch.Interface, error)
 		return nil, err
 	}
 	return c.Core.CoreV1().Events(c.Namespace).Watch(ctx, metav1.ListOptions{FieldSelector: about, ResourceVersion: list.ResourceVersion})
+}
+
+// RefusedPods is why the API server last refused to create the new version's pods since a time (a quota, the Pod
+// Security admission), or empty. Flagger sees only a canary that never gets ready; the reason is in the
+// ReplicaSet controller's FailedCreate events, on the ReplicaSets of the Deployment Flagger scales up.
+func (c ClusterSource) RefusedPods(ctx context.Context, since time.Time) string {
+	sets, err := c.Core.AppsV1().ReplicaSets(c.Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	canary := map[string]bool{}
+	for _, rs := range sets.Items {
+		if owner := metav1.GetControllerOf(&rs); owner != nil && owner.Kind == "Deployment" && owner.Name == c.Name {
+			canary[rs.Name] = true
+		}
+	}
+	events, err := c.Core.CoreV1().Events(c.Namespace).List(ctx, metav1.ListOptions{
+		FieldSelector: fields.Set{"involvedObject.kind": "ReplicaSet", "reason": "FailedCreate"}.String()})
+	if err != nil {
+		return ""
+	}
+	var latest corev1.Event
+	for _, e := range events.Items {
+		if e.Reason == "FailedCreate" && canary[e.InvolvedObject.Name] && !eventTime(e).Before(since.Truncate(time.Second)) && eventTime(e).After(eventTime(latest)) {
+			latest = e
+		}
+	}
+	return strings.TrimPrefix(latest.Message, "(combined from similar events): ")
 }
 
 func (c ClusterSource) eventSelector() string {

@@ -150,6 +150,7 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		case <-upDone:
 		}
 	}()
+	updated := time.Now()
 	err = upWhenUnlocked(ctx, stack, o.Out)
 	unlock()
 	close(upDone)
@@ -173,13 +174,19 @@ func ReleaseOn(ctx context.Context, stack auto.Stack, o ReleaseOptions) (int, er
 		return src.unchanged(ctx, o.Out)
 	}
 	fmt.Fprintf(o.Out, "watching canary %s/%s (Ctrl-C stops watching; the rollout goes on)\n", src.Namespace, src.Name)
-	return Follow(ctx, src, NewPrinter(o.Out), FollowOptions{
+	code := Follow(ctx, src, NewPrinter(o.Out), FollowOptions{
 		Timeout:          o.Timeout,
 		PreviousRevision: before.revision,
 		PreviousPhase:    before.phase,
 		FirstRelease:     !before.canaryExists,
 		Service:          name,
-	}), nil
+	})
+	if code == ExitFailed || code == ExitTimeout {
+		if refused := src.RefusedPods(context.WithoutCancel(ctx), updated); refused != "" {
+			fmt.Fprintf(o.Out, "the new version's pods were refused by the API server: %s\n", refused)
+		}
+	}
+	return code, nil
 }
 
 // lockRetry is how often a release waiting for the stack's lock tries again.

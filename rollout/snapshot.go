@@ -78,20 +78,22 @@ func latestEvent(events []corev1.Event, since time.Time) string {
 		return ""
 	}
 	sorted := append([]corev1.Event(nil), events...)
-	when := func(e corev1.Event) time.Time {
-		for _, t := range []time.Time{e.LastTimestamp.Time, e.EventTime.Time, e.FirstTimestamp.Time, e.CreationTimestamp.Time} {
-			if !t.IsZero() {
-				return t
-			}
-		}
-		return time.Time{}
-	}
-	sort.SliceStable(sorted, func(i, j int) bool { return when(sorted[i]).Before(when(sorted[j])) })
+	sort.SliceStable(sorted, func(i, j int) bool { return eventTime(sorted[i]).Before(eventTime(sorted[j])) })
 	newest := sorted[len(sorted)-1]
-	if when(newest).Truncate(time.Second).Before(since.Truncate(time.Second)) {
+	if eventTime(newest).Truncate(time.Second).Before(since.Truncate(time.Second)) {
 		return ""
 	}
 	return strings.TrimPrefix(newest.Message, "(combined from similar events): ")
+}
+
+// eventTime is when an event last happened, from whichever of its times its recorder set.
+func eventTime(e corev1.Event) time.Time {
+	for _, t := range []time.Time{e.LastTimestamp.Time, e.EventTime.Time, e.FirstTimestamp.Time, e.CreationTimestamp.Time} {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // phaseStyle colours the phases that end a rollout.

@@ -14,6 +14,7 @@ import (
 	"github.com/progressive-delivery/platform/internal/syncbuf"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -23,6 +24,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	kubefake "k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 )
 
 func canary(phase string, weight, failed int) *unstructured.Unstructured {
@@ -431,4 +433,36 @@ func TestFollow_ManualGateSaysWhatToRun(t *testing.T) {
 		t.Fatal("Follow did not return on Succeeded")
 	}
 	assert.Equal(t, 1, strings.Count(out.String(), "go run ./cmd/rollout approve --service cart promotes it, rollback --service cart rolls it back"))
+}
+
+// TestRefusedPods_TheLatestRefusalOfTheCanarysPods: of the FailedCreate events since the release, those of the
+// ReplicaSets of the Deployment Flagger scales up, not the primary's, and the newest.
+func TestRefusedPods_TheLatestRefusalOfTheCanarysPods(t *testing.T) {
+	t.Parallel()
+	f := newFakeCluster(t, canary("Progressing", 0, 0))
+	ctx := context.Background()
+	for rs, deployment := range map[string]string{"podinfo-5d8f": CanaryName, "podinfo-primary-7c9b": CanaryName + "-primary"} {
+		_, err := f.core.AppsV1().ReplicaSets(CanaryNamespace).Create(ctx, &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{
+			Name: rs, Namespace: CanaryNamespace,
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: deployment, Controller: ptr.To(true)}},
+		}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	release := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i, e := range []struct{ rs, reason, msg string }{
+		{"podinfo-5d8f", "FailedCreate", "before the release"},
+		{"podinfo-5d8f", "FailedCreate", `Error creating: pods "podinfo-5d8f-" is forbidden: exceeded quota: team-quota`},
+		{"podinfo-primary-7c9b", "FailedCreate", "the primary's"},
+		{"podinfo-5d8f", "SuccessfulCreate", "Created pod: podinfo-5d8f-x"},
+	} {
+		_, err := f.core.CoreV1().Events(CanaryNamespace).Create(ctx, &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("rs.%d", i), Namespace: CanaryNamespace},
+			InvolvedObject: corev1.ObjectReference{Kind: "ReplicaSet", Name: e.rs, Namespace: CanaryNamespace},
+			Reason:         e.reason, Message: e.msg, Type: corev1.EventTypeWarning,
+			LastTimestamp: metav1.NewTime(release.Add(time.Duration(i-1) * time.Minute)),
+		}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	assert.Equal(t, `Error creating: pods "podinfo-5d8f-" is forbidden: exceeded quota: team-quota`, f.src.RefusedPods(ctx, release))
+	assert.Empty(t, f.src.RefusedPods(ctx, release.Add(time.Hour)), "nothing since then")
 }

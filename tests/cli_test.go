@@ -132,12 +132,12 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	u.ok("config", "set", "platformInstall", "false")
 
 	out := u.ok("preview")
-	assert.Contains(t, out, "+ 13 to create")
+	assert.Contains(t, out, fmt.Sprintf("+ %d to create", appLayerResources))
 	assert.NotContains(t, out, "kubernetesVersion", "no warning about the version of a cluster this stack does not create")
 	assert.NotContains(t, out, "BEGIN CERTIFICATE", "the kubeconfig secret is not printed")
 
 	out = u.ok("up", "--yes")
-	assert.Regexp(t, regexp.MustCompile(`\+ 13 created`), out)
+	assert.Contains(t, out, fmt.Sprintf("+ %d created", appLayerResources))
 	assert.Contains(t, out, `podinfoImage: "ghcr.io/stefanprodan/podinfo:6.0.0"`)
 	_, err := cluster.Core.AppsV1().Deployments(cluster.ns).Get(context.Background(), "podinfo", metav1.GetOptions{})
 	require.NoError(t, err, "the CLI's up created podinfo on the server")
@@ -193,7 +193,7 @@ func TestCLI_AsAUserRunsIt(t *testing.T) {
 	u.ok("config", "set", "platformInstall", "false")
 
 	out = u.ok("destroy", "--yes")
-	assert.Contains(t, out, "13 deleted")
+	assert.Contains(t, out, fmt.Sprintf("%d deleted", appLayerResources))
 	require.Eventually(t, func() bool {
 		_, err := cluster.Core.CoreV1().Namespaces().Get(context.Background(), cluster.ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)

@@ -40,6 +40,12 @@ import (
 
 // findE2ETools locates the tools tests/e2e/tools.sh builds; it skips without them on a developer machine and
 // fails in CI, where .ci/run builds them first.
+// appLayerResources is what the walkthrough's app layer (kubeconfig mode, no platform install) creates: the stack,
+// the cluster connection and its provider; the Service with its Deployment, HPA, PDB, VirtualService and Canary;
+// the ServiceNamespace with the load tester's Deployment and Service; the Team with the namespace, its quota,
+// LimitRange and five NetworkPolicies.
+const appLayerResources = 21
+
 func findE2ETools(t *testing.T) simcluster.Tools {
 	t.Helper()
 	tools, err := simcluster.FindTools()
@@ -311,7 +317,7 @@ func TestRealEngine_AppLayerUpPreviewUpdateDestroy(t *testing.T) {
 	require.NoError(t, err)
 	previewTime := time.Since(start)
 	// Stack, ClusterConnection, provider, Service, ServiceNamespace, and the eight objects of the app layer.
-	assert.Equal(t, 13, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
+	assert.Equal(t, appLayerResources, prev.ChangeSummary[apitype.OpCreate], "preview of a new stack: %v", prev.ChangeSummary)
 
 	start = time.Now()
 	up, err := stack.Up(ctx)

@@ -179,6 +179,8 @@ const (
 	// refPodsReady: a Deployment's new pods scheduled, started and passing their readiness probe (Flagger saw the
 	// walkthrough's ready within two 10 s ticks).
 	refPodsReady = 30 * time.Second
+	// refControllerReport: the deployment controller's report that a Deployment scaled up has no available pod.
+	refControllerReport = 15 * time.Second
 )
 
 // clusterStart bounds a simulated cluster's start, with Flagger or without.
@@ -254,6 +256,16 @@ func (c canaryClock) promotion() bound {
 func (c canaryClock) rollback() bound {
 	n := 2 + c.podTicks() + 1 + c.threshold + 1
 	return c.intervals(n, fmt.Sprintf("rollback (2 + pods %d + 1 + threshold %d + 1)", c.podTicks(), c.threshold))
+}
+
+// stuck bounds a release whose canary pods are never created: our up's offset, detect and scale up, the
+// deployment controller's report that the canary is unavailable, the Canary's progress deadline from then (a
+// fixed time: Flagger 1.36.1's isDeploymentReady), the tick that sees it passed and rolls back. The Deployment's
+// own progress deadline plays no part: scaling up a complete Deployment starts no rollout it would time.
+func (c canaryClock) stuck(deadline time.Duration) bound {
+	return c.intervals(2+1+1, "stuck canary (2 + the tick that sees the deadline + 1)").
+		plus(bound{d: deadline, why: fmt.Sprintf("the Canary's progress deadline %s", deadline)}).
+		plus(scaled(refControllerReport, fmt.Sprintf("the controller's report %s", refControllerReport)))
 }
 
 // release bounds a release through the rollout command: its pulumi up, then the canary.

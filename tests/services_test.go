@@ -228,8 +228,9 @@ func deleteAtCleanup(t *testing.T, cluster *testCluster, namespace string) {
 
 // servicesStack is a stack of the program onto the test's cluster (kubeconfig mode, no platform install) whose
 // services key is servicesJSON, stored as an object, as a stack file holds it: the rollout command sets
-// services.<name>.version by path. extra is more config.
-func servicesStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name, servicesJSON string, extra auto.ConfigMap) auto.Stack {
+// services.<name>.version by path. extra is more config; objects are more object keys (teams), key: JSON.
+func servicesStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cluster *testCluster, name, servicesJSON string,
+	extra auto.ConfigMap, objects ...map[string]string) auto.Stack {
 	t.Helper()
 	stack := newE2EStack(t, tools, name, program.Run)
 	settings, err := stack.Workspace().StackSettings(ctx, stack.Name())
@@ -238,6 +239,11 @@ func servicesStack(ctx context.Context, t *testing.T, tools simcluster.Tools, cl
 		settings.Config = config.Map{}
 	}
 	settings.Config[config.MustMakeKey(program.Project, "services")] = config.NewObjectValue(servicesJSON)
+	for _, more := range objects {
+		for key, value := range more {
+			settings.Config[config.MustMakeKey(program.Project, key)] = config.NewObjectValue(value)
+		}
+	}
 	require.NoError(t, stack.Workspace().SaveStackSettings(ctx, stack.Name(), settings))
 	values := auto.ConfigMap{
 		"kubeconfig":      {Value: string(cluster.Kubeconfig), Secret: true},

@@ -39,7 +39,13 @@ type Workload struct {
 	Requests, Limits map[string]string
 	// MinReplicas, MaxReplicas and CPUUtilization are the HPA's.
 	MinReplicas, MaxReplicas, CPUUtilization int
+	// MaxUnavailable is the rolling update's.
+	MaxUnavailable int
 }
+
+// ProgressDeadlineSeconds is how long a service's Deployment may make no progress before the deployment controller
+// reports it stuck; Flagger then rolls back a canary whose pods never start (a quota refusing them, say) at once.
+const ProgressDeadlineSeconds = 60
 
 // restricted is the container security context of the Pod Security Standards "restricted" profile: non-root,
 // no privilege escalation, no capabilities, the runtime's default seccomp profile, a read-only root filesystem.
@@ -135,10 +141,10 @@ func ServiceDeployment(s *manifests.Service, w *Workload, namespace, image pulum
 		Spec: &appsv1.DeploymentSpecArgs{
 			MinReadySeconds:         pulumi.Int(5),
 			RevisionHistoryLimit:    pulumi.Int(5),
-			ProgressDeadlineSeconds: pulumi.Int(60),
+			ProgressDeadlineSeconds: pulumi.Int(ProgressDeadlineSeconds),
 			Strategy: &appsv1.DeploymentStrategyArgs{
 				Type:          pulumi.String("RollingUpdate"),
-				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxUnavailable: pulumi.Int(1)},
+				RollingUpdate: &appsv1.RollingUpdateDeploymentArgs{MaxUnavailable: pulumi.Int(w.MaxUnavailable)},
 			},
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
 			Template: &corev1.PodTemplateSpecArgs{

@@ -117,7 +117,8 @@ func NewService(ctx *pulumi.Context, name string, args *ServiceArgs, opts ...pul
 		s.RepositoryURL = mirror.RepositoryURL
 	}
 
-	deployment, err := appsv1.NewDeployment(ctx, name+"-deployment", ServiceDeployment(release, &args.Workload, ns, image), parent, was("app-podinfo"))
+	deployment, err := appsv1.NewDeployment(ctx, name+"-deployment", ServiceDeployment(release, &args.Workload, ns, image), parent, was("app-podinfo"),
+		pulumi.DependsOn(args.Namespace.guards))
 	if err != nil {
 		return nil, fmt.Errorf("service %s: creating deployment: %w", name, err)
 	}

@@ -23,7 +23,7 @@ func podinfoWorkload() Workload {
 			"--level=info", "--random-delay=false", "--random-error=false"},
 		Env: map[string]string{"PODINFO_UI_COLOR": "#34577c"}, RunAsUser: 100,
 		Requests: map[string]string{"cpu": "100m", "memory": "64Mi"}, Limits: map[string]string{"cpu": "2000m", "memory": "512Mi"},
-		MinReplicas: 2, MaxReplicas: 4, CPUUtilization: 99,
+		MinReplicas: 2, MaxReplicas: 4, CPUUtilization: 99, MaxUnavailable: 1,
 	}
 }
 

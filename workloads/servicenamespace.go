@@ -30,6 +30,8 @@ type ServiceNamespace struct {
 	analysis *CanaryAnalysis
 	// ready are what a Canary here waits for: the load tester's Service and the analysis objects.
 	ready []pulumi.Resource
+	// guards are what a pod here waits for: its team's quota and LimitRange.
+	guards []pulumi.Resource
 }
 
 // ServiceNamespaceArgs configures a ServiceNamespace.
@@ -44,6 +46,8 @@ type ServiceNamespaceArgs struct {
 	Slack, Teams *AlertArgs
 	// Optional. The Flagger release that installs the CRDs of the analysis objects.
 	Flagger pulumi.Resource
+	// Optional. The team that owns the namespace; without one the namespace is created here.
+	Team *Team
 	// Optional. Adopts the namespace, load tester and analysis objects of the App component of earlier releases
 	// (the walkthrough's namespace), so they keep their URNs and nothing is replaced.
 	AdoptApp bool
@@ -61,14 +65,19 @@ func NewServiceNamespace(ctx *pulumi.Context, name string, args *ServiceNamespac
 	parent := pulumi.Parent(n)
 	was := formerly(ctx, args.AdoptApp)
 
-	ns, err := newNamespace(ctx, name+"-ns", args.Name, parent, was("app-ns"))
-	if err != nil {
-		return nil, err
+	if owned, ok := teamNamespace(args.Team, args.Name); ok {
+		n.Name, n.guards = owned, args.Team.Guards[args.Name]
+	} else {
+		ns, err := newNamespace(ctx, name+"-ns", args.Name, parent, was("app-ns"))
+		if err != nil {
+			return nil, err
+		}
+		n.Name = ns.Metadata.Name().Elem()
 	}
-	n.Name = ns.Metadata.Name().Elem()
 
 	if args.LoadTesterImage != "" {
-		tester, err := appsv1.NewDeployment(ctx, name+"-loadtester", LoadTesterDeployment(n.Name, args.LoadTesterImage), parent, was("app-loadtester"))
+		tester, err := appsv1.NewDeployment(ctx, name+"-loadtester", LoadTesterDeployment(n.Name, args.LoadTesterImage), parent, was("app-loadtester"),
+			pulumi.DependsOn(n.guards))
 		if err != nil {
 			return nil, fmt.Errorf("creating load tester deployment: %w", err)
 		}
@@ -84,6 +93,7 @@ func NewServiceNamespace(ctx *pulumi.Context, name string, args *ServiceNamespac
 
 	// Flagger's built-in checks without alert providers need no analysis object: no component then, so such a
 	// stack's resources stay what they were.
+	var err error
 	n.analysis = &CanaryAnalysis{}
 	if args.Slack != nil || args.Teams != nil || (args.Metrics != nil && args.Metrics.Source.Templated()) {
 		n.analysis, err = NewCanaryAnalysis(ctx, name+"-analysis", &CanaryAnalysisArgs{
@@ -116,3 +126,12 @@ func formerly(ctx *pulumi.Context, adopt bool) func(oldName string) pulumi.Resou
 
 // metrics is the Canary's side of the namespace's metrics provider.
 func (n *ServiceNamespace) metrics() manifests.MetricsSource { return n.analysis.Metrics }
+
+// teamNamespace is the namespace of a team, when the team owns it.
+func teamNamespace(t *Team, name string) (pulumi.StringOutput, bool) {
+	if t == nil {
+		return pulumi.StringOutput{}, false
+	}
+	ns, ok := t.Namespaces[name]
+	return ns, ok
+}

@@ -1,5 +1,5 @@
 // Command configgen writes what follows from program.Keys, services.Fields and program.Current: Pulumi.yaml's
-// config block, the configuration table of docs/configuration.md, the service fields of docs/services.md and the
+// config block, the configuration table of docs/configuration.md, the service fields of docs/services.md, the team fields of docs/teams.md and the
 // versions table of docs/ingress-and-versions.md and the
 // README. Run it with `go generate ./program`; a test fails when either is stale.
 package main
@@ -12,6 +12,7 @@ import (
 
 	"github.com/progressive-delivery/platform/program"
 	"github.com/progressive-delivery/platform/program/services"
+	"github.com/progressive-delivery/platform/program/teams"
 )
 
 func main() {
@@ -42,6 +43,13 @@ func run(projectFile, docs string) error {
 		return err
 	}
 	if err := rewrite(filepath.Join(docs, "services.md"), func(s string) (string, error) { return program.SpliceGenerated(s, fields) }); err != nil {
+		return err
+	}
+	teamFields, err := teams.Table()
+	if err != nil {
+		return err
+	}
+	if err := rewrite(filepath.Join(docs, "teams.md"), func(s string) (string, error) { return program.SpliceGenerated(s, teamFields) }); err != nil {
 		return err
 	}
 	for _, file := range []string{filepath.Join(docs, "ingress-and-versions.md"), filepath.Join(filepath.Dir(projectFile), "README.md")} {

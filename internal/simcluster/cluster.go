@@ -31,11 +31,13 @@ var glooCRDs []byte
 // controllers are the kube-controller-manager loops a Deployment needs to run pods and be cleaned up: the
 // deployment and replicaset controllers, the HPA (it raises a Deployment to minReplicas even without metrics),
 // endpoints (Pulumi awaits a Service's endpoints), the garbage collector (Flagger's objects are owned by the
-// Canary) and the namespace and serviceaccount controllers (pods wait for the default ServiceAccount).
+// Canary), the namespace and serviceaccount controllers (pods wait for the default ServiceAccount) and the
+// resource quota controller (the API server's quota admission enforces only the hard limits it has copied into a
+// quota's status).
 var controllers = []string{
 	"deployment-controller", "replicaset-controller", "horizontal-pod-autoscaler-controller",
 	"endpoints-controller", "endpointslice-controller", "garbage-collector-controller",
-	"namespace-controller", "serviceaccount-controller",
+	"namespace-controller", "serviceaccount-controller", "resourcequota-controller",
 }
 
 // kwokStages are the kwok stage files tools.sh copies from the kwok module: kwok has no behaviour of its own.

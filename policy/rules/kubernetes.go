@@ -133,23 +133,8 @@ var kubernetesRules = []Rule{
 	},
 	{
 		Name: "k8s-resources", Source: "CKV_K8S_10, CKV_K8S_11, CKV_K8S_12, CKV_K8S_13", Level: policyx.EnforcementLevelMandatory,
-		Description: "Every container requests and limits CPU and memory.",
-		Check: forTypes(only(workloadTypes...), func(r Resource) []string {
-			var out []string
-			for _, c := range containers(r) {
-				if unknown(get(c.raw, "resources")) {
-					continue
-				}
-				for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-					_, req := c.Resources.Requests[res]
-					_, lim := c.Resources.Limits[res]
-					if !req || !lim {
-						out = append(out, "container "+c.Name+" lacks a "+string(res)+" request or limit")
-					}
-				}
-			}
-			return out
-		}),
+		Description: "Every container requests and limits CPU and memory, itself or through its namespace's LimitRange defaults.",
+		CheckStack:  checkContainerResources,
 	},
 	{
 		Name: "k8s-probes", Source: "CKV_K8S_8, CKV_K8S_9", Level: policyx.EnforcementLevelMandatory,
@@ -242,6 +227,59 @@ func checkCanaryPDBs(rs []Resource) []Violation {
 		}
 		if primary := str(target) + "-primary"; !slices.Contains(covered, any(primary)) {
 			out = append(out, Violation{URN: c.URN, Message: "no PodDisruptionBudget selects app=" + primary})
+		}
+	}
+	return out
+}
+
+// checkContainerResources finds containers without a CPU or memory request or limit. What a container leaves out,
+// the API server sets at admission from its namespace's LimitRange (a Container item's defaultRequest and default),
+// and a missing request from the container's own limit, so only what neither gives is a violation.
+func checkContainerResources(rs []Resource) []Violation {
+	defaults := map[string]map[string]bool{}
+	for _, lr := range ofType(rs, limitRange) {
+		ns, items := get(lr.Props, "metadata", "namespace"), get(lr.Props, "spec", "limits")
+		if unknown(ns, items) {
+			return nil
+		}
+		for _, item := range asList(items) {
+			if str(get(item, "type")) != "Container" {
+				continue
+			}
+			for kind, field := range map[string]string{"requests": "defaultRequest", "limits": "default"} {
+				for _, res := range []string{"cpu", "memory"} {
+					if get(item, field, res) != nil {
+						if defaults[str(ns)] == nil {
+							defaults[str(ns)] = map[string]bool{}
+						}
+						defaults[str(ns)][kind+"."+res] = true
+					}
+				}
+			}
+		}
+	}
+	var out []Violation
+	for _, r := range rs {
+		if !slices.Contains(workloadTypes, r.Type) {
+			continue
+		}
+		ns := get(r.Props, "metadata", "namespace")
+		for _, c := range containers(r) {
+			if unknown(get(c.raw, "resources")) {
+				continue
+			}
+			for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+				_, lim := c.Resources.Limits[res]
+				_, req := c.Resources.Requests[res]
+				if (lim || defaults[str(ns)]["limits."+string(res)]) && (req || lim || defaults[str(ns)]["requests."+string(res)]) {
+					continue
+				}
+				if unknown(ns) {
+					continue
+				}
+				out = append(out, Violation{URN: r.URN, Message: "container " + c.Name + " lacks a " + string(res) +
+					" request or limit, and its namespace " + str(ns) + " has no LimitRange default for it"})
+			}
 		}
 	}
 	return out

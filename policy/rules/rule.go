@@ -37,4 +37,4 @@ type Rule struct {
 }
 
 // All is the policy pack's rule set.
-var All = slices.Concat(ecrRules, eksRules, nodeRules, networkRules, iamRules, kubernetesRules, gatewayRules)
+var All = slices.Concat(ecrRules, eksRules, nodeRules, networkRules, iamRules, kubernetesRules, gatewayRules, teamRules)

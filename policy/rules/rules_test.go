@@ -177,8 +177,12 @@ var cases = map[string]struct{ pass, fail, unknown []Resource }{
 	"k8s-pod-security-restricted": {[]Resource{workload("apps", containerSpec(nil)), workload("apps", containerSpec(m("image", u)))},
 		[]Resource{workload("apps", containerSpec(m("securityContext", m("privileged", true)))), workload("apps", containerSpec(m("securityContext", nil)))},
 		[]Resource{workload("apps", containerSpec(m("securityContext", u)))}},
-	"k8s-resources": {[]Resource{workload("apps", containerSpec(nil))}, []Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1")))))},
-		[]Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1"), "limits", u))))}},
+	"k8s-resources": {
+		[]Resource{workload("apps", containerSpec(nil)), workload("shop", containerSpec(m("resources", m()))), containerDefaults("shop", "Container")},
+		[]Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1"))))),
+			workload("shop", containerSpec(m("resources", m()))), containerDefaults("shop", "Pod")},
+		[]Resource{workload("apps", containerSpec(m("resources", m("requests", m("cpu", "1"), "limits", u)))),
+			workload(u, containerSpec(m("resources", m()))), containerDefaults("shop", "Container")}},
 	"k8s-probes": {[]Resource{workload("apps", containerSpec(nil))}, []Resource{workload("apps", containerSpec(m("livenessProbe", nil)))},
 		[]Resource{workload("apps", containerSpec(m("livenessProbe", u)))}},
 	"k8s-image-pinned": {[]Resource{workload("apps", containerSpec(nil)), workload("apps", containerSpec(m("image", "ghcr.io/x/app@sha256:"+repeat64())))},
@@ -201,10 +205,61 @@ var cases = map[string]struct{ pass, fail, unknown []Resource }{
 	"gateway-routes-from-selected-namespaces": {[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", "Selector"))))},
 		[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", "All"))))},
 		[]Resource{gatewayWith(m("name", "http", "allowedRoutes", m("namespaces", m("from", u))))}},
+	"eks-team-access-namespaced": {
+		[]Resource{teamAccess("AmazonEKSEditPolicy", m("type", "namespace", "namespaces", l("shop", "shop-pay")), true),
+			teamAccess("AmazonEKSClusterAdminPolicy", m("type", "cluster"), false)},
+		[]Resource{teamAccess("AmazonEKSEditPolicy", m("type", "cluster"), true), teamAccess("AmazonEKSViewPolicy", m("type", "cluster"), false),
+			teamAccess("AmazonEKSAdminPolicy", m("type", "namespace", "namespaces", l()), true)},
+		[]Resource{teamAccess("AmazonEKSEditPolicy", u, true), teamAccess(u, m("type", "cluster"), true)}},
+	"k8s-team-namespace-guarded": {
+		teamNamespace("shop", "shop", true, true, denyAll()),
+		teamNamespace("shop", "shop", true, false, denyAll()),
+		teamNamespace(u, "shop", true, true, denyAll())},
+	"k8s-services-in-team-namespaces": {
+		append(teamNamespace("shop", "shop", true, true, denyAll()), res(canary, "cart-canary", m("metadata", m("namespace", "shop")))),
+		append(teamNamespace("shop", "shop", true, true, denyAll()), res(canary, "cart-canary", m("metadata", m("namespace", "default-apps")))),
+		append(teamNamespace("shop", "shop", true, true, denyAll()), res(canary, "cart-canary", m("metadata", m("namespace", u))))},
 	"gateway-api-crds-pinned": {[]Resource{res(configFile, "crds", m("file", "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.4.1/standard-install.yaml"))},
 		[]Resource{res(configFile, "crds", m("file", "https://github.com/kubernetes-sigs/gateway-api/releases/latest/download/standard-install.yaml")),
 			res(configFile, "crds", m("file", "https://raw.githubusercontent.com/kubernetes-sigs/gateway-api/main/config/crd/standard/gateway.networking.k8s.io_gateways.yaml"))},
 		[]Resource{res(configFile, "crds", m("file", u))}},
+}
+
+// teamAccess is an access policy association, a team's (child of a Team component) or not.
+func teamAccess(policy any, scope any, ofTeam bool) Resource {
+	if p, ok := policy.(string); ok {
+		policy = "arn:aws:eks::aws:cluster-access-policy/" + p
+	}
+	r := res("aws:eks/accessPolicyAssociation:AccessPolicyAssociation", "assoc", m("policyArn", policy, "accessScope", scope))
+	if ofTeam {
+		r.Parent = "urn:pulumi:prod::progressive-delivery::progressive-delivery:workloads:Team::shop"
+	}
+	return r
+}
+
+// containerDefaults is a LimitRange in namespace whose item of the given type sets every default.
+func containerDefaults(namespace, itemType string) Resource {
+	both := m("cpu", "100m", "memory", "64Mi")
+	return res("kubernetes:core/v1:LimitRange", "defaults", m("metadata", m("namespace", namespace),
+		"spec", m("limits", l(m("type", itemType, "defaultRequest", both, "default", both)))))
+}
+
+func denyAll() map[string]any {
+	return m("podSelector", m(), "policyTypes", l("Ingress"))
+}
+
+// teamNamespace is a namespace of team shop with, in namespace guarded, a quota, a LimitRange (when limits) and
+// a NetworkPolicy of the given spec.
+func teamNamespace(name any, guarded string, quota, limits bool, policy map[string]any) []Resource {
+	out := []Resource{res("kubernetes:core/v1:Namespace", "shop-ns", m("metadata", m("name", name, "labels", m("progressive-delivery/team", "shop"))))}
+	if quota {
+		out = append(out, res("kubernetes:core/v1:ResourceQuota", "shop-quota", m("metadata", m("namespace", guarded))))
+	}
+	if limits {
+		out = append(out, res("kubernetes:core/v1:LimitRange", "shop-limits", m("metadata", m("namespace", guarded))))
+	}
+	return append(out, res("kubernetes:networking.k8s.io/v1:NetworkPolicy", "shop-deny", m("metadata", m("namespace", guarded), "spec", policy)),
+		res("kubernetes:core/v1:Namespace", "gloo-ns", m("metadata", m("name", "gloo-system"))))
 }
 
 func sgRule(kind, protocol any, extra map[string]any) Resource {

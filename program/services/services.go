@@ -4,16 +4,10 @@
 package services
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"maps"
-	"reflect"
 	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/progressive-delivery/platform/internal/overlay"
 	"github.com/progressive-delivery/platform/manifests"
 )
 
@@ -45,11 +39,14 @@ type Spec struct {
 	RunAsUser int               `json:"runAsUser,omitempty"`
 	Resources Resources         `json:"resources,omitempty"`
 	// MinReplicas and MaxReplicas bound the HPA; CPUUtilization is its target.
-	MinReplicas    int      `json:"minReplicas,omitempty"`
-	MaxReplicas    int      `json:"maxReplicas,omitempty"`
-	CPUUtilization int      `json:"cpuUtilization,omitempty"`
+	MinReplicas    int `json:"minReplicas,omitempty"`
+	MaxReplicas    int `json:"maxReplicas,omitempty"`
+	CPUUtilization int `json:"cpuUtilization,omitempty"`
+	// MaxUnavailable is the Deployment's rolling update maxUnavailable, which Flagger copies to the primary.
+	MaxUnavailable int      `json:"maxUnavailable,omitempty"`
 	Host           string   `json:"host,omitempty"`
 	Namespace      string   `json:"namespace,omitempty"`
+	Team           string   `json:"team,omitempty"`
 	Strategy       string   `json:"strategy,omitempty"`
 	Match          []Match  `json:"match,omitempty"`
 	Analysis       Analysis `json:"analysis,omitempty"`
@@ -100,7 +97,9 @@ type Analysis struct {
 	Iterations     int     `json:"iterations,omitempty"`
 	SuccessRateMin float64 `json:"successRateMin,omitempty"`
 	LatencyMaxMs   float64 `json:"latencyMaxMs,omitempty"`
-	Checks         []Check `json:"checks,omitempty"`
+	// ProgressDeadline is a duration; empty is Flagger's own (10m).
+	ProgressDeadline string  `json:"progressDeadline,omitempty"`
+	Checks           []Check `json:"checks,omitempty"`
 }
 
 // Check is a PromQL check of the service's own, which becomes a MetricTemplate.
@@ -143,7 +142,7 @@ func Defaults() map[string]Spec {
 		Env:         map[string]string{"PODINFO_UI_COLOR": "#34577c"},
 		RunAsUser:   100,
 		Resources:   Resources{Requests: Quantities{CPU: "100m", Memory: "64Mi"}, Limits: Quantities{CPU: "2000m", Memory: "512Mi"}},
-		MinReplicas: 2, MaxReplicas: 4, CPUUtilization: 99,
+		MinReplicas: 2, MaxReplicas: 4, CPUUtilization: 99, MaxUnavailable: 1,
 		Host: "podinfo.example.com", Namespace: manifests.AppNamespace, Strategy: manifests.StrategyCanary,
 		AcceptanceTest: "curl -sd 'test' {canary}/token | grep token",
 		LoadTest:       "hey -z 2m -q 5 -c 2 -host {host} {gateway}",
@@ -156,117 +155,7 @@ func Defaults() map[string]Spec {
 // changes podinfo's version and nothing else), else Generic. Objects merge field by field; lists and scalars
 // replace. An unknown field is an error naming it.
 func Parse(raw string) (map[string]Spec, error) {
-	if strings.TrimSpace(raw) == "" {
-		return Defaults(), nil
-	}
-	var entries map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(raw), &entries); err != nil {
-		return nil, fmt.Errorf("%s: want an object of service name: spec, got %s", Key, raw)
-	}
-	defaults := Defaults()
-	out := map[string]Spec{}
-	var errs []error
-	for _, name := range slices.Sorted(maps.Keys(entries)) {
-		base, ok := defaults[name]
-		if !ok {
-			base = Generic()
-		}
-		spec, err := overlay(base, entries[name])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s.%s: %w", Key, name, err))
-			continue
-		}
-		out[name] = spec
-	}
-	return out, errors.Join(errs...)
-}
-
-// overlay lays a JSON object over base.
-func overlay(base Spec, entry json.RawMessage) (Spec, error) {
-	baseJSON, err := json.Marshal(base)
-	if err != nil {
-		return Spec{}, err
-	}
-	var merged, over map[string]any
-	if err := json.Unmarshal(baseJSON, &merged); err != nil {
-		return Spec{}, err
-	}
-	if err := json.Unmarshal(entry, &over); err != nil {
-		return Spec{}, fmt.Errorf("want an object of fields (docs/services.md), got %s", entry)
-	}
-	mergeObjects(merged, over)
-	coerce(reflect.TypeFor[Spec](), merged)
-	mergedJSON, err := json.Marshal(merged)
-	if err != nil {
-		return Spec{}, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(mergedJSON))
-	dec.DisallowUnknownFields()
-	var spec Spec
-	if err := dec.Decode(&spec); err != nil {
-		return Spec{}, fmt.Errorf("%s (fields: docs/services.md)", strings.TrimPrefix(err.Error(), "json: "))
-	}
-	return spec, nil
-}
-
-// mergeObjects sets over's fields into dst, recursing into objects both have; the merge of the env, extraPorts
-// and digests maps is per key, as for any object.
-func mergeObjects(dst, over map[string]any) {
-	for k, v := range over {
-		sub, isObject := v.(map[string]any)
-		if existing, ok := dst[k].(map[string]any); ok && isObject {
-			mergeObjects(existing, sub)
-			continue
-		}
-		dst[k] = v
-	}
-}
-
-// coerce turns scalars into the type the field has: `pulumi config set --path` stores "2" as a number and
-// "true" as a boolean, whatever the field is, so a version 2 or a port "8080" must still read.
-func coerce(t reflect.Type, v any) any {
-	switch t.Kind() {
-	case reflect.Pointer:
-		return coerce(t.Elem(), v)
-	case reflect.String:
-		switch x := v.(type) {
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64)
-		case bool:
-			return strconv.FormatBool(x)
-		}
-	case reflect.Int, reflect.Float64:
-		if x, ok := v.(string); ok {
-			if f, err := strconv.ParseFloat(x, 64); err == nil {
-				return f
-			}
-		}
-	case reflect.Slice:
-		if list, ok := v.([]any); ok {
-			for i := range list {
-				list[i] = coerce(t.Elem(), list[i])
-			}
-		}
-	case reflect.Map:
-		if obj, ok := v.(map[string]any); ok {
-			for k := range obj {
-				obj[k] = coerce(t.Elem(), obj[k])
-			}
-		}
-	case reflect.Struct:
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return v
-		}
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if x, present := obj[name]; present {
-				obj[name] = coerce(f.Type, x)
-			}
-		}
-	}
-	return v
+	return overlay.Map(Key, "service", raw, Defaults(), Generic, "docs/services.md")
 }
 
 // Names are the services in a stable order, the order they are declared and listed in.

@@ -63,6 +63,10 @@ func TestRelease_StackKeysFillTheAnalysis(t *testing.T) {
 	assert.Zero(t, bg.MaxWeight)
 	assert.Equal(t, 2, bg.Threshold)
 	assert.Equal(t, "10s", bg.Interval)
+	assert.Zero(t, bg.ProgressDeadlineSeconds, "Flagger's default, left out of the Canary")
+
+	s.Analysis.ProgressDeadline = "2m"
+	assert.Equal(t, int32(120), s.Release("podinfo", manifests.DefaultAnalysis).Analysis.ProgressDeadlineSeconds)
 }
 
 // TestFields_CoverEverySpecField: the docs table is generated from Fields, so a field of Spec without an entry

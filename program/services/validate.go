@@ -135,6 +135,9 @@ func (s Spec) validate(name string, st Stack) []error {
 	if s.MinReplicas < 1 || s.MinReplicas > s.MaxReplicas {
 		add("minReplicas", "want 1 <= minReplicas <= maxReplicas, got %d and %d", s.MinReplicas, s.MaxReplicas)
 	}
+	if s.MaxUnavailable < 0 {
+		add("maxUnavailable", "want 0 or more pods, got %d", s.MaxUnavailable)
+	}
 	if s.CPUUtilization < 1 || s.CPUUtilization > 100 {
 		add("cpuUtilization", "want the HPA's CPU target in percent, 1..100, got %d", s.CPUUtilization)
 	}
@@ -153,18 +156,26 @@ func (s Spec) validate(name string, st Stack) []error {
 
 func (r Resources) validate(name string) []error {
 	var errs []error
+	// parse reads one quantity; empty is none of the service's own (the namespace's LimitRange gives the team's
+	// default), which is valid and bounds nothing.
+	parse := func(kind, field, v, example string) (resource.Quantity, bool) {
+		if v == "" {
+			return resource.Quantity{}, false
+		}
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.%s.resources.%s.%s: want a Kubernetes quantity such as %s, or empty for the team's default, got %q",
+				Key, name, kind, field, example, v))
+			return q, false
+		}
+		return q, true
+	}
 	for _, q := range []struct{ field, request, limit string }{
 		{"cpu", r.Requests.CPU, r.Limits.CPU}, {"memory", r.Requests.Memory, r.Limits.Memory},
 	} {
-		req, reqErr := resource.ParseQuantity(q.request)
-		lim, limErr := resource.ParseQuantity(q.limit)
-		if reqErr != nil {
-			errs = append(errs, fmt.Errorf("%s.%s.resources.requests.%s: want a Kubernetes quantity such as 100m or 64Mi, got %q", Key, name, q.field, q.request))
-		}
-		if limErr != nil {
-			errs = append(errs, fmt.Errorf("%s.%s.resources.limits.%s: want a Kubernetes quantity such as 1000m or 512Mi, got %q", Key, name, q.field, q.limit))
-		}
-		if reqErr == nil && limErr == nil && req.Cmp(lim) > 0 {
+		req, reqOK := parse("requests", q.field, q.request, "100m or 64Mi")
+		lim, limOK := parse("limits", q.field, q.limit, "1000m or 512Mi")
+		if reqOK && limOK && req.Cmp(lim) > 0 {
 			errs = append(errs, fmt.Errorf("%s.%s.resources.requests.%s: %s is above the limit %s; want requests <= limits", Key, name, q.field, q.request, q.limit))
 		}
 	}
@@ -201,6 +212,11 @@ func (s Spec) validateRelease(name string, ingress manifests.Ingress) []error {
 	if a.Interval != "" {
 		if d, err := time.ParseDuration(a.Interval); err != nil || d < time.Second {
 			add("analysis.interval", "want a duration of at least 1s such as 10s, got %q", a.Interval)
+		}
+	}
+	if a.ProgressDeadline != "" {
+		if d, err := time.ParseDuration(a.ProgressDeadline); err != nil || d < 30*time.Second || d%time.Second != 0 {
+			add("analysis.progressDeadline", "want whole seconds of at least 30s, such as 5m, got %q", a.ProgressDeadline)
 		}
 	}
 	if a.Threshold < 0 {
@@ -291,6 +307,9 @@ func (s Spec) Release(name string, stack manifests.Analysis) manifests.Service {
 	an := manifests.Analysis{
 		Interval: cmp.Or(a.Interval, stack.Interval), Threshold: cmp.Or(a.Threshold, stack.Threshold),
 		SuccessRateMin: cmp.Or(a.SuccessRateMin, stack.SuccessRateMin), LatencyMaxMs: cmp.Or(a.LatencyMaxMs, stack.LatencyMaxMs),
+	}
+	if d, err := time.ParseDuration(a.ProgressDeadline); err == nil {
+		an.ProgressDeadlineSeconds = int32(d / time.Second)
 	}
 	if manifests.Weighted(s.Strategy) {
 		an.StepWeight, an.MaxWeight = cmp.Or(a.StepWeight, stack.StepWeight), cmp.Or(a.MaxWeight, stack.MaxWeight)
