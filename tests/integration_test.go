@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestAccDevPreview previews the dev stack against a real AWS account with the real Pulumi CLI. It needs AWS
-// credentials, the pulumi CLI and Docker, and skips (saying why) without them:
+// TestAccDevPreview previews the dev stack, with Pulumi.dev.yaml's config, against a real AWS account with the
+// real Pulumi CLI, in a stack of its own on a temporary backend. It needs AWS credentials and the pulumi CLI, and
+// skips (saying why) without them; no workflow runs it, as none holds an account:
 //
 //	go test -tags integration -run TestAcc ./tests/
 func TestAccDevPreview(t *testing.T) {
@@ -38,11 +40,21 @@ func TestAccDevPreview(t *testing.T) {
 			"PULUMI_SKIP_UPDATE_CHECK": "true",
 		}))
 	require.NoError(t, err)
-	defer func() { _ = stack.Workspace().RemoveStack(context.Background(), stack.Name()) }()
-	require.NoError(t, stack.SetConfig(ctx, "aws:region", auto.ConfigValue{Value: "us-west-1"}))
+	ws := stack.Workspace()
+	// The stack's file (Pulumi.acc-<time>.yaml) sits beside Pulumi.dev.yaml for the test only.
+	t.Cleanup(func() {
+		_ = ws.RemoveStack(context.Background(), stack.Name())
+		_ = os.Remove(filepath.Join("..", "Pulumi."+stack.Name()+".yaml"))
+	})
+	dev, err := ws.StackSettings(ctx, "dev")
+	require.NoError(t, err, "reading Pulumi.dev.yaml")
+	require.NotEmpty(t, dev.Config, "Pulumi.dev.yaml holds the dev stack's config")
+	// The dev file's own salt belongs to its passphrase; this stack makes its own.
+	dev.EncryptionSalt = ""
+	require.NoError(t, ws.SaveStackSettings(ctx, stack.Name(), dev))
 	start := time.Now()
 	res, err := stack.Preview(ctx, optpreview.Diff())
 	require.NoError(t, err)
-	t.Logf("preview of a new dev stack: %s, %v", time.Since(start).Round(time.Second), res.ChangeSummary)
+	t.Logf("preview of a new stack with the dev stack's config: %s, %v", time.Since(start).Round(time.Second), res.ChangeSummary)
 	require.Greater(t, res.ChangeSummary["create"], 50)
 }

@@ -59,8 +59,17 @@ func TestREADME_TestCommandIsWhatCIRuns(t *testing.T) {
 	require.NoError(t, err)
 	ci, err := os.ReadFile("../.ci/run")
 	require.NoError(t, err)
-	assert.Contains(t, string(readme), "go test -timeout 30m ./...                     # the tests")
+	makefile, err := os.ReadFile("../Makefile")
+	require.NoError(t, err)
+	assert.Contains(t, string(readme), "make test                                      # the tests: go test -timeout 30m ./...")
+	assert.Contains(t, string(makefile), "test:\n\tgo test -timeout 30m ./...\n")
 	assert.Regexp(t, `(?m)^go test (-count=1 )?-timeout 30m \./\.\.\.$`, string(ci))
+	// One build cache: make's go commands build with CI's flags (the language host's).
+	flags := regexp.MustCompile(`(?m)^export GOFLAGS ?:?= ?"?([^"\n]+)"?$`)
+	ciFlags, makeFlags := flags.FindStringSubmatch(string(ci)), flags.FindStringSubmatch(string(makefile))
+	require.Len(t, ciFlags, 2)
+	require.Len(t, makeFlags, 2)
+	assert.Equal(t, ciFlags[1], makeFlags[1], "the Makefile and .ci/run build with the same GOFLAGS")
 	// CI runs the real-engine suite too, as the README tells a contributor to.
 	assert.Contains(t, string(readme), "go test -tags e2e -timeout 60m ./tests/")
 	assert.Regexp(t, `(?m)^go test (-count=1 )?-tags e2e -timeout 60m \./tests/$`, string(ci))
