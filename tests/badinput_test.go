@@ -66,7 +66,7 @@ func TestSimCluster_RolloutBadInput(t *testing.T) {
 	// Flagger's complaint about the missing Deployment comes at the job's second run: the control loop's pass,
 	// the first run (Initializing), the run that finds no Deployment, its status written. --timeout is that, whole
 	// seconds, so the command ends at it with the complaint in hand. One tick more for a stall of the shared API
-	// server under the suite's load: at aab3280 its TLS handshakes timed out (10 s) in that minute, and Flagger
+	// server under the suite's load: at 9a1a39d its TLS handshakes timed out (10 s) in that minute, and Flagger
 	// still said Initializing at 4 ticks.
 	ghostBound := clock.intervals(5, "control loop, first run, the run that finds no Deployment, its status, an API server stall")
 	ghostTimeout := ghostBound.d.Round(time.Second)
