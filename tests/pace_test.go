@@ -95,6 +95,7 @@ func readMachine() {
 		machine.capacity = v
 	}
 	queue.capacity = machine.capacity
+	queue.spacing = scaled(refAdmissionSpacing, "").d
 	fmt.Printf("pace: %d CPUs, benchmark %s (reference %s): bounds x%.2f, scenarios admitted up to %.2f reference cores\n",
 		machine.cpus, machine.benchmark.Round(time.Millisecond), referenceBenchmark, machine.factor, machine.capacity)
 }
@@ -174,8 +175,9 @@ const (
 	// most seen (the walkthrough's first up).
 	refPulumiOp = 60 * time.Second
 	// refProgramLink: go build of main.go (or cmd/demo) with every package compiled already: the link (about 7 s
-	// alone, 20 s beside the suite).
-	refProgramLink = 30 * time.Second
+	// alone, 20 s beside the suite; over 80 s on a ×1.12 machine when every scenario started in the same second,
+	// which the queue's spacing now prevents).
+	refProgramLink = 60 * time.Second
 	// refPodsReady: a Deployment's new pods scheduled, started and passing their readiness probe (Flagger saw the
 	// walkthrough's ready within two 10 s ticks).
 	refPodsReady = 30 * time.Second
@@ -302,6 +304,11 @@ type admissions struct {
 	// gather is how long arrivals are collected before they are admitted; dispatch is that timer.
 	gather   time.Duration
 	dispatch *time.Timer
+	// spacing is the least time between two admissions, and lastAdmission the latest: scenarios start one at a
+	// time, so that their start-ups (a control plane, Flagger, the first link of main.go) do not all fall in the
+	// same minute. Their loads are averages over whole runs, and a start-up needs several times its average.
+	spacing       time.Duration
+	lastAdmission time.Time
 }
 
 type ticket struct {
@@ -311,8 +318,14 @@ type ticket struct {
 	admitted chan struct{}
 }
 
-// queue is the suite's: its capacity is set from the machine's reading when the suite starts.
+// queue is the suite's: its capacity and spacing are set from the machine's reading when the suite starts.
 var queue = &admissions{gather: 300 * time.Millisecond}
+
+// refAdmissionSpacing is the queue's spacing on the reference machine. Every admitted scenario started in the same
+// second once: a ×1.12 machine at 1.28 reference cores ran ten control planes' start-ups, the shared Flagger's and
+// three links of main.go at once, and the CLI test's first preview spent over 80 s compiling (CI, 2026-12-05; 7 s
+// alone). Twenty scenarios spaced so start within 2 minutes; the suite lasts 17.
+const refAdmissionSpacing = 6 * time.Second
 
 // reserve adds load that stays for the rest of the run (the shared cluster and its Flagger), outside the queue.
 func (q *admissions) reserve(load float64) {
@@ -345,21 +358,43 @@ func (q *admissions) wait(name string, load float64, expected time.Duration) (re
 }
 
 // admit starts waiting scenarios, longest first, while they fit; one always runs, however small the machine.
+// With a spacing, it starts one and comes back for the next once the spacing has passed.
 func (q *admissions) admit() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if wait := q.spacing - time.Since(q.lastAdmission); q.spacing > 0 && wait > 0 {
+		q.dispatchIn(wait)
+		return
+	}
 	slices.SortStableFunc(q.waiting, func(a, b *ticket) int { return int(b.expected - a.expected) })
 	kept := q.waiting[:0]
-	for _, tk := range q.waiting {
+	for i, tk := range q.waiting {
 		if q.running == 0 || q.used+tk.load <= q.capacity+1e-9 {
 			q.used += tk.load
 			q.running++
+			q.lastAdmission = time.Now()
 			close(tk.admitted)
+			if q.spacing > 0 {
+				kept = append(kept, q.waiting[i+1:]...)
+				if len(kept) > 0 {
+					q.dispatchIn(q.spacing)
+				}
+				break
+			}
 			continue
 		}
 		kept = append(kept, tk)
 	}
 	q.waiting = kept
+}
+
+// dispatchIn runs admit after d, unless a later arrival resets the timer first. q.mu is held.
+func (q *admissions) dispatchIn(d time.Duration) {
+	if q.dispatch == nil {
+		q.dispatch = time.AfterFunc(d, q.admit)
+		return
+	}
+	q.dispatch.Reset(d)
 }
 
 // admit blocks until the test's scenario may start on this machine, and gives its share back when the test ends.
@@ -432,6 +467,44 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	end("huge")
 	if q.used > 1e-9 || q.running != 0 {
 		t.Fatalf("after every release: used %.2f, running %d; want 0, 0", q.used, q.running)
+	}
+}
+
+// TestPace_QueueSpacesAdmissions: with a spacing, scenarios that all fit start one at a time, longest first, the
+// next no sooner than the spacing after the one before.
+func TestPace_QueueSpacesAdmissions(t *testing.T) {
+	t.Parallel()
+	const spacing = 400 * time.Millisecond
+	q := &admissions{capacity: 10, gather: 20 * time.Millisecond, spacing: spacing}
+	type start struct {
+		name string
+		at   time.Time
+	}
+	starts := make(chan start, 3)
+	for name, expected := range map[string]time.Duration{"short": time.Minute, "medium": 3 * time.Minute, "long": 7 * time.Minute} {
+		go func() {
+			release := q.wait(name, 0.1, expected)
+			starts <- start{name, time.Now()}
+			t.Cleanup(release)
+		}()
+	}
+	var got []start
+	for range 3 {
+		select {
+		case s := <-starts:
+			got = append(got, s)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("admitted only %v within 10 s", got)
+		}
+	}
+	if names := []string{got[0].name, got[1].name, got[2].name}; !slices.Equal(names, []string{"long", "medium", "short"}) {
+		t.Fatalf("started %v, want longest first", names)
+	}
+	for i := 1; i < 3; i++ {
+		// The timer may fire a little early relative to this goroutine's clock reading; a tenth is slack.
+		if gap := got[i].at.Sub(got[i-1].at); gap < spacing*9/10 {
+			t.Errorf("%s started %s after %s, want at least %s", got[i].name, gap, got[i-1].name, spacing)
+		}
 	}
 }
 
