@@ -29,13 +29,14 @@ func ProjectConfigBlock() ([]byte, error) {
 			add("items", &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{scalar("type"), scalar("string")}})
 		}
 		add("description", scalar(k.Description))
-		def, err := defaultNode(k.Default)
-		if _, derived := k.Default.(map[string]teams.Spec); derived {
+		declared := k.Default
+		if _, derived := declared.(map[string]teams.Spec); derived {
 			// Unset, the teams are derived from the services' namespaces, so the CLI passes {} (a declared key
 			// needs a default): the default team's own value would read as the stack's teams, and a service
 			// outside apps would belong to no team.
-			def, err = defaultNode(map[string]any{})
+			declared = map[string]any{}
 		}
+		def, err := defaultNode(declared)
 		if err != nil {
 			return nil, fmt.Errorf("%s: encoding the default: %w", k.Name, err)
 		}

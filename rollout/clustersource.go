@@ -112,6 +112,8 @@ func (c ClusterSource) RefusedPods(ctx context.Context, since time.Time) string 
 	}
 	var latest corev1.Event
 	for _, e := range events.Items {
+		// The reason again: the field selector is the API server's; a client that ignores it (client-go's fake
+		// clientset) lists every event.
 		if e.Reason == "FailedCreate" && canary[e.InvolvedObject.Name] && !eventTime(e).Before(since.Truncate(time.Second)) && eventTime(e).After(eventTime(latest)) {
 			latest = e
 		}

@@ -3,16 +3,17 @@ package teams
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
 	"github.com/progressive-delivery/platform/program/services"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 )
 
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+// isDNSLabel: team and namespace names are RFC 1123 labels, as the API server checks namespace names.
+func isDNSLabel(s string) bool { return len(validation.IsDNS1123Label(s)) == 0 }
 
 // Stack is what checking the teams needs to know of the rest of the stack.
 type Stack struct {
@@ -41,14 +42,14 @@ func Validate(specs map[string]Spec, st Stack) []error {
 	principal := map[string]string{}
 	for _, name := range Names(specs) {
 		s := specs[name]
-		if !dnsLabel.MatchString(name) {
+		if !isDNSLabel(name) {
 			add("%s: team name %q is not a DNS label (lowercase letters, digits, '-')", Key, name)
 		}
 		for _, ns := range s.NamespacesOf(name) {
 			switch {
 			case st.Derived:
 				owner[ns] = name
-			case !dnsLabel.MatchString(ns):
+			case !isDNSLabel(ns):
 				add("%s.%s.namespaces: %q is not a DNS label (lowercase letters, digits, '-', at most 63)", Key, name, ns)
 			case slices.Contains(st.Reserved, ns) || slices.ContainsFunc(st.ReservedPrefixes, func(p string) bool { return strings.HasPrefix(ns, p) }):
 				add("%s.%s.namespaces: %q is a namespace of Kubernetes or the platform; want one of the team's own", Key, name, ns)
