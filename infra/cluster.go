@@ -33,6 +33,8 @@ type Cluster struct {
 	// after the nodes and destroyed before them.
 	Provider  *kubernetes.Provider
 	NodeGroup *eks.ManagedNodeGroup
+	// Addons are the EKS add-ons the cluster owns, by name.
+	Addons map[string]*awseks.Addon
 	// OIDCIssuer is the issuer URL of the cluster's OIDC provider, which IRSA roles trust; known once the
 	// cluster exists.
 	OIDCIssuer pulumi.StringOutput
@@ -54,8 +56,14 @@ type NodeGroupSpec struct {
 type ClusterArgs struct {
 	// Required. EKS cluster name.
 	Name string
-	// Required. Kubernetes minor version, e.g. "1.24".
+	// Required. Kubernetes minor version of the control plane, e.g. "1.24".
 	Version string
+	// Required. Kubernetes minor version of the managed node group: the control plane's, or one below while a
+	// rollback takes the node group back first. Never newer than Version.
+	NodeGroupVersion string
+	// Optional. The EKS add-ons the cluster owns (eksfacts.ManagedAddons) by name, with their versions; "" is EKS's
+	// default for the Kubernetes version. An add-on not listed is left as EKS installed it.
+	Addons map[string]string
 	// Required. The VPC and its subnets; nodes run in the private subnets.
 	VpcID            pulumi.StringInput
 	PublicSubnetIDs  pulumi.StringArrayInput
@@ -89,10 +97,10 @@ type ClusterArgs struct {
 // NewCluster creates the node role, the EKS cluster, its managed node group, the provider and metrics-server.
 func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pulumi.ResourceOption) (*Cluster, error) {
 	// The stack configuration holds every default; a component that set its own would be a second source.
-	if args == nil || args.Name == "" || args.Version == "" || args.VpcID == nil || args.PrivateSubnetIDs == nil ||
+	if args == nil || args.Name == "" || args.Version == "" || args.NodeGroupVersion == "" || args.VpcID == nil || args.PrivateSubnetIDs == nil ||
 		args.PublicSubnetIDs == nil || args.NodeGroup.Name == "" || args.MetricsServerChartVersion == "" ||
 		args.Partition == "" || args.LogTypes == nil || args.LogRetentionDays <= 0 {
-		return nil, fmt.Errorf("cluster %s: Name, Version, VpcID, subnets, NodeGroup, MetricsServerChartVersion, Partition, "+
+		return nil, fmt.Errorf("cluster %s: Name, Version, NodeGroupVersion, VpcID, subnets, NodeGroup, MetricsServerChartVersion, Partition, "+
 			"LogTypes and LogRetentionDays are required", name)
 	}
 	partition := args.Partition
@@ -202,6 +210,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	nodeGroup, err := eks.NewManagedNodeGroup(ctx, name+"-nodes", &eks.ManagedNodeGroupArgs{
 		Cluster:       cluster,
 		NodeGroupName: pulumi.String(ng.Name),
+		// Set, not left to EKS: unset, a node group keeps the version it was created at when the control plane
+		// moves, and the next control-plane update is refused until it matches. Its update waits for the
+		// cluster's, whose name it reads: the order EKS requires, control plane first.
+		Version:       pulumi.String(args.NodeGroupVersion),
 		NodeRole:      nodeRole,
 		SubnetIds:     args.PrivateSubnetIDs,
 		InstanceTypes: pulumi.StringArray{pulumi.String(ng.InstanceType)},
@@ -218,6 +230,16 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 	}, parent, pulumi.DependsOn(nodeDeps))
 	if err != nil {
 		return nil, fmt.Errorf("creating managed node group: %w", err)
+	}
+
+	// The add-ons move after the node group (EKS User Guide, "Update existing cluster"): coredns and kube-proxy
+	// must not be newer than the nodes they run on.
+	// EKS names the cluster exactly as asked; deriving the name from the cluster's URN keeps the dependency.
+	clusterName := args.Name
+	c.ClusterName = cluster.URN().ApplyT(func(pulumi.URN) string { return clusterName }).(pulumi.StringOutput)
+	addons, err := newAddons(ctx, name, args, c.ClusterName, nodeGroup, parent)
+	if err != nil {
+		return nil, err
 	}
 
 	provider, err := kubernetes.NewProvider(ctx, name+"-k8s", &kubernetes.ProviderArgs{
@@ -237,12 +259,10 @@ func NewCluster(ctx *pulumi.Context, name string, args *ClusterArgs, opts ...pul
 		return nil, fmt.Errorf("installing metrics-server chart: %w", err)
 	}
 
-	// EKS names the cluster exactly as asked; deriving the output from the cluster's URN keeps the dependency.
-	clusterName := args.Name
-	c.ClusterName = cluster.URN().ApplyT(func(pulumi.URN) string { return clusterName }).(pulumi.StringOutput)
 	c.Kubeconfig = pulumi.ToSecret(cluster.KubeconfigJson).(pulumi.StringOutput)
 	c.Provider = provider
 	c.NodeGroup = nodeGroup
+	c.Addons = addons
 	// Read back from EKS rather than from the component's core.oidcProvider: the name is taken from the
 	// kubeconfig so the lookup waits until the cluster exists (a new stack's preview skips it).
 	existingName := cluster.KubeconfigJson.ApplyT(func(string) string { return clusterName }).(pulumi.StringOutput)

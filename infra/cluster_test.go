@@ -18,6 +18,7 @@ func devClusterArgs() *ClusterArgs {
 	return &ClusterArgs{
 		Name:             "ps-eks-66",
 		Version:          "1.24",
+		NodeGroupVersion: "1.24",
 		VpcID:            pulumi.String("vpc-1"),
 		PublicSubnetIDs:  pulumi.ToStringArray([]string{"pub-a", "pub-b"}),
 		PrivateSubnetIDs: pulumi.ToStringArray([]string{"priv-a", "priv-b"}),
@@ -248,4 +249,28 @@ func TestCluster_OneNodeRoleAndNoNodeAccessEntryOfOurs(t *testing.T) {
 		assert.Error(t, err, "%s: only STANDARD admin entries; EKS makes the node group's EC2_LINUX entry", e.Name)
 	}
 	assert.Equal(t, []string{"cluster-eks-admin-role-platform-admins"}, entries)
+}
+
+// TestCluster_AddonsFollowTheNodeGroup: each add-on the args name becomes an EKS managed add-on at its version ("" is
+// EKS's default), adopting the copy EKS installed, after the node group; the node group carries its version.
+func TestCluster_AddonsFollowTheNodeGroup(t *testing.T) {
+	t.Parallel()
+	args := devClusterArgs()
+	args.Version, args.NodeGroupVersion = "1.35", "1.34"
+	args.Addons = map[string]string{"vpc-cni": "v1.20.0-eksbuild.1", "coredns": ""}
+	g, _ := runCluster(t, args)
+	nodes := g.MustOne(t, "eks:index:ManagedNodeGroup", "cluster-nodes")
+	assert.Equal(t, "1.34", graph.MustLookup(t, nodes.Inputs, "version"))
+	addons := g.Find("aws:eks/addon:Addon")
+	require.Len(t, addons, 2, "only the add-ons named")
+	for _, a := range addons {
+		assert.Equal(t, "OVERWRITE", graph.MustLookup(t, a.Inputs, "resolveConflictsOnCreate"))
+		assert.Equal(t, "PRESERVE", graph.MustLookup(t, a.Inputs, "resolveConflictsOnUpdate"))
+		assert.True(t, g.DependsOn(a.URN, nodes.URN), "%s after the node group", a.Name)
+	}
+	cni := g.MustOne(t, "aws:eks/addon:Addon", "cluster-vpc-cni")
+	assert.Equal(t, "v1.20.0-eksbuild.1", graph.MustLookup(t, cni.Inputs, "addonVersion"))
+	assert.Equal(t, "ps-eks-66", graph.MustLookup(t, cni.Inputs, "clusterName"))
+	_, pinned := g.MustOne(t, "aws:eks/addon:Addon", "cluster-coredns").Inputs["addonVersion"]
+	assert.False(t, pinned, "an empty version is EKS's default")
 }

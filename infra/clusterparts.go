@@ -87,3 +87,34 @@ func adminAccessEntries(principals []string, partition string) map[string]eks.Ac
 }
 
 var accessEntriesOnly = eks.AuthenticationModeApi
+
+// newAddons makes EKS manage the add-ons it installed on the new cluster itself (vpc-cni, coredns, kube-proxy),
+// each at the version args names, once the node group is at its version. Until a program owns them, EKS leaves
+// them at the version the cluster was created with, whatever the cluster is updated to.
+func newAddons(ctx *pulumi.Context, name string, args *ClusterArgs, clusterName pulumi.StringInput, nodeGroup *eks.ManagedNodeGroup,
+	parent pulumi.ResourceOption) (map[string]*awseks.Addon, error) {
+	out := map[string]*awseks.Addon{}
+	for _, addon := range eksfacts.ManagedAddons {
+		version, owned := args.Addons[addon]
+		if !owned {
+			continue
+		}
+		addonArgs := &awseks.AddonArgs{
+			ClusterName: clusterName,
+			AddonName:   pulumi.String(addon),
+			// The cluster's own copy becomes the managed add-on; later updates keep settings made on the cluster.
+			ResolveConflictsOnCreate: pulumi.String("OVERWRITE"),
+			ResolveConflictsOnUpdate: pulumi.String("PRESERVE"),
+			Tags:                     pulumi.ToStringMap(args.Tags),
+		}
+		if version != "" {
+			addonArgs.AddonVersion = pulumi.String(version)
+		}
+		a, err := awseks.NewAddon(ctx, name+"-"+addon, addonArgs, parent, pulumi.DependsOn([]pulumi.Resource{nodeGroup}))
+		if err != nil {
+			return nil, fmt.Errorf("creating EKS add-on %s: %w", addon, err)
+		}
+		out[addon] = a
+	}
+	return out, nil
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/progressive-delivery/platform/manifests"
 	"github.com/progressive-delivery/platform/program/services"
 	"github.com/progressive-delivery/platform/program/teams"
+	"github.com/progressive-delivery/platform/program/upgrade"
 	"github.com/progressive-delivery/platform/workloads"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -56,6 +57,17 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	plan, planWarnings, err := PlanCluster(ctx, cfg, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	warnings = append(warnings, planWarnings...)
+	if plan.Changes() {
+		// What a reviewer of the preview needs to see of a version change, and what cmd/upgrade prints.
+		if err := ctx.Log.Info(plan.Text(), nil); err != nil {
+			return nil, err
+		}
+	}
 	for _, w := range append(append(cfg.Deprecations, warnings...), Warnings(cfg, time.Now())...) {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return nil, err
@@ -66,7 +78,7 @@ func run(ctx *pulumi.Context) (Outputs, error) {
 			return nil, err
 		}
 	}
-	return deploy(ctx, cfg)
+	return deploy(ctx, cfg, plan)
 }
 
 // ClusterVersionWarnings asks EKS where the Kubernetes version of a cluster this stack creates stands, and
@@ -155,13 +167,13 @@ type target struct {
 	clusterName pulumi.StringInput
 }
 
-func deploy(ctx *pulumi.Context, cfg Config) (Outputs, error) {
+func deploy(ctx *pulumi.Context, cfg Config, plan upgrade.Plan) (Outputs, error) {
 	// The ingress is chosen here, once, from the validated config; everything below asks it.
 	ingress := manifests.MustIngress(cfg.Ingress)
 	var t *target
 	var err error
 	if cfg.ManagesCluster() {
-		t, err = createInfrastructure(ctx, cfg, ingress)
+		t, err = createInfrastructure(ctx, cfg, ingress, plan)
 	} else {
 		t, err = connectToCluster(ctx, cfg, ingress)
 	}
@@ -422,8 +434,8 @@ func awsTags(ctx *pulumi.Context) map[string]string {
 	return map[string]string{"project": Project, "stack": ctx.Stack(), "managed-by": "pulumi"}
 }
 
-// createInfrastructure declares the registry, the network and the cluster.
-func createInfrastructure(ctx *pulumi.Context, cfg Config, ingress manifests.Ingress) (*target, error) {
+// createInfrastructure declares the registry, the network and the cluster, at the versions the plan sets.
+func createInfrastructure(ctx *pulumi.Context, cfg Config, ingress manifests.Ingress, plan upgrade.Plan) (*target, error) {
 	tags := awsTags(ctx)
 
 	network, err := infra.NewNetwork(ctx, "network", &infra.NetworkArgs{
@@ -439,7 +451,9 @@ func createInfrastructure(ctx *pulumi.Context, cfg Config, ingress manifests.Ing
 
 	cluster, err := infra.NewCluster(ctx, "cluster", &infra.ClusterArgs{
 		Name:                      cfg.ClusterName,
-		Version:                   cfg.KubernetesVersion,
+		Version:                   plan.ControlPlane,
+		NodeGroupVersion:          plan.NodeGroup,
+		Addons:                    plan.Addons,
 		VpcID:                     network.VpcID,
 		PublicSubnetIDs:           network.PublicSubnetIDs,
 		PrivateSubnetIDs:          network.PrivateSubnetIDs,

@@ -2,11 +2,10 @@ package program
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/progressive-delivery/platform/internal/eksfacts"
+	"github.com/progressive-delivery/platform/program/upgrade"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/eks"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -33,33 +32,14 @@ var Current = struct {
 // GlooEndOfLife is when Gloo Edge OSS stops getting releases and security patches (solo-io/gloo README).
 const GlooEndOfLife = "2026-12-31"
 
-// chartKubernetes is the Kubernetes range each chart series supports, from the chart's own support table; a
-// series not listed is not checked.
-var chartKubernetes = map[string]struct{ min, max int }{
-	// solo-io/gloo docs/content/reference/support.md
-	"gloo 1.19": {28, 32},
-	"gloo 1.22": {31, 36},
-	// kgateway.dev docs, reference/versions
-	"kgateway v2.0": {27, 31},
-	"kgateway v2.1": {31, 34},
-	"kgateway v2.2": {31, 35},
-}
-
-// checkChartSupportsKubernetes refuses a Kubernetes version outside the chosen gateway chart's support table.
+// checkChartSupportsKubernetes refuses a Kubernetes version outside the chosen gateway chart's support table,
+// naming a series of the chart that supports it, or saying that none does yet.
 func checkChartSupportsKubernetes(key, chart, version, kubernetes string) error {
-	parts := strings.SplitN(version, ".", 3)
-	if len(parts) < 2 {
+	check, known := upgrade.ChartCheck(upgrade.Chart{Key: key, Name: chart, Version: version}, kubernetes)
+	if !known || check.Pass {
 		return nil
 	}
-	series := chart + " " + parts[0] + "." + parts[1]
-	r, known := chartKubernetes[series]
-	minor, err := strconv.Atoi(strings.TrimPrefix(kubernetes, "1."))
-	if !known || err != nil || (minor >= r.min && minor <= r.max) {
-		return nil
-	}
-	return fmt.Errorf("kubernetesVersion: %s is outside what %s %s.x supports (Kubernetes 1.%d to 1.%d, its support table); "+
-		"choose a version in that range, or a %s that supports %s (%s)", kubernetes, chart, strings.Join(parts[:2], "."), r.min, r.max,
-		key, kubernetes, currentSetCommands())
+	return fmt.Errorf("kubernetesVersion: %s (%s)", check.Detail, currentSetCommands())
 }
 
 // currentSetCommands are the config commands that put a stack on Current.

@@ -157,6 +157,41 @@ func TestWorkflows_DeliveryAndDestroy(t *testing.T) {
 	assert.Equal(t, "destroy", stepUsing(dj["destroy"], "pulumi/actions@")["with"].(map[string]any)["command"])
 }
 
+// TestWorkflows_DriftIsCheckedDailyOnEveryStack: a scheduled preview of each stack file that refreshes from the
+// cloud and fails on any change, and reports a drift on the stack's issue.
+func TestWorkflows_DriftIsCheckedDailyOnEveryStack(t *testing.T) {
+	t.Parallel()
+	w, ok := loadWorkflows(t)["drift"]
+	require.True(t, ok, "drift.yml exists")
+	schedule, _ := triggers(w)["schedule"].([]any)
+	require.Len(t, schedule, 1)
+	assert.Regexp(t, `^\d+ \d+ \* \* \*$`, schedule[0].(map[string]any)["cron"], "daily")
+	assert.Equal(t, map[string]any{"contents": "read"}, w.doc["permissions"], "read-only by default")
+	j := jobs(t, w)
+	assert.Contains(t, j["stacks"]["steps"].([]any)[1].(map[string]any)["run"], "Pulumi.*.yaml", "every stack file")
+	drift := j["drift"]
+	require.NotNil(t, drift)
+	assert.Equal(t, "${{ fromJSON(needs.stacks.outputs.stacks) }}", drift["strategy"].(map[string]any)["matrix"].(map[string]any)["stack"])
+	assert.Equal(t, false, drift["strategy"].(map[string]any)["fail-fast"], "one stack's drift does not hide another's")
+	preview := stepUsing(drift, "pulumi/actions@")
+	require.NotNil(t, preview)
+	with := preview["with"].(map[string]any)
+	assert.Equal(t, "preview", with["command"])
+	assert.Equal(t, true, with["refresh"], "reads the cloud back first")
+	assert.Equal(t, true, with["expect-no-changes"], "a change fails the check")
+	assert.Equal(t, "${{ matrix.stack }}", with["stack-name"])
+	assert.Equal(t, map[string]any{"contents": "read", "id-token": "write", "issues": "write"}, drift["permissions"])
+	var report map[string]any
+	for _, s := range steps(drift) {
+		if r, _ := s["run"].(string); strings.Contains(r, "gh issue comment") {
+			report = s
+		}
+	}
+	require.NotNil(t, report, "a step reports the drift")
+	assert.Equal(t, "failure() && steps.preview.outcome == 'failure'", report["if"], "only when the preview found a drift")
+	assert.Contains(t, report["run"], "gh issue create", "the stack's issue is opened the first time")
+}
+
 func TestWorkflows_NoLongLivedAWSKeysAndOnePinnedCLI(t *testing.T) {
 	t.Parallel()
 	pinned, err := os.ReadFile("../.pulumi.version")
@@ -210,14 +245,14 @@ func TestWorkflows_EveryPulumiJobUsesTheSharedState(t *testing.T) {
 			env, _ := job["env"].(map[string]any)
 			assert.Equal(t, "${{ vars.PULUMI_BACKEND_URL }}", env["PULUMI_BACKEND_URL"], "%s/%s", name, jobName)
 			group := job["concurrency"].(map[string]any)["group"].(string)
-			if name == "preview" {
+			if name == "preview" || name == "drift" {
 				assert.True(t, strings.HasPrefix(group, "preview-"), "previews have their own group: %s", group)
 			} else {
 				assert.True(t, strings.HasPrefix(group, "pulumi-"), "deploys and destroys share the stack's group: %s", group)
 			}
 		}
 	}
-	assert.Equal(t, 4, n, "preview, up-dev, up-others, destroy")
+	assert.Equal(t, 5, n, "preview, up-dev, up-others, destroy, drift")
 }
 
 // TestMakefile_NamesAMissingKubectlOrAWSCLI: `make up` checks what pulumi-eks needs (kubectl, the AWS CLI)

@@ -36,10 +36,7 @@ func (m *Monitor) clusterVersions(args pulumi.MockCallArgs) (resource.PropertyMa
 	if m.EKSUnreachable {
 		return nil, ErrEKSUnreachable
 	}
-	versions := m.EKSVersions
-	if versions == nil {
-		versions = EKSVersionsToday
-	}
+	versions := m.versions()
 	var only []string
 	if v, ok := args.Args["clusterVersionsOnlies"]; ok && v.IsArray() {
 		for _, e := range v.ArrayValue() {
@@ -62,4 +59,12 @@ func (m *Monitor) clusterVersions(args pulumi.MockCallArgs) (resource.PropertyMa
 		})
 	}
 	return resource.NewPropertyMapFromMap(map[string]any{"id": "eks", "clusterVersions": out}), nil
+}
+
+// versions are the Kubernetes versions the mocked EKS knows.
+func (m *Monitor) versions() []EKSVersion {
+	if m.EKSVersions == nil {
+		return EKSVersionsToday
+	}
+	return m.EKSVersions
 }

@@ -40,6 +40,9 @@ type Monitor struct {
 	// EKSVersions answers eks.getClusterVersions; default EKSVersionsToday. EKSUnreachable fails it instead.
 	EKSVersions    []EKSVersion
 	EKSUnreachable bool
+	// Running is the cluster EKS already runs under the stack's name (eks.LookupCluster, LookupNodeGroup,
+	// LookupAddon); nil is a stack whose cluster does not exist until the program creates it.
+	Running *RunningCluster
 
 	mu    sync.Mutex
 	regs  []graph.Registration
@@ -153,10 +156,13 @@ func (m *Monitor) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{"accountId": AccountID, "arn": "arn:aws:iam::" + AccountID + ":user/ci"}), nil
 	case "aws:eks/getCluster:getCluster":
-		return resource.NewPropertyMapFromMap(map[string]any{
-			"name":       args.Args["name"].StringValue(),
-			"identities": []any{map[string]any{"oidcs": []any{map[string]any{"issuer": OIDCIssuer(m.region())}}}},
-		}), nil
+		return m.cluster(args)
+	case "aws:eks/getNodeGroup:getNodeGroup":
+		return m.nodeGroup(args)
+	case "aws:eks/getAddon:getAddon":
+		return m.addon(args)
+	case "aws:eks/getAddonVersion:getAddonVersion":
+		return m.addonVersion(args)
 	case "aws:eks/getClusterVersions:getClusterVersions":
 		return m.clusterVersions(args)
 	case "aws:index/getRegion:getRegion":

@@ -25,6 +25,8 @@ type RunConfig struct {
 	// EKSVersions and EKSUnreachable: see Monitor.
 	EKSVersions    []EKSVersion
 	EKSUnreachable bool
+	// Running: see Monitor.
+	Running *RunningCluster
 }
 
 // Run runs program under mocks and returns the monitor with what it recorded and the program's error.
@@ -37,7 +39,8 @@ func Run(program pulumi.RunFunc, rc RunConfig) (*Monitor, error) {
 	for _, k := range rc.Secrets {
 		secrets = append(secrets, qualify(k))
 	}
-	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun, EKSVersions: rc.EKSVersions, EKSUnreachable: rc.EKSUnreachable}
+	mon := &Monitor{Region: cfg["aws:region"], Zones: rc.Zones, DryRun: rc.DryRun, EKSVersions: rc.EKSVersions,
+		EKSUnreachable: rc.EKSUnreachable, Running: rc.Running}
 	err := pulumi.RunErr(program, pulumi.WithMocks(Project, Stack, mon), func(ri *pulumi.RunInfo) {
 		ri.Config = cfg
 		ri.ConfigSecretKeys = secrets
