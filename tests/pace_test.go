@@ -62,6 +62,12 @@ const (
 // at 1.06-1.26.
 const utilisation = 0.8
 
+// maxCapacity caps what a fast machine admits. Whole runs passed at 1.04 and 1.2 reference cores; at 1.28 (CI,
+// a ×1.12 machine, 2026-12-05) the CLI and upgrade tests' links ran past their bounds, and at 1.6 (the reference,
+// after the teams scenario and the quota controller were added) the faults test's canary did not start within its
+// two ticks. A slower machine is below the cap and unchanged.
+const maxCapacity = 1.2
+
 // sameSpeed is the benchmark's spread on one machine (95 to 97 ms on the reference): a reading within it is the
 // reference's speed.
 const sameSpeed = 0.05
@@ -87,7 +93,7 @@ func readMachine() {
 	}
 	machine.factor = max(1, slower)
 	cores := float64(machine.cpus) / slower
-	machine.capacity = utilisation * cores * min(cores, 2) / 2
+	machine.capacity = min(maxCapacity, utilisation*cores*min(cores, 2)/2)
 	if v, err := strconv.ParseFloat(os.Getenv("E2E_FACTOR"), 64); err == nil && v >= 1 {
 		machine.factor = v
 	}
