@@ -468,6 +468,12 @@ func TestFaults_APIServerAwayPastTheTimeout(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/stefanprodan/podinfo:6.0.2", primary.Spec.Template.Spec.Containers[0].Image, "Flagger finished 6.0.2")
 
-	_, err = stack.Destroy(ctx, optdestroy.Remove())
+	// The API server restarted a minute ago and serves its schema slowly under the suite's load: the provider
+	// may give up reading it once ("cluster is unreachable", seen at 1.2 reference cores); a second destroy
+	// finds it answering.
+	if _, err = stack.Destroy(ctx, optdestroy.Remove()); err != nil && strings.Contains(err.Error(), "cluster is unreachable") {
+		t.Logf("destroy found the API server unreachable; once more: %v", err)
+		_, err = stack.Destroy(ctx, optdestroy.Remove())
+	}
 	require.NoError(t, err)
 }

@@ -62,11 +62,12 @@ const (
 // at 1.06-1.26.
 const utilisation = 0.8
 
-// maxCapacity caps what a fast machine admits. Whole runs passed at 1.04 and 1.2 reference cores; at 1.28 (CI,
-// a ×1.12 machine, 2026-12-05) the CLI and upgrade tests' links ran past their bounds, and at 1.6 (the reference,
-// after the teams scenario and the quota controller were added) the faults test's canary did not start within its
-// two ticks. A slower machine is below the cap and unchanged.
-const maxCapacity = 1.2
+// maxCapacity caps what a fast machine admits. The whole suite passed at 1.04 reference cores (2026-12-05, a
+// ×1.24 reading). At 1.28 (CI, a ×1.12 machine) the CLI and upgrade tests' links of main.go ran past their
+// bounds; at 1.6 (a ×1.00 reading) the faults test's canary missed its two ticks; at 1.2 (×1.07) the CLI test's
+// policy-pack preview ran past its bound and a destroy found the API server too slow to serve its schema. A
+// slower machine is below the cap and unchanged.
+const maxCapacity = 1.0
 
 // sameSpeed is the benchmark's spread on one machine (95 to 97 ms on the reference): a reading within it is the
 // reference's speed.
