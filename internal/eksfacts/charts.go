@@ -23,7 +23,7 @@ var chartKubernetes = map[string]struct{ min, max int }{
 // version: its series ("v2.2"), the range the series supports, and whether it includes kubernetes. Known is false
 // when the series has no table here (then nothing is checked).
 type ChartSupport struct {
-	Chart, Series    string
+	Series           string
 	Min, Max         int
 	Known, Supported bool
 }
@@ -32,12 +32,12 @@ type ChartSupport struct {
 func ChartSupports(chart, version, kubernetes string) ChartSupport {
 	parts := strings.SplitN(version, ".", 3)
 	if len(parts) < 2 {
-		return ChartSupport{Chart: chart}
+		return ChartSupport{}
 	}
 	series := parts[0] + "." + parts[1]
 	r, known := chartKubernetes[chart+" "+series]
 	minor := Minor(kubernetes)
-	return ChartSupport{Chart: chart, Series: series, Min: r.min, Max: r.max, Known: known,
+	return ChartSupport{Series: series, Min: r.min, Max: r.max, Known: known,
 		Supported: !known || minor < 0 || (minor >= r.min && minor <= r.max)}
 }
 

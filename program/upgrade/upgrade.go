@@ -6,8 +6,6 @@ package upgrade
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -278,15 +276,6 @@ func (p *Plan) planAddons(running Running, target Target) {
 	if len(moves) > 0 {
 		p.Steps = append(p.Steps, fmt.Sprintf("EKS add-ons, after the node group (%s): %s", eksfacts.AddonsNotUpdated, strings.Join(moves, ", ")))
 	}
-}
-
-// AddonVersions are the add-on versions as the plan sets them, sorted by name, for printing.
-func (p Plan) AddonVersions() []string {
-	var out []string
-	for _, name := range slices.Sorted(maps.Keys(p.Addons)) {
-		out = append(out, name+" "+p.Addons[name])
-	}
-	return out
 }
 
 // CompareAddonVersions orders EKS add-on versions such as v1.19.2-eksbuild.1: by their numbers, then by the build.
