@@ -419,7 +419,9 @@ func admit(t *testing.T, s scenario) {
 // their load fits; the rest wait until a running one ends; one too large for the machine still runs alone.
 func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	t.Parallel()
-	q := &admissions{capacity: 0.3, gather: 50 * time.Millisecond}
+	// The gathering timer never fires by itself here: the test admits once every arrival is waiting, because the
+	// arrivals' goroutines can be scheduled later than any short gather when the suite's start loads the machine.
+	q := &admissions{capacity: 0.3, gather: time.Hour}
 	var mu sync.Mutex
 	releases := map[string]func(){}
 	arrive := func(name string, load float64, expected time.Duration) {
@@ -456,6 +458,7 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	arrive("short", 0.1, time.Minute)
 	arrive("medium", 0.2, 3*time.Minute)
 	arrive("long", 0.2, 7*time.Minute)
+	admitOnceWaiting(t, q, 3)
 	// Sorted longest first: long (0.2) fits, medium (0.2 more) does not, short (0.1 more) does.
 	if got := started("long", "short"); !slices.Equal(got, []string{"long", "short"}) {
 		t.Fatalf("started %v, want long and short within 0.3 cores", got)
@@ -468,6 +471,7 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	end("medium")
 
 	arrive("huge", 1.5, time.Minute)
+	admitOnceWaiting(t, q, 1)
 	if got := started("huge", "long", "medium", "short"); !slices.Contains(got, "huge") {
 		t.Fatalf("started %v: a scenario larger than the machine must still run when nothing else does", got)
 	}
@@ -477,12 +481,30 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 	}
 }
 
+// admitOnceWaiting runs the queue's admission once n arrivals are waiting, as its gathering timer would. With a
+// short gather, three goroutines started together arrived in two groups on a loaded CI machine (2026-12-05).
+func admitOnceWaiting(t *testing.T, q *admissions, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		q.mu.Lock()
+		waiting := len(q.waiting)
+		q.mu.Unlock()
+		if waiting == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d arrivals waiting after 10 s", waiting, n)
+		}
+	}
+	q.admit()
+}
+
 // TestPace_QueueSpacesAdmissions: with a spacing, scenarios that all fit start one at a time, longest first, the
 // next no sooner than the spacing after the one before.
 func TestPace_QueueSpacesAdmissions(t *testing.T) {
 	t.Parallel()
 	const spacing = 400 * time.Millisecond
-	q := &admissions{capacity: 10, gather: 20 * time.Millisecond, spacing: spacing}
+	q := &admissions{capacity: 10, gather: time.Hour, spacing: spacing}
 	type start struct {
 		name string
 		at   time.Time
@@ -495,6 +517,7 @@ func TestPace_QueueSpacesAdmissions(t *testing.T) {
 			t.Cleanup(release)
 		}()
 	}
+	admitOnceWaiting(t, q, 3)
 	var got []start
 	for range 3 {
 		select {
