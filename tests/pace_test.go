@@ -47,26 +47,22 @@ const (
 	loadScenario = 0.07
 )
 
-// utilisation is how far the admitted scenarios' loads may add up beyond the machine, per reference core, on a
-// machine of two reference cores. On the reference every real-engine scenario starts at once: 20 scenarios, 10
-// clusters of their own and the shared one add up to 2.78 cores on 2, and that passes. Fewer cores carry less
-// than their share: pinned to one core at the same ratio (1.4 cores of loads), Prometheus and the load tester
-// starved and good releases were rolled back for lack of metrics. The ratio therefore falls with the cores:
-// capacity = utilisation x E x min(E, 2)/2, E being the machine in reference cores (cores / slowness).
+// utilisation is the share of the machine, in reference cores, that the admitted scenarios' loads may add up to:
+// capacity = utilisation x E, E being the machine in reference cores (cores / slowness). Seen, as capacity / E:
+//   - passed: 0.51 (CI, 2 cores reading x1.57, 2026-12-05), 0.62 and 0.65 (2 cores reading x1.25), 0.70 pinned to
+//     one core (three runs in a row, 2026-12-05, before the services and teams scenarios);
+//   - failed: 0.69 (CI, x1.12, before the queue's spacing), 0.75 (x1.07), 0.80 (x1.00) and 1.19 (x1.23-1.34: load
+//     averages of 30-70, an API server over 32 s to serve its OpenAPI document), each with a link of main.go, a
+//     policy-pack preview or a canary's ticks past their bounds; 1.4 pinned to one core, where Prometheus and the
+//     load tester starved and good releases rolled back for lack of metrics.
 //
-// 1.4 was too much on a machine reading 1.23-1.34x (2026-12-05, after the services scenarios were added): at 1.85
-// reference cores the load average reached 30-70, an API server took over 32 s to serve its OpenAPI document, and
-// the CLI, upgrade, demo and faults tests ran past their bounds in three runs out of three; at 1.2 every scenario
-// passed (the CLI test's one failure was its policy-pack bound, since fixed). At 1.0 the benchmark's spread on
-// that machine (108-118 ms) gave 1.33 to 1.57, and at 1.57 the CLI and faults tests failed again; 0.8 keeps it
-// at 1.06-1.26.
-const utilisation = 0.8
+// Until 2026-12-05 it was 0.8 x E x min(E, 2)/2, which fell with the square of a slow machine: 0.26 on one core
+// here or on a 2-core machine 2.5 times slower, where beside the shared cluster's reserve (0.13) the queue admits one
+// scenario at a time.
+const utilisation = 0.6
 
-// maxCapacity caps what a fast machine admits. The whole suite passed at 1.04 reference cores (2026-12-05, a
-// ×1.24 reading). At 1.28 (CI, a ×1.12 machine) the CLI and upgrade tests' links of main.go ran past their
-// bounds; at 1.6 (a ×1.00 reading) the faults test's canary missed its two ticks; at 1.2 (×1.07) the CLI test's
-// policy-pack preview ran past its bound and a destroy found the API server too slow to serve its schema. A
-// slower machine is below the cap and unchanged.
+// maxCapacity caps what a fast machine admits: the whole suite passed at 1.04 reference cores (2026-12-05, a
+// ×1.24 reading), and failed at 1.2 and above (see utilisation). A slower machine is below the cap.
 const maxCapacity = 1.0
 
 // sameSpeed is the benchmark's spread on one machine (95 to 97 ms on the reference): a reading within it is the
@@ -94,7 +90,7 @@ func readMachine() {
 	}
 	machine.factor = max(1, slower)
 	cores := float64(machine.cpus) / slower
-	machine.capacity = min(maxCapacity, utilisation*cores*min(cores, 2)/2)
+	machine.capacity = min(maxCapacity, utilisation*cores)
 	if v, err := strconv.ParseFloat(os.Getenv("E2E_FACTOR"), 64); err == nil && v >= 1 {
 		machine.factor = v
 	}
