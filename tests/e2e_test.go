@@ -76,7 +76,8 @@ func startOwnCluster(t *testing.T, tools simcluster.Tools, s scenario) *testClus
 	start := time.Now()
 	c, err := simcluster.Start(ctx, simcluster.Options{Tools: tools, Dir: t.TempDir()})
 	require.NoError(t, err, "the simulated cluster starts within %s", b)
-	t.Logf("simulated cluster ready in %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("simulated cluster ready in %s (its OpenAPI document built in %s)", time.Since(start).Round(100*time.Millisecond),
+		c.OpenAPIWarmup.Round(100*time.Millisecond))
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("cluster logs:\n%s", c.LogTails(3000))
@@ -162,7 +163,8 @@ func onSharedCluster(t *testing.T, tools simcluster.Tools, b bound, ns string) (
 			shared.cluster = nil
 			return
 		}
-		fmt.Printf("shared simulated cluster with Flagger ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+		fmt.Printf("shared simulated cluster with Flagger ready in %s (its OpenAPI document built in %s)\n",
+			time.Since(start).Round(100*time.Millisecond), shared.cluster.OpenAPIWarmup.Round(100*time.Millisecond))
 	})
 	require.NoError(t, shared.err, "the shared simulated cluster")
 	host := walkthroughHost

@@ -48,7 +48,7 @@ func (c *Cluster) StopAPIServer() error {
 }
 
 // StartAPIServer starts kube-apiserver again with the arguments envtest first gave it and waits until it is
-// ready.
+// ready and has built its OpenAPI document.
 func (c *Cluster) StartAPIServer(ctx context.Context) error {
 	if c.apiServerArgs == nil {
 		return errors.New("StartAPIServer: the API server was not stopped with StopAPIServer")
@@ -58,13 +58,18 @@ func (c *Cluster) StartAPIServer(ctx context.Context) error {
 		return err
 	}
 	c.apiServer = p
-	return c.poll(ctx, 2*time.Minute, "kube-apiserver ready again", func(ctx context.Context) (bool, error) {
+	err = c.poll(ctx, 2*time.Minute, "kube-apiserver ready again", func(ctx context.Context) (bool, error) {
 		if done, err := p.exited(); done {
 			return false, fmt.Errorf("kube-apiserver exited: %v\n%s", err, p.logTail(2000))
 		}
 		body, err := c.Core.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err == nil && string(body) == "ok", nil
 	})
+	if err != nil {
+		return err
+	}
+	// A new process builds its OpenAPI document anew (a destroy right after a restart found it too slow).
+	return c.warmOpenAPI(ctx)
 }
 
 // findAPIServer is the kube-apiserver envtest started for this cluster: its pid and arguments.

@@ -66,6 +66,8 @@ type Cluster struct {
 	Dynamic        dynamic.Interface
 	StandIn        *StandIn
 	Dir            string
+	// OpenAPIWarmup is how long the API server took to build its OpenAPI v2 document at the last (re)start.
+	OpenAPIWarmup time.Duration
 
 	tools       Tools
 	removeDir   bool
@@ -127,7 +129,10 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err = c.addNodes(ctx, nodes); err != nil {
 		return c, err
 	}
-	return c, c.waitForDefaultServiceAccount(ctx)
+	if err = c.waitForDefaultServiceAccount(ctx); err != nil {
+		return c, err
+	}
+	return c, c.warmOpenAPI(ctx)
 }
 
 // startControlPlane runs etcd and kube-apiserver through envtest, with the Flagger, Gloo and Gateway API CRDs
