@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/progressive-delivery/platform/manifests"
+	"github.com/stretchr/testify/require"
 )
 
 // The real-engine suite on machines of different speeds. Its figures were measured on the reference machine
@@ -481,17 +482,11 @@ func TestPace_QueueStartsTheLongestFirstWithinCapacity(t *testing.T) {
 // short gather, three goroutines started together arrived in two groups on a loaded CI machine (2026-12-05).
 func admitOnceWaiting(t *testing.T, q *admissions, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	require.Eventually(t, func() bool {
 		q.mu.Lock()
-		waiting := len(q.waiting)
-		q.mu.Unlock()
-		if waiting == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d arrivals waiting after 10 s", waiting, n)
-		}
-	}
+		defer q.mu.Unlock()
+		return len(q.waiting) == n
+	}, 10*time.Second, 5*time.Millisecond, "%d arrivals waiting within 10 s", n)
 	q.admit()
 }
 

@@ -8,10 +8,6 @@ import (
 	"k8s.io/client-go/rest"
 )
 
-// openAPIV2Proto is the form of the OpenAPI v2 document that client-go's discovery asks for
-// (discovery_client.go, openAPIV2mimePb), and so the Kubernetes provider.
-const openAPIV2Proto = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
-
 // warmOpenAPI has the API server build its OpenAPI v2 document now, within the cluster's start, and serve it from
 // its cache afterwards. The API server builds the document on the first request after a start or a CRD change,
 // and with the Gloo, Flagger and Gateway API CRDs that is seconds of CPU. The Kubernetes provider fetches it
@@ -29,7 +25,8 @@ func (c *Cluster) warmOpenAPI(ctx context.Context) error {
 	}
 	start := time.Now()
 	err = c.poll(ctx, openAPIWarmupTimeout, "the API server's OpenAPI v2 document", func(ctx context.Context) (bool, error) {
-		_, err := client.RESTClient().Get().AbsPath("/openapi/v2").SetHeader("Accept", openAPIV2Proto).Do(ctx).Raw()
+		// The request the Kubernetes provider makes (client-go's discovery, protobuf form).
+		_, err := client.OpenAPISchemaWithContext(ctx)
 		return err == nil, nil
 	})
 	if err != nil {
